@@ -1,0 +1,48 @@
+"""The `hwnas` command line. `app` and `friendly` live here; each feature adds its commands
+in a module of this package, imported at the bottom. Every `HwnasError` becomes a one-line
+message and exit code 2: no traceback reaches the user for bad input."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from hwnas.errors import HwnasError
+
+app = typer.Typer(
+    name="hwnas",
+    help="Hardware-aware neural architecture search: the most accurate network that meets "
+    "a device's budget, and the accuracy-versus-cost Pareto front around it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly(fn: F) -> F:
+    """Turn hwnas errors into `error: ...` on stderr and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except HwnasError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def main() -> None:
+    app()
+
+
+# command modules register themselves on `app`
+from hwnas.cli import _search, _catalog  # noqa: E402,F401,I001

@@ -1,0 +1,132 @@
+"""Listing and one-off commands: spaces, targets, strategies, metrics, evaluate."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Optional
+
+import typer
+from rich.table import Table
+
+from hwnas.cli import app, console, friendly
+
+
+@app.command()
+@friendly
+def spaces() -> None:
+    """List the search spaces."""
+    from hwnas.spaces import SPACES, get_space
+
+    table = Table("space", "dimensions", "size", "datasets", "description")
+    for name in SPACES.names():
+        sp = get_space(name)
+        table.add_row(
+            name, str(len(sp.dimensions)), f"{sp.size():,}", ", ".join(sp.datasets), sp.description
+        )
+    console.print(table)
+
+
+@app.command()
+@friendly
+def targets(
+    space: Optional[str] = typer.Option(None, help="Only targets usable on this space."),
+) -> None:
+    """List hardware targets (the TARGET of latency@TARGET) with their source."""
+    from hwnas.cost import TARGETS
+    from hwnas.evaluation import EvalContext
+    from hwnas.spaces import get_space
+
+    table = Table("target", "kind", "metrics", "description", "source")
+    for name, target in TARGETS.items():
+        if space is not None:
+            sp = get_space(space)
+            if not target.supports(EvalContext(sp, sp.datasets[0] if sp.datasets else "")):
+                continue
+        table.add_row(
+            name, target.kind, ", ".join(target.metrics), target.description, target.source_ref
+        )
+    console.print(table)
+
+
+@app.command()
+@friendly
+def strategies() -> None:
+    """List the search strategies and their options."""
+    import inspect
+
+    from hwnas.strategies import DEFAULT_STRATEGY, STRATEGIES
+
+    table = Table("strategy", "options", "description")
+    for name, cls in STRATEGIES.items():
+        params = inspect.signature(cls.__init__).parameters
+        opts = ", ".join(
+            f"{p}={params[p].default!r}" for p in params if p not in ("self", "problem", "seed")
+        )
+        table.add_row(
+            name + (" (default)" if name == DEFAULT_STRATEGY else ""), opts, cls.description
+        )
+    console.print(table)
+
+
+@app.command()
+@friendly
+def metrics(
+    space: str = typer.Option("nb201", help="Search space."),
+    dataset: str = typer.Option("cifar10", help="Dataset."),
+    quality: str = typer.Option("tabular", help="Quality estimator."),
+) -> None:
+    """List the metric names usable in -o/-c for a space and dataset."""
+    from hwnas.evaluation import EvalContext, available_metrics, validate_dataset
+    from hwnas.spaces import get_space
+
+    sp = get_space(space)
+    validate_dataset(sp, dataset)
+    for name in available_metrics(EvalContext(sp, dataset, quality)):
+        console.print(name, highlight=False)
+
+
+@app.command()
+@friendly
+def evaluate(
+    arch: str = typer.Argument(..., help="Architecture key (nb201: string or index 0..15624)."),
+    space: str = typer.Option("nb201", help="Search space."),
+    dataset: str = typer.Option("cifar10", help="Dataset."),
+    metric: Optional[list[str]] = typer.Option(
+        None, "--metric", "-m", help="Metric to evaluate, repeatable (default: all tabular ones)."
+    ),
+    quality: str = typer.Option("tabular", help="Quality estimator."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON with provenance."),
+) -> None:
+    """Evaluate one architecture's metrics, each with its provenance."""
+    from hwnas.evaluation import EvalContext, available_metrics, resolve_metric, validate_dataset
+    from hwnas.metrics import parse_metric
+    from hwnas.spaces import get_space
+
+    sp = get_space(space)
+    validate_dataset(sp, dataset)
+    ctx = EvalContext(sp, dataset, quality)
+    a = sp.parse(arch)
+    names = metric or [n for n in available_metrics(ctx) if "@" not in n][:4] + ["latency@pixel3"]
+    result: dict[str, Any] = {"space": space, "dataset": dataset, "arch": a.key, "metrics": {}}
+    for name in names:
+        m = parse_metric(name)
+        measurement = resolve_metric(ctx, m).evaluate([a])[0]
+        result["metrics"][m.name] = {
+            "value": measurement.value,
+            "provenance": measurement.provenance,
+        }
+    if as_json:
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+        return
+    console.print(a.key, highlight=False)
+    table = Table("metric", "value", "unit", "source")
+    for name, rec in result["metrics"].items():
+        p = rec["provenance"]
+        table.add_row(
+            name,
+            f"{rec['value']:.6g}",
+            str(p.get("unit", "")),
+            f"{p.get('table', '')} [{p.get('column', '')}] {p.get('source', '')}",
+        )
+    console.print(table)

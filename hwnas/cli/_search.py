@@ -1,0 +1,170 @@
+"""`hwnas search` and `hwnas show`."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from hwnas.cli import app, console, err_console, friendly
+from hwnas.errors import SpecError
+
+
+def _parse_options(items: list[str]) -> dict[str, Any]:
+    """`key=value` pairs; values are read as JSON when they parse (numbers, booleans)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SpecError(
+                f"strategy option {item!r}: expected KEY=VALUE (e.g. population_size=30)"
+            )
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
+def _default_run_dir(space: str, dataset: str, strategy: str, seed: int) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = Path("runs") / f"{space}-{dataset}-{strategy}-seed{seed}-{stamp}"
+    path, i = base, 1
+    while path.exists():
+        i += 1
+        path = base.with_name(f"{base.name}-{i}")
+    return path
+
+
+@app.command()
+@friendly
+def search(
+    ctx: typer.Context,
+    space: str = typer.Option("nb201", help="Search space (see `hwnas spaces`)."),
+    dataset: str = typer.Option("cifar10", help="Dataset of the space's accuracy/cost tables."),
+    objective: Optional[list[str]] = typer.Option(
+        None,
+        "--objective",
+        "-o",
+        help="METRIC:min|max, repeatable. Default: accuracy:max and latency@pixel3:min.",
+    ),
+    constraint: Optional[list[str]] = typer.Option(
+        None, "--constraint", "-c", help="METRIC<=BOUND (or >=, <, >), repeatable."
+    ),
+    strategy: Optional[str] = typer.Option(
+        None, help="Search strategy (see `hwnas strategies`). Default: the benchmark winner."
+    ),
+    option: Optional[list[str]] = typer.Option(
+        None, "--option", help="Strategy option KEY=VALUE, repeatable."
+    ),
+    budget: int = typer.Option(200, help="Number of evaluations."),
+    seed: int = typer.Option(0, help="Seed: the same seed gives the same evaluations."),
+    quality: str = typer.Option("tabular", help="Quality estimator for `accuracy`."),
+    out: Optional[Path] = typer.Option(
+        None, help="Run directory (default: runs/SPACE-DATASET-STRATEGY-seedN-TIME)."
+    ),
+    resume: Optional[Path] = typer.Option(
+        None, help="Continue the run in this directory; only --budget may change."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the run directory."),
+) -> None:
+    """Search a space for the accuracy-versus-cost Pareto front."""
+    from hwnas.strategies import DEFAULT_STRATEGY
+    from hwnas.study import Study
+
+    if resume is not None:
+        given = {
+            name: value
+            for name, value in {
+                "space": space,
+                "dataset": dataset,
+                "objectives": objective,
+                "constraints": constraint,
+                "strategy": strategy,
+                "strategy_options": _parse_options(option or []) if option else None,
+                "budget": budget,
+                "seed": seed,
+                "quality": quality,
+            }.items()
+            if _explicit(ctx, _PARAM_OF.get(name, name))
+        }
+        if _explicit(ctx, "out"):
+            raise SpecError(
+                "--out and --resume are exclusive: a resumed run stays in its directory"
+            )
+        study = Study.resume(resume, **given)
+    else:
+        strategy = strategy or DEFAULT_STRATEGY
+        run_dir = out or _default_run_dir(space, dataset, strategy, seed)
+        study = Study(
+            space=space,
+            dataset=dataset,
+            objectives=objective or ["accuracy:max", "latency@pixel3:min"],
+            constraints=constraint or [],
+            strategy=strategy,
+            strategy_options=_parse_options(option or []),
+            budget=budget,
+            seed=seed,
+            quality=quality,
+            out_dir=run_dir,
+        )
+    _run(study, quiet)
+
+
+_PARAM_OF = {"objectives": "objective", "constraints": "constraint", "strategy_options": "option"}
+
+
+def _explicit(ctx: typer.Context, param: str) -> bool:
+    import click
+
+    source = ctx.get_parameter_source(param)
+    return source is not None and source != click.core.ParameterSource.DEFAULT
+
+
+def _run(study: Any, quiet: bool) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from hwnas.report.console import print_study
+
+    cfg = study.config
+    if quiet:
+        study.optimize()
+        console.print(str(study.out_dir))
+        return
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(f"{cfg.strategy} on {cfg.space}/{cfg.dataset}", total=cfg.budget)
+        study.optimize(progress=lambda done, total: bar.update(task, completed=done, total=total))
+    print_study(study, console)
+    console.print(
+        f"Run files in [bold]{study.out_dir}[/]: ledger.sqlite, evaluations.csv, "
+        "pareto.csv, pareto.png, config.json",
+        highlight=False,
+    )
+
+
+@app.command()
+@friendly
+def show(run_dir: Path = typer.Argument(..., help="A run directory.")) -> None:
+    """Print a run's front and summary again."""
+    from hwnas.report.console import print_study
+    from hwnas.study import Study
+
+    study = Study.load(run_dir)
+    cfg = study.config
+    console.print(
+        f"{run_dir}: {cfg.space}/{cfg.dataset}, objectives {', '.join(cfg.objectives)}"
+        + (f", constraints {', '.join(cfg.constraints)}" if cfg.constraints else "")
+        + f", strategy {cfg.strategy}, budget {cfg.budget}, seed {cfg.seed}",
+        highlight=False,
+    )
+    print_study(study, console)

@@ -1,0 +1,39 @@
+"""One small exception hierarchy: the CLI turns any `HwnasError` into a one-line message
+and exit code 2, so every error a user can cause must derive from it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class HwnasError(Exception):
+    """Base class of every error hwnas raises on purpose."""
+
+
+class UnknownNameError(HwnasError, KeyError):
+    """A name (space, dataset, metric, target, strategy, ...) that no registry holds."""
+
+    def __init__(self, kind: str, name: str, valid: Iterable[str]) -> None:
+        self.kind = kind
+        self.name = name
+        self.valid = sorted(valid)
+        super().__init__(f"unknown {kind} {name!r}; valid: {', '.join(self.valid) or '(none)'}")
+
+    def __str__(self) -> str:  # KeyError would otherwise repr() the message
+        return str(self.args[0])
+
+
+class SpecError(HwnasError, ValueError):
+    """A malformed specification: objective, constraint, architecture, config file."""
+
+
+class ConfigConflictError(HwnasError):
+    """A resumed run asked for a configuration different from the one it was started with."""
+
+
+class EvaluationError(HwnasError):
+    """An evaluation failed; the study records it as failed and goes on."""
+
+
+class DependencyError(HwnasError, ImportError):
+    """An optional dependency is missing; the message names the extra to install."""

@@ -1,0 +1,96 @@
+"""How a metric name becomes numbers: resolution to a `MetricSource`, and the value type
+that carries its provenance."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from hwnas.errors import UnknownNameError
+from hwnas.metrics import Metric
+from hwnas.spaces import SearchSpace
+
+#: Metrics that estimate the network's quality; all others are costs.
+QUALITY_METRICS: tuple[str, ...] = ("accuracy", "test_accuracy")
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A value and where it came from (table and column, or host/runtime/threads, ...)."""
+
+    value: float
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EvalContext:
+    """What a metric is evaluated for: the space, the dataset and the quality estimator."""
+
+    space: SearchSpace
+    dataset: str
+    quality: str = "tabular"
+
+
+class MetricSource:
+    """Computes one metric for architectures. `cheap` sources run before constraints are
+    checked, so an infeasible candidate never costs an expensive evaluation."""
+
+    metric: str
+    cheap: bool = True
+
+    def evaluate(self, archs: Sequence[Any]) -> list[Measurement]:
+        """One measurement per architecture; raise to fail the whole batch, or override
+        `evaluate_one` to fail per architecture."""
+        return [self.evaluate_one(a) for a in archs]
+
+    def evaluate_one(self, arch: Any) -> Measurement:
+        raise NotImplementedError
+
+    def table(self) -> tuple[list[str], np.ndarray] | None:
+        """(keys, values) over the whole space when the source is a complete table, so the
+        true Pareto front can be computed; None otherwise."""
+        return None
+
+
+def resolve_metric(ctx: EvalContext, metric: Metric) -> MetricSource:
+    """The source of `metric` in this context, or an `UnknownNameError` listing the valid
+    metric names."""
+    from hwnas.cost import get_target
+    from hwnas.quality import get_quality
+
+    if metric.target is not None:
+        return get_target(metric.target).source(ctx, metric)
+    if metric.base in QUALITY_METRICS:
+        return get_quality(ctx.quality).source(ctx, metric)
+    counters = space_counters(ctx)
+    if metric.base in counters:
+        return counters[metric.base]
+    raise UnknownNameError("metric", metric.name, available_metrics(ctx))
+
+
+def space_counters(ctx: EvalContext) -> dict[str, MetricSource]:
+    """Device-free cost metrics of a space (e.g. flops, params), from its table."""
+    from hwnas.tabular import TABLES
+
+    if ctx.space.name in TABLES:
+        return TABLES.get(ctx.space.name).counters(ctx)
+    return {}
+
+
+def available_metrics(ctx: EvalContext) -> list[str]:
+    from hwnas.cost import TARGETS
+
+    names = list(QUALITY_METRICS) + sorted(space_counters(ctx))
+    for tname, target in TARGETS.items():
+        if target.supports(ctx):
+            names += [f"{base}@{tname}" for base in target.metrics]
+    return names
+
+
+def validate_dataset(space: SearchSpace, dataset: str) -> str:
+    if dataset not in space.datasets:
+        raise UnknownNameError(f"dataset for space {space.name!r}", dataset, space.datasets)
+    return dataset

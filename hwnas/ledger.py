@@ -1,0 +1,152 @@
+"""Append-only SQLite ledger of every evaluation: each row is committed the moment it
+completes (WAL mode), so a run killed at any moment loses nothing and resumes by replay."""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from hwnas.errors import HwnasError
+from hwnas.spaces import SearchSpace
+from hwnas.strategies import Trial
+
+SCHEMA_VERSION = 1
+LEDGER_FILE = "ledger.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS evaluations (
+    trial INTEGER PRIMARY KEY,
+    arch TEXT NOT NULL UNIQUE,
+    genes TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'infeasible', 'failed')),
+    metrics TEXT NOT NULL,
+    provenance TEXT NOT NULL,
+    error TEXT,
+    started REAL NOT NULL,
+    finished REAL NOT NULL
+);
+"""
+
+
+def _dump(obj: Any) -> str:
+    """JSON with NaN/inf as null/strings, so the file stays standard JSON."""
+
+    def clean(x: Any) -> Any:
+        if isinstance(x, float) and not math.isfinite(x):
+            return None if math.isnan(x) else ("inf" if x > 0 else "-inf")
+        if isinstance(x, dict):
+            return {str(k): clean(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [clean(v) for v in x]
+        return x
+
+    return json.dumps(clean(obj), sort_keys=True)
+
+
+def _load_value(x: Any) -> float:
+    if x is None:
+        return math.nan
+    if x == "inf":
+        return math.inf
+    if x == "-inf":
+        return -math.inf
+    return float(x)
+
+
+class Ledger:
+    """`Ledger(path)` opens or creates a ledger; `Ledger(None)` keeps it in memory."""
+
+    def __init__(self, path: str | Path | None) -> None:
+        self.path = Path(path) if path is not None else None
+        target = str(self.path) if self.path is not None else ":memory:"
+        try:
+            self._db = sqlite3.connect(target, isolation_level=None, timeout=30)
+            if self.path is not None:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise HwnasError(f"{target}: not a readable hwnas ledger ({exc})") from None
+        version = self.get_meta("schema_version")
+        if version is None:
+            self.set_meta("schema_version", SCHEMA_VERSION)
+        elif version != SCHEMA_VERSION:
+            raise HwnasError(
+                f"{target}: ledger schema {version}, this hwnas reads {SCHEMA_VERSION}; "
+                "use the hwnas version that wrote it"
+            )
+
+    def close(self) -> None:
+        self._db.close()
+
+    # --- meta ---------------------------------------------------------------------------
+    def get_meta(self, key: str) -> Any:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self._db.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, _dump(value)),
+        )
+
+    # --- evaluations ----------------------------------------------------------------------
+    def record(
+        self,
+        trial: Trial,
+        provenance: dict[str, Any],
+        started: float,
+        finished: float | None = None,
+    ) -> None:
+        """Commit one evaluation (a single autocommitted INSERT: all or nothing)."""
+        self._db.execute(
+            "INSERT INTO evaluations(trial, arch, genes, status, metrics, provenance, error, "
+            "started, finished) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                trial.number,
+                trial.arch.key,
+                json.dumps(list(trial.arch.genes)),
+                trial.status,
+                _dump(trial.values),
+                _dump(provenance),
+                trial.error,
+                started,
+                finished if finished is not None else time.time(),
+            ),
+        )
+
+    def __len__(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0])
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        cur = self._db.execute(
+            "SELECT trial, arch, genes, status, metrics, provenance, error, started, finished "
+            "FROM evaluations ORDER BY trial"
+        )
+        for trial, arch, genes, status, metrics, prov, error, started, finished in cur:
+            yield {
+                "trial": trial,
+                "arch": arch,
+                "genes": tuple(json.loads(genes)),
+                "status": status,
+                "metrics": {k: _load_value(v) for k, v in json.loads(metrics).items()},
+                "provenance": json.loads(prov),
+                "error": error,
+                "started": started,
+                "finished": finished,
+            }
+
+    def trials(self, space: SearchSpace) -> dict[str, Trial]:
+        """Every recorded trial by architecture key."""
+        out: dict[str, Trial] = {}
+        for row in self.rows():
+            arch = space.make(row["genes"])
+            out[arch.key] = Trial(row["trial"], arch, row["status"], row["metrics"], row["error"])
+        return out

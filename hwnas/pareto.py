@@ -1,0 +1,127 @@
+"""Pareto machinery on minimisation matrices (rows = points, columns = objectives):
+dominance, non-dominated sorting with Deb's constraint handling, crowding, hypervolume."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def pareto_mask(F: np.ndarray) -> np.ndarray:
+    """Rows not dominated by any other row (duplicates of a front point are all kept)."""
+    F = np.asarray(F, dtype=np.float64)
+    n = len(F)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    if F.shape[1] == 2:
+        return _pareto_mask_2d(F)
+    mask = np.ones(n, dtype=bool)
+    for i in range(n):
+        if mask[i]:
+            dominated = np.all(F[i] <= F, axis=1) & np.any(F[i] < F, axis=1)
+            mask &= ~dominated
+    return mask
+
+
+def _pareto_mask_2d(F: np.ndarray) -> np.ndarray:
+    """O(n log n): sort by f0 then f1; a point is on the front iff its f1 is below every
+    f1 of points with strictly smaller f0 (and not beaten by an equal-f0 point)."""
+    order = np.lexsort((F[:, 1], F[:, 0]))
+    mask = np.zeros(len(F), dtype=bool)
+    best_f1 = np.inf
+    i = 0
+    while i < len(order):
+        j = i
+        f0 = F[order[i], 0]
+        while j < len(order) and F[order[j], 0] == f0:
+            j += 1
+        group = order[i:j]
+        gmin = F[group, 1].min()
+        if gmin < best_f1:
+            mask[group[F[group, 1] == gmin]] = True
+            best_f1 = gmin
+        i = j
+    return mask
+
+
+def non_dominated_sort(F: np.ndarray, violation: np.ndarray | None = None) -> np.ndarray:
+    """Front rank of every row (0 = best). With `violation`, Deb's rules: feasible rows
+    beat infeasible ones, infeasible rows are ranked by total violation."""
+    F = np.asarray(F, dtype=np.float64)
+    n = len(F)
+    ranks = np.full(n, -1, dtype=np.int64)
+    if n == 0:
+        return ranks
+    v = np.zeros(n) if violation is None else np.asarray(violation, dtype=np.float64)
+    bad = ~np.all(np.isfinite(F), axis=1)
+    v = np.where(bad, np.inf, v)
+    feasible = v == 0
+    rank = 0
+    remaining = np.flatnonzero(feasible)
+    while len(remaining):
+        mask = pareto_mask(F[remaining])
+        ranks[remaining[mask]] = rank
+        remaining = remaining[~mask]
+        rank += 1
+    infeasible = np.flatnonzero(~feasible)
+    if len(infeasible):
+        levels = np.unique(v[infeasible])
+        for level in levels:
+            ranks[infeasible[v[infeasible] == level]] = rank
+            rank += 1
+    return ranks
+
+
+def crowding_distance(F: np.ndarray) -> np.ndarray:
+    """NSGA-II crowding distance within one front; boundary points get infinity."""
+    F = np.asarray(F, dtype=np.float64)
+    n, m = F.shape if F.ndim == 2 else (len(F), 0)
+    if n <= 2:
+        return np.full(n, np.inf)
+    dist = np.zeros(n)
+    for k in range(m):
+        order = np.argsort(F[:, k], kind="stable")
+        span = F[order[-1], k] - F[order[0], k]
+        dist[order[0]] = dist[order[-1]] = np.inf
+        if span > 0:
+            dist[order[1:-1]] += (F[order[2:], k] - F[order[:-2], k]) / span
+    return dist
+
+
+def hypervolume(F: np.ndarray, ref: np.ndarray) -> float:
+    """Volume dominated by the rows of F and bounded by `ref` (minimisation). Exact;
+    2 objectives in O(n log n), more by slicing (fine for fronts of hundreds)."""
+    F = np.asarray(F, dtype=np.float64)
+    ref = np.asarray(ref, dtype=np.float64)
+    if len(F) == 0:
+        return 0.0
+    F = F[np.all(F < ref, axis=1)]
+    if len(F) == 0:
+        return 0.0
+    F = F[pareto_mask(F)]
+    return _hv(F, ref)
+
+
+def _hv(F: np.ndarray, ref: np.ndarray) -> float:
+    if F.shape[1] == 1:
+        return float(ref[0] - F[:, 0].min())
+    if F.shape[1] == 2:
+        order = np.argsort(F[:, 0], kind="stable")
+        F = F[order]
+        volume, prev_f1 = 0.0, ref[1]
+        for f0, f1 in F:
+            if f1 < prev_f1:
+                volume += (ref[0] - f0) * (prev_f1 - f1)
+                prev_f1 = f1
+        return float(volume)
+    # slice along the last objective
+    order = np.argsort(F[:, -1], kind="stable")
+    F = F[order]
+    volume = 0.0
+    for i in range(len(F)):
+        upper = F[i + 1, -1] if i + 1 < len(F) else ref[-1]
+        depth = upper - F[i, -1]
+        if depth > 0:
+            sub = F[: i + 1, :-1]
+            sub = sub[pareto_mask(sub)]
+            volume += depth * _hv(sub, ref[:-1])
+    return float(volume)

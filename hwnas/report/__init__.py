@@ -1,0 +1,1 @@
+"""Results for people: console tables and plots (matplotlib is imported lazily)."""

@@ -1,0 +1,50 @@
+"""Rich rendering of a study's front and summary."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from hwnas.study import Study
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.4g}"
+    return str(value)
+
+
+def front_table(study: Study, limit: int | None = None) -> Table:
+    front = study.pareto_front()
+    title = f"Pareto front: {len(front)} architectures"
+    table = Table(title=title, title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("arch", overflow="fold")
+    for name in study.metric_names:
+        direction = next((o.direction for o in study.objectives if o.metric.name == name), None)
+        table.add_column(f"{name}" + (f" ({direction})" if direction else ""), justify="right")
+    rows = front if limit is None else front.head(limit)
+    for i, row in enumerate(rows.itertuples(index=False)):
+        values = dict(zip(front.columns, row))
+        table.add_row(str(i), values["arch"], *[_fmt(values[n]) for n in study.metric_names])
+    return table
+
+
+def print_study(study: Study, console: Console | None = None) -> None:
+    console = console or Console()
+    console.print(front_table(study))
+    s = study.summary()
+    parts = [
+        f"{s['evaluations']} evaluations ({s['ok']} ok, {s['infeasible']} infeasible, "
+        f"{s['failed']} failed)"
+    ]
+    if "hv_ratio" in s:
+        parts.append(
+            f"hypervolume {100 * s['hv_ratio']:.2f}% of the true front "
+            f"({s['true_front_size']} archs, {100 * s['true_front_found']:.0f}% of them found)"
+        )
+    console.print("; ".join(parts))

@@ -1,0 +1,178 @@
+"""The search-space contract every space implements and the conformance suite checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from hwnas.errors import SpecError
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One named discrete decision, e.g. the op on an edge or the kernel of a block."""
+
+    name: str
+    choices: tuple[Any, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.choices) < 1:
+            raise ValueError(f"dimension {self.name!r} has no choices")
+
+
+@dataclass(frozen=True, order=True)
+class Architecture:
+    """A point of a space: one choice index per dimension, and its canonical key.
+
+    Equality and hashing go by `key`, so two gene vectors that the space canonicalises to
+    the same network are the same architecture."""
+
+    key: str
+    genes: tuple[int, ...] = field(compare=False)
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class SearchSpace:
+    """Named discrete dimensions, validity rules, canonical keys, sampling, variation
+    operators and encodings. Subclasses set `name`, `dimensions`, `datasets` and implement
+    `key`/`parse`; they override `is_valid`/`canonical` where the space has structure."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    datasets: ClassVar[tuple[str, ...]] = ()
+    dimensions: tuple[Dimension, ...]
+    encodings: ClassVar[tuple[str, ...]] = ("vector", "onehot")
+
+    # --- identity -------------------------------------------------------------------
+    def key(self, genes: Sequence[int]) -> str:
+        """The canonical string of a (canonical, valid) gene vector."""
+        raise NotImplementedError
+
+    def parse(self, text: str) -> Architecture:
+        """An architecture from its key (or another form the space accepts)."""
+        raise NotImplementedError
+
+    def is_valid(self, genes: Sequence[int]) -> bool:
+        """Whether the gene vector describes a buildable network."""
+        return True
+
+    def canonical(self, genes: Sequence[int]) -> tuple[int, ...]:
+        """The representative of the genes' equivalence class (e.g. unused genes reset)."""
+        return tuple(int(g) for g in genes)
+
+    def make(self, genes: Sequence[int]) -> Architecture:
+        """Check and canonicalise a gene vector into an `Architecture`."""
+        genes = tuple(int(g) for g in genes)
+        if len(genes) != len(self.dimensions):
+            raise SpecError(f"{self.name}: expected {len(self.dimensions)} genes, got {len(genes)}")
+        for g, dim in zip(genes, self.dimensions):
+            if not 0 <= g < len(dim.choices):
+                raise SpecError(
+                    f"{self.name}: gene {dim.name}={g} out of range 0..{len(dim.choices) - 1}"
+                )
+        if not self.is_valid(genes):
+            raise SpecError(f"{self.name}: invalid architecture {genes}")
+        canon = self.canonical(genes)
+        return Architecture(key=self.key(canon), genes=canon)
+
+    # --- size and enumeration ---------------------------------------------------------
+    @property
+    def cardinalities(self) -> tuple[int, ...]:
+        return tuple(len(d.choices) for d in self.dimensions)
+
+    def size(self) -> int:
+        """Number of gene vectors (an upper bound on distinct architectures)."""
+        return int(np.prod(self.cardinalities, dtype=object))
+
+    def enumerate(self) -> Iterator[Architecture]:
+        """Every distinct valid architecture; only sensible for small spaces."""
+        seen: set[str] = set()
+        for flat in range(self.size()):
+            genes, rest = [], flat
+            for card in reversed(self.cardinalities):
+                genes.append(rest % card)
+                rest //= card
+            genes.reverse()
+            if self.is_valid(genes):
+                arch = self.make(genes)
+                if arch.key not in seen:
+                    seen.add(arch.key)
+                    yield arch
+
+    # --- variation --------------------------------------------------------------------
+    def sample(self, rng: np.random.Generator) -> Architecture:
+        """A uniformly random valid gene vector (by rejection)."""
+        for _ in range(10_000):
+            genes = [int(rng.integers(len(d.choices))) for d in self.dimensions]
+            if self.is_valid(genes):
+                return self.make(genes)
+        raise RuntimeError(f"{self.name}: could not sample a valid architecture")
+
+    def mutate(
+        self, arch: Architecture, rng: np.random.Generator, rate: float | None = None
+    ) -> Architecture:
+        """Resample each gene with probability `rate` (default 1/#dims); always returns a
+        different valid architecture when one exists."""
+        mutable = [i for i, d in enumerate(self.dimensions) if len(d.choices) > 1]
+        if not mutable:
+            return arch
+        rate = 1.0 / len(mutable) if rate is None else rate
+        for _ in range(1_000):
+            genes = list(arch.genes)
+            flips = [i for i in mutable if rng.random() < rate] or [int(rng.choice(mutable))]
+            for i in flips:
+                card = len(self.dimensions[i].choices)
+                genes[i] = (genes[i] + 1 + int(rng.integers(card - 1))) % card
+            if self.is_valid(genes):
+                child = self.make(genes)
+                if child != arch:
+                    return child
+        return arch
+
+    def crossover(self, a: Architecture, b: Architecture, rng: np.random.Generator) -> Architecture:
+        """Uniform crossover; falls back to a parent if the child is invalid."""
+        for _ in range(100):
+            mask = rng.random(len(self.dimensions)) < 0.5
+            genes = [ga if m else gb for ga, gb, m in zip(a.genes, b.genes, mask)]
+            if self.is_valid(genes):
+                return self.make(genes)
+        return a
+
+    def neighbours(self, arch: Architecture) -> list[Architecture]:
+        """Every valid architecture one gene away, for local search."""
+        out: dict[str, Architecture] = {}
+        for i, dim in enumerate(self.dimensions):
+            for c in range(len(dim.choices)):
+                if c != arch.genes[i]:
+                    genes = list(arch.genes)
+                    genes[i] = c
+                    if self.is_valid(genes):
+                        nb = self.make(genes)
+                        if nb != arch:
+                            out.setdefault(nb.key, nb)
+        return list(out.values())
+
+    # --- encodings ----------------------------------------------------------------------
+    def encode(self, archs: Sequence[Architecture], kind: str = "onehot") -> np.ndarray:
+        """Feature matrix for predictors: `vector` (choice indices), `onehot`, or a
+        space-specific encoding listed in `encodings`."""
+        genes = np.array([a.genes for a in archs], dtype=np.int64).reshape(
+            len(archs), len(self.dimensions)
+        )
+        if kind == "vector":
+            return genes.astype(np.float64)
+        if kind == "onehot":
+            blocks = [np.eye(len(d.choices))[genes[:, i]] for i, d in enumerate(self.dimensions)]
+            return np.concatenate(blocks, axis=1) if blocks else np.zeros((len(archs), 0))
+        from hwnas.errors import UnknownNameError
+
+        raise UnknownNameError(f"encoding of space {self.name!r}", kind, self.encodings)
+
+    def describe(self, arch: Architecture) -> dict[str, Any]:
+        """Human-readable choices by dimension name."""
+        return {d.name: d.choices[g] for d, g in zip(self.dimensions, arch.genes)}

@@ -1,0 +1,71 @@
+"""Search strategies (ask/tell): `@register_strategy("name")` on a `Strategy` subclass."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from hwnas.registry import Registry
+from hwnas.strategies._base import FAILED, INFEASIBLE, OK, Problem, Strategy, Trial
+
+STRATEGIES: Registry[type[Strategy]] = Registry(
+    "strategy", ("hwnas.strategies.random_search", "hwnas.strategies.nsga2")
+)
+
+#: What `hwnas search` uses when no strategy is named: the winner of `hwnas bench`.
+DEFAULT_STRATEGY = "nsga2"
+
+
+def register_strategy(name: str) -> Callable[[type[Strategy]], type[Strategy]]:
+    def decorator(cls: type[Strategy]) -> type[Strategy]:
+        cls.name = name
+        return STRATEGIES.register(name)(cls)
+
+    return decorator
+
+
+def get_strategy(name: str) -> type[Strategy]:
+    return STRATEGIES.get(name)
+
+
+def list_strategies(pattern: str = "*") -> list[str]:
+    return STRATEGIES.names(pattern)
+
+
+def make_strategy(
+    name: str, problem: Problem, seed: int, options: dict[str, Any] | None = None
+) -> Strategy:
+    """Instantiate a strategy; unknown options raise a `SpecError` naming the valid ones."""
+    import inspect
+
+    from hwnas.errors import SpecError
+
+    cls = get_strategy(name)
+    options = dict(options or {})
+    params = inspect.signature(cls.__init__).parameters
+    valid = [p for p in params if p not in ("self", "problem", "seed")]
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise SpecError(
+            f"strategy {name!r} has no option(s) {', '.join(unknown)}; valid: {', '.join(valid) or '(none)'}"
+        )
+    try:
+        return cls(problem, seed=seed, **options)
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"strategy {name!r}: {exc}") from None
+
+
+__all__ = [
+    "DEFAULT_STRATEGY",
+    "FAILED",
+    "INFEASIBLE",
+    "OK",
+    "Problem",
+    "STRATEGIES",
+    "Strategy",
+    "Trial",
+    "get_strategy",
+    "list_strategies",
+    "make_strategy",
+    "register_strategy",
+]

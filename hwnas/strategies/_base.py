@@ -1,0 +1,146 @@
+"""The ask/tell contract: strategies propose architectures and learn from results; they
+never evaluate anything themselves, so the same strategy runs in-process, in a pool or on
+Ray, and a resumed study replays them from the ledger."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from hwnas.metrics import Constraint, Objective
+from hwnas.spaces import Architecture, SearchSpace
+
+OK, INFEASIBLE, FAILED = "ok", "infeasible", "failed"
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One evaluated architecture as the ledger recorded it."""
+
+    number: int
+    arch: Architecture
+    status: str
+    values: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What a strategy optimises. `precheck` gives the total violation of the constraints
+    that are cheap to compute (params, FLOPs, tabular latency), or None when there are
+    none, so strategies can reject candidates before an expensive evaluation."""
+
+    space: SearchSpace
+    objectives: tuple[Objective, ...]
+    constraints: tuple[Constraint, ...] = ()
+    precheck: Callable[[Architecture], float] | None = None
+
+    def objective_vector(self, trial: Trial) -> np.ndarray:
+        """Minimisation vector; NaN where a value is missing (failed trials)."""
+        return np.array(
+            [o.to_min(trial.values.get(o.metric.name, math.nan)) for o in self.objectives],
+            dtype=np.float64,
+        )
+
+    def violation(self, trial: Trial) -> float:
+        """Total constraint violation; infinite for failed trials."""
+        if trial.status == FAILED:
+            return math.inf
+        total = 0.0
+        for c in self.constraints:
+            total += c.violation(trial.values.get(c.metric.name, math.nan))
+        return total
+
+
+class Strategy:
+    """Base of every search strategy. Subclasses implement `_propose(n)` and may override
+    `tell`; `ask` guarantees distinct architectures never asked before."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    #: preferred number of candidates per ask (e.g. a population size)
+    batch_size: int = 1
+
+    def __init__(self, problem: Problem, seed: int = 0) -> None:
+        self.problem = problem
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        self.trials: list[Trial] = []
+        self._asked: set[str] = set()
+
+    @property
+    def space(self) -> SearchSpace:
+        return self.problem.space
+
+    def ask(self, n: int) -> list[Architecture]:
+        """Up to `n` new architectures; fewer (or none) only when the space is exhausted."""
+        out: list[Architecture] = []
+        for arch in self._propose(n):
+            if arch.key not in self._asked:
+                self._asked.add(arch.key)
+                out.append(arch)
+            if len(out) == n:
+                break
+        return out
+
+    def tell(self, trials: Sequence[Trial]) -> None:
+        self.trials.extend(trials)
+
+    def _propose(self, n: int) -> list[Architecture]:
+        raise NotImplementedError
+
+    # --- helpers shared by strategies ----------------------------------------------------
+    def is_new(self, arch: Architecture) -> bool:
+        return arch.key not in self._asked
+
+    def random_new(self, n: int, exclude: set[str] | None = None) -> list[Architecture]:
+        """Up to n random unseen architectures (distinct among themselves); uses the
+        cheap-constraint precheck to skip candidates known to be infeasible."""
+        exclude = set(exclude or ())
+        out: list[Architecture] = []
+        attempts = 0
+        max_attempts = 200 * max(n, 1)
+        while len(out) < n and attempts < max_attempts:
+            attempts += 1
+            arch = self.space.sample(self.rng)
+            if arch.key in self._asked or arch.key in exclude:
+                continue
+            if self.problem.precheck is not None and attempts < max_attempts // 2:
+                if self.problem.precheck(arch) > 0:
+                    continue
+            exclude.add(arch.key)
+            out.append(arch)
+        if len(out) < n:
+            out += self._enumerate_new(n - len(out), exclude)
+        return out
+
+    def _enumerate_new(self, n: int, exclude: set[str]) -> list[Architecture]:
+        """Deterministic sweep for the last unseen points of a small space."""
+        if self.space.size() > 1_000_000:
+            return []
+        out = []
+        for arch in self.space.enumerate():
+            if arch.key not in self._asked and arch.key not in exclude:
+                out.append(arch)
+                if len(out) == n:
+                    break
+        return out
+
+    def front_trials(self) -> list[Trial]:
+        """Trials on the current feasible front (ranks by `non_dominated_sort`)."""
+        from hwnas.pareto import non_dominated_sort
+
+        if not self.trials:
+            return []
+        F = np.array([self.problem.objective_vector(t) for t in self.trials])
+        v = np.array([self.problem.violation(t) for t in self.trials])
+        ranks = non_dominated_sort(F, v)
+        return [t for t, r, vi in zip(self.trials, ranks, v) if r == 0 and vi == 0]
+
+    def options(self) -> dict[str, Any]:
+        """The constructor options (other than problem and seed), for the run config."""
+        return {}

@@ -1,0 +1,24 @@
+"""Uniform random search: the baseline every strategy must beat."""
+
+from __future__ import annotations
+
+from hwnas.spaces import Architecture
+from hwnas.strategies import register_strategy
+from hwnas.strategies._base import Problem, Strategy
+
+
+@register_strategy("random")
+class RandomSearch(Strategy):
+    description = "uniform random sampling without repeats (baseline)"
+
+    def __init__(self, problem: Problem, seed: int = 0, batch_size: int = 10) -> None:
+        super().__init__(problem, seed)
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        self.batch_size = batch_size
+
+    def _propose(self, n: int) -> list[Architecture]:
+        return self.random_new(n)
+
+    def options(self) -> dict[str, int]:
+        return {"batch_size": self.batch_size}
