@@ -173,6 +173,20 @@ class SearchSpace:
 
         raise UnknownNameError(f"encoding of space {self.name!r}", kind, self.encodings)
 
+    # --- networks (the `torch` extra) ---------------------------------------------------------
+    def build(self, arch: Architecture, dataset: str) -> Any:
+        """The architecture as a `torch.nn.Module` for `dataset`'s input and classes. Spaces
+        that can build networks override this (importing torch lazily)."""
+        from hwnas.errors import HwnasError
+
+        raise HwnasError(f"space {self.name!r} cannot build networks")
+
+    def input_shape(self, dataset: str) -> tuple[int, int, int]:
+        """(channels, height, width) of one input image for `dataset`."""
+        from hwnas.errors import HwnasError
+
+        raise HwnasError(f"space {self.name!r} has no input shape for {dataset!r}")
+
     def describe(self, arch: Architecture) -> dict[str, Any]:
         """Human-readable choices by dimension name."""
         return {d.name: d.choices[g] for d, g in zip(self.dimensions, arch.genes)}
