@@ -13,7 +13,8 @@ from hwnas.errors import SpecError
 
 Direction = Literal["min", "max"]
 _BASE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_CONSTRAINT_RE = re.compile(r"^(?P<metric>.+?)\s*(?P<op><=|>=|<|>)\s*(?P<bound>[^<>=]+)$")
+_CONSTRAINT_RE = re.compile(r"^(?P<metric>[^<>=]+?)\s*(?P<op>[<>=!]+)\s*(?P<bound>[^<>=]+)$")
+_OPS = ("<=", ">=", "<", ">")
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,9 @@ def parse_metric(text: str) -> Metric:
         target = target.strip()
         if not target:
             raise SpecError(f"metric {text!r}: nothing after '@' (expected a target, e.g. pixel3)")
+        bad = sorted(set(target) & set("<>=!\"'") | ({" "} if " " in target else set()))
+        if bad:
+            raise SpecError(f"metric {text!r}: target {target!r} contains {' '.join(bad)!r}")
         return Metric(base, target)
     return Metric(base)
 
@@ -109,6 +113,10 @@ def parse_constraint(text: str) -> Constraint:
         raise SpecError(
             f"constraint {text!r}: expected METRIC<=BOUND, METRIC>=BOUND, METRIC<BOUND or "
             "METRIC>BOUND (e.g. latency@pixel3<=5)"
+        )
+    if m.group("op") not in _OPS:
+        raise SpecError(
+            f"constraint {text!r}: unknown comparison {m.group('op')!r}; use <=, >=, < or >"
         )
     bound_text = m.group("bound").strip()
     try:

@@ -118,10 +118,9 @@ _PARAM_OF = {"objectives": "objective", "constraints": "constraint", "strategy_o
 
 
 def _explicit(ctx: typer.Context, param: str) -> bool:
-    import click
-
     source = ctx.get_parameter_source(param)
-    return source is not None and source != click.core.ParameterSource.DEFAULT
+    # compared by name: typer may carry its own copy of click's ParameterSource enum
+    return source is not None and source.name != "DEFAULT"
 
 
 def _run(study: Any, quiet: bool) -> None:

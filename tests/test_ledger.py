@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import math
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from hwnas.errors import HwnasError
+from hwnas.ledger import SCHEMA_VERSION, Ledger
+from hwnas.spaces import get_space
+from hwnas.strategies import Trial
+
+
+def test_record_and_read_back_with_special_floats(tmp_path: Path) -> None:
+    space = get_space("nb201")
+    ledger = Ledger(tmp_path / "l.sqlite")
+    arch = space.parse("6111")
+    values = {"a": 1.5, "b": math.inf, "c": math.nan}
+    ledger.record(Trial(0, arch, "ok", values), {"a": {"source": "x"}}, started=1.0)
+    ledger.record(Trial(1, space.parse("7"), "failed", {}, "boom"), {}, started=2.0)
+    ledger.close()
+
+    again = Ledger(tmp_path / "l.sqlite")
+    rows = list(again.rows())
+    assert [r["trial"] for r in rows] == [0, 1]
+    assert rows[0]["metrics"]["a"] == 1.5 and rows[0]["metrics"]["b"] == math.inf
+    assert math.isnan(rows[0]["metrics"]["c"])
+    assert rows[0]["provenance"] == {"a": {"source": "x"}}
+    assert rows[1]["error"] == "boom" and rows[1]["status"] == "failed"
+    trials = again.trials(space)
+    assert trials[arch.key].values["a"] == 1.5 and trials[arch.key].number == 0
+    assert len(again) == 2
+
+
+def test_wal_mode_and_duplicates_refused(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "l.sqlite")
+    mode = sqlite3.connect(tmp_path / "l.sqlite").execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+    arch = get_space("nb201").parse("1")
+    ledger.record(Trial(0, arch, "ok", {}), {}, started=0.0)
+    with pytest.raises(sqlite3.IntegrityError):
+        ledger.record(Trial(1, arch, "ok", {}), {}, started=0.0)
+
+
+def test_meta_round_trip_and_schema_check(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "l.sqlite")
+    ledger.set_meta("config", {"seed": 3})
+    assert ledger.get_meta("config") == {"seed": 3}
+    assert ledger.get_meta("schema_version") == SCHEMA_VERSION
+    ledger.set_meta("schema_version", 999)
+    ledger.close()
+    with pytest.raises(HwnasError, match="schema 999"):
+        Ledger(tmp_path / "l.sqlite")
+
+
+def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "ledger.sqlite"
+    bogus.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(HwnasError, match="not a readable hwnas ledger"):
+        Ledger(bogus)
