@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from hwnas.cost import get_target
-from hwnas.evaluation import EvalContext, available_metrics, resolve_metric
 from hwnas.errors import UnknownNameError
+from hwnas.evaluation import EvalContext, available_metrics, resolve_metric
 from hwnas.metrics import parse_metric
 from hwnas.spaces import get_space
 from hwnas.tabular.nb201 import DEVICES, load_frame
