@@ -145,7 +145,7 @@ def _run(study: Any, quiet: bool) -> None:
         study.optimize(progress=lambda done, total: bar.update(task, completed=done, total=total))
     print_study(study, console)
     console.print(
-        f"Run files in [bold]{study.out_dir}[/]: ledger.sqlite, evaluations.csv, "
+        f"Run files in {study.out_dir}: ledger.sqlite, evaluations.csv, "
         "pareto.csv, pareto.png, config.json",
         highlight=False,
     )

@@ -35,7 +35,7 @@ def front_table(study: Study, limit: int | None = None) -> Table:
 
 
 def print_study(study: Study, console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or Console(markup=False)
     console.print(front_table(study))
     s = study.summary()
     parts = [
