@@ -95,9 +95,9 @@ def hv_bounds(studies: Sequence[Study]) -> list[tuple[np.ndarray, np.ndarray, fl
     table's when the objectives are tabular, else the range over all their evaluations."""
     groups: dict[tuple[Any, ...], list[int]] = {}
     for i, s in enumerate(studies):
-        groups.setdefault((s.config.space, s.config.dataset, tuple(s.config.objectives)), []).append(
-            i
-        )
+        groups.setdefault(
+            (s.config.space, s.config.dataset, tuple(s.config.objectives)), []
+        ).append(i)
     out: list[Any] = [None] * len(studies)
     for members in groups.values():
         first = studies[members[0]]
@@ -118,8 +118,9 @@ def hv_bounds(studies: Sequence[Study]) -> list[tuple[np.ndarray, np.ndarray, fl
     return out
 
 
-def hv_curve(F: np.ndarray, trials: Sequence[int], lower: np.ndarray, upper: np.ndarray,
-             ref: float) -> list[list[float]]:
+def hv_curve(
+    F: np.ndarray, trials: Sequence[int], lower: np.ndarray, upper: np.ndarray, ref: float
+) -> list[list[float]]:
     """[[evaluations, hypervolume], ...] at the start and at every evaluation that grew the
     front; `F` holds the feasible successful points (minimisation) in evaluation order and
     `trials` their 0-based trial numbers."""
@@ -170,9 +171,7 @@ def run_payload(
                 "p": prov,
                 "e": r["error"],
                 "f": on_front,
-                "pic": pictures.add(study, r["genes"], r["arch"])
-                if draw_all or on_front
-                else None,
+                "pic": pictures.add(study, r["genes"], r["arch"]) if draw_all or on_front else None,
             }
         )
     true = study.true_front()
@@ -203,7 +202,9 @@ def run_payload(
         "created": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(created))
         if isinstance(created, (int, float))
         else None,
-        "objectives": [{"metric": o.metric.name, "direction": o.direction} for o in study.objectives],
+        "objectives": [
+            {"metric": o.metric.name, "direction": o.direction} for o in study.objectives
+        ],
         "constraints": [
             {"metric": c.metric.name, "op": c.op, "bound": c.bound, "spec": c.spec}
             for c in study.constraints
@@ -232,9 +233,7 @@ def report_payload(
 
     pictures, provenances = Pictures(), Provenances()
     bounds = hv_bounds(studies)
-    runs = [
-        run_payload(s, n, b, pictures, provenances) for s, n, b in zip(studies, names, bounds)
-    ]
+    runs = [run_payload(s, n, b, pictures, provenances) for s, n, b in zip(studies, names, bounds)]
     data = {
         "runs": runs,
         "provenance": provenances.records,

@@ -60,16 +60,16 @@ def nb201_cell(space: SearchSpace, arch: Architecture) -> str:
         mx, bend = (x0 + x1) / 2, _BEND[(dst, src)]
         d = f"M{x0:g},{_NODE_Y:g}Q{mx:g},{_NODE_Y + bend:g} {x1:g},{_NODE_Y:g}"
         if op == "none":
-            edges.append(f'<path class="edge op-none" d="{d}" stroke="#cbd5e1" stroke-width="1" '
-                         'stroke-dasharray="3 3"/>')
+            edges.append(
+                f'<path class="edge op-none" d="{d}" stroke="#cbd5e1" stroke-width="1" '
+                'stroke-dasharray="3 3"/>'
+            )
             continue
         label, colour = _NB201_STYLE.get(op, (op, "#111827"))
         edges.append(f'<path class="edge op-{_attr(op)}" d="{d}" stroke="{colour}"/>')
         ly = _NODE_Y + bend / 2 + (10 if bend > 0 else -4 if bend < 0 else -5)
         labels.append(f'<text x="{mx:g}" y="{ly:g}" fill="{colour}">{_attr(label)}</text>')
-    nodes = "".join(
-        f'<circle cx="{x:g}" cy="{_NODE_Y:g}" r="10"/>' for x in _NODE_X
-    )
+    nodes = "".join(f'<circle cx="{x:g}" cy="{_NODE_Y:g}" r="10"/>' for x in _NODE_X)
     names = "".join(
         f'<text x="{x:g}" y="{_NODE_Y + 3.5:g}">{n}</text>'
         for x, n in zip(_NODE_X, ("in", "1", "2", "out"))

@@ -27,7 +27,13 @@ if TYPE_CHECKING:
 RunLike = Union["Study", str, Path]
 REPORT_FILE = "report.html"
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
-_JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_JSON_ESCAPES = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
 
 
 def script_json(data: Any) -> str:
@@ -176,12 +182,16 @@ def _front_table(runs: list[dict[str, Any]], pictures: list[str]) -> str:
         front = [(i, p) for i, p in enumerate(run["points"]) if p["f"]]
         first = run["objectives"][0]
         front.sort(
-            key=lambda ip: (ip[1]["m"].get(first["metric"]) is None,
-                            (-1 if first["direction"] == "max" else 1)
-                            * (ip[1]["m"].get(first["metric"]) or 0.0))
+            key=lambda ip: (
+                ip[1]["m"].get(first["metric"]) is None,
+                (-1 if first["direction"] == "max" else 1)
+                * (ip[1]["m"].get(first["metric"]) or 0.0),
+            )
         )
         for n, (i, p) in enumerate(front):
-            cells = [f'<td data-value="{_e(run["name"])}">{_e(run["name"])}</td>'] if several else []
+            cells = (
+                [f'<td data-value="{_e(run["name"])}">{_e(run["name"])}</td>'] if several else []
+            )
             cells.append(f'<td class="num" data-value="{n}">{n}</td>')
             pic = pictures[p["pic"]] if p["pic"] is not None else ""
             cells.append(
@@ -198,7 +208,7 @@ def _front_table(runs: list[dict[str, Any]], pictures: list[str]) -> str:
         return '<p class="note">No feasible architecture was evaluated: the front is empty.</p>'
     return (
         f'<table class="front" id="front-table"><thead><tr>{"".join(head)}</tr></thead>'
-        f'<tbody>{"".join(rows)}</tbody></table>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
     )
 
 
@@ -227,8 +237,10 @@ def _runs_section(runs: list[dict[str, Any]]) -> str:
             host_items.append(("directory", run["dir"]))
         summary_items: list[tuple[str, Any]] = [
             ("evaluations", summary.get("evaluations")),
-            ("ok / infeasible / failed",
-             f"{summary.get('ok')} / {summary.get('infeasible')} / {summary.get('failed')}"),
+            (
+                "ok / infeasible / failed",
+                f"{summary.get('ok')} / {summary.get('infeasible')} / {summary.get('failed')}",
+            ),
             ("found front", f"{summary.get('front_size')} architectures"),
         ]
         if summary.get("hv_ratio") is not None:

@@ -178,11 +178,14 @@ def front_figure(data: dict[str, Any], x: str, y: str) -> Any:
         pair = {o["metric"]: o["direction"] for o in run["objectives"]}
         two = len(pair) == 2 and x in pair and y in pair and x != y
         true = run["true_front"]
-        sig = json.dumps([run["config"][k] for k in ("space", "dataset", "objectives", "constraints")])
+        sig = json.dumps(
+            [run["config"][k] for k in ("space", "dataset", "objectives", "constraints")]
+        )
         if true and sig not in seen:
             seen.add(sig)
             pts = sorted(
-                (p["m"][x], p["m"][y]) for p in true
+                (p["m"][x], p["m"][y])
+                for p in true
                 if p["m"].get(x) is not None and p["m"].get(y) is not None
             )
             if pts:
@@ -191,31 +194,57 @@ def front_figure(data: dict[str, Any], x: str, y: str) -> Any:
                 if two:
                     sx, sy = _stairs(tx, ty, pair[x] == "max")
                     ax.plot(sx, sy, ls="--", lw=1.2, c="#6b7280", zorder=1)
-                ax.scatter(tx, ty, s=14, facecolors="white", edgecolors="#6b7280", lw=0.9,
-                           label=label, zorder=2)
+                ax.scatter(
+                    tx,
+                    ty,
+                    s=14,
+                    facecolors="white",
+                    edgecolors="#6b7280",
+                    lw=0.9,
+                    label=label,
+                    zorder=2,
+                )
         colour = None if single else _PALETTE[r % len(_PALETTE)]
         prefix = "" if single else f"{run['name']}: "
-        groups: dict[str, list[tuple[float, float]]] = {"ok": [], "infeasible": [], "failed": [],
-                                                        "front": []}
+        groups: dict[str, list[tuple[float, float]]] = {
+            "ok": [],
+            "infeasible": [],
+            "failed": [],
+            "front": [],
+        }
         for p in run["points"]:
             vx, vy = p["m"].get(x), p["m"].get(y)
             if vx is None or vy is None:
                 continue
             groups["front" if p["f"] else p["s"]].append((vx, vy))
-        styles = {
-            "ok": dict(c=colour or "#60a5fa", s=12, alpha=0.6 if single else 0.3, lw=0),
-            "infeasible": dict(c=colour or "#dc2626", s=16, marker="x", alpha=0.7, lw=1),
-            "failed": dict(facecolors="none", edgecolors="#9ca3af", s=14, lw=1),
-            "front": dict(c=colour or "#ea580c", s=30, edgecolors="white", lw=0.6, zorder=4),
+        styles: dict[str, dict[str, Any]] = {
+            "ok": {"c": colour or "#60a5fa", "s": 12, "alpha": 0.6 if single else 0.3, "lw": 0},
+            "infeasible": {"c": colour or "#dc2626", "s": 16, "marker": "x", "alpha": 0.7, "lw": 1},
+            "failed": {"facecolors": "none", "edgecolors": "#9ca3af", "s": 14, "lw": 1},
+            "front": {
+                "c": colour or "#ea580c",
+                "s": 30,
+                "edgecolors": "white",
+                "lw": 0.6,
+                "zorder": 4,
+            },
         }
-        names = {"ok": "feasible", "infeasible": "infeasible", "failed": "failed",
-                 "front": "found front"}
+        names = {
+            "ok": "feasible",
+            "infeasible": "infeasible",
+            "failed": "failed",
+            "front": "found front",
+        }
         for kind in ("ok", "failed", "infeasible", "front"):
             pts = groups[kind]
             if not pts:
                 continue
-            ax.scatter([p[0] for p in pts], [p[1] for p in pts],
-                       label=f"{prefix}{names[kind]} ({len(pts)})", **styles[kind])
+            ax.scatter(
+                [p[0] for p in pts],
+                [p[1] for p in pts],
+                label=f"{prefix}{names[kind]} ({len(pts)})",
+                **styles[kind],
+            )
         if two and len(groups["front"]) > 1:
             f = sorted(groups["front"])
             sx, sy = _stairs([p[0] for p in f], [p[1] for p in f], pair[x] == "max")
@@ -232,8 +261,10 @@ def front_figure(data: dict[str, Any], x: str, y: str) -> Any:
     ax.set_ylabel(_axis_label(data, y))
     if single:
         cfg = runs[0]["config"]
-        title = (f"{runs[0]['name']}: {cfg['space']} / {cfg['dataset']}, {cfg['strategy']}, "
-                 f"{len(runs[0]['points'])} evaluations, seed {cfg['seed']}")
+        title = (
+            f"{runs[0]['name']}: {cfg['space']} / {cfg['dataset']}, {cfg['strategy']}, "
+            f"{len(runs[0]['points'])} evaluations, seed {cfg['seed']}"
+        )
     else:
         title = f"{len(runs)} runs: " + ", ".join(r["name"] for r in runs)
     ax.set_title(title, fontsize=9)
@@ -277,17 +308,22 @@ def hypervolume_figure(data: dict[str, Any]) -> Any:
 
 def write_static(data: dict[str, Any], directory: str | Path) -> list[Path]:
     """PNG and SVG figures of a report for papers and READMEs: `front` (the report's
-    default pair: second objective across, first up), `front-<i>-<j>` for every other pair
-    of objectives when there are more than two, and `hypervolume`."""
+    default pair: a minimised objective across, a maximised one up), `front-<i>-<j>`
+    (objective i up, j across) for every other pair when there are more than two
+    objectives, and `hypervolume`."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     objectives = [o["metric"] for o in data["runs"][0]["objectives"]]
     out: list[Path] = []
     if len(objectives) >= 2:
-        out += _save(front_figure(data, objectives[1], objectives[0]), directory, "front")
+        directions = {o["metric"]: o["direction"] for o in data["runs"][0]["objectives"]}
+        cost = next((m for m in objectives if directions[m] == "min"), None)
+        gain = next((m for m in objectives if directions[m] == "max"), None)
+        x, y = (cost, gain) if cost and gain else (objectives[0], objectives[1])
+        out += _save(front_figure(data, x, y), directory, "front")
         if len(objectives) > 2:
             for i, j in itertools.combinations(range(len(objectives)), 2):
-                if (i, j) != (0, 1):
+                if {objectives[i], objectives[j]} != {x, y}:
                     fig = front_figure(data, objectives[j], objectives[i])
                     out += _save(fig, directory, f"front-{i}-{j}")
     out += _save(hypervolume_figure(data), directory, "hypervolume")

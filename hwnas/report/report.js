@@ -61,7 +61,14 @@
     run.metrics.forEach(function (m) { if (metrics.indexOf(m) < 0) metrics.push(m); });
   });
   var objs = RUNS[0].objectives;
-  if (objs.length >= 2) { state.x = objs[1].metric; state.y = objs[0].metric; }
+  // cost across, quality up (the field's convention) when there is a min/max pair
+  var cost = null, gain = null;
+  objs.forEach(function (o) {
+    if (o.direction === "min" && !cost) cost = o.metric;
+    if (o.direction === "max" && !gain) gain = o.metric;
+  });
+  if (cost && gain) { state.x = cost; state.y = gain; }
+  else if (objs.length >= 2) { state.x = objs[0].metric; state.y = objs[1].metric; }
   else { state.x = TRIAL; state.y = objs[0].metric; }
 
   function buildControls() {

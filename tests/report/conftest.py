@@ -28,8 +28,9 @@ def nb201_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def nb201_random_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "nb201-random"
-    Study(budget=40, seed=2, strategy="random", constraints=["latency@pixel3<=8"],
-          out_dir=out).optimize()
+    Study(
+        budget=40, seed=2, strategy="random", constraints=["latency@pixel3<=8"], out_dir=out
+    ).optimize()
     return out
 
 
@@ -94,8 +95,9 @@ class ToyTarget(Target):
 def toy_space() -> Iterator[str]:
     """Register the toy space and device for one module, then remove them again."""
     register_space("toyblocks")(ToyBlocks)
-    TARGETS.add("toydev", ToyTarget("toydev", "toy device", "tests", "analytic",
-                                    ("latency", "score")))
+    TARGETS.add(
+        "toydev", ToyTarget("toydev", "toy device", "tests", "analytic", ("latency", "score"))
+    )
     yield "toyblocks"
     SPACES._entries.pop("toyblocks", None)
     TARGETS._entries.pop("toydev", None)
