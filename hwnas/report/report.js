@@ -258,7 +258,9 @@
         var X = s.x(c.bound), edge = bad > 0 ? W - M.r : M.l;
         g.appendChild(sv("rect", { x: Math.min(X, edge), y: M.t, width: Math.abs(edge - X), height: H - M.t - M.b, fill: "#dc2626", "fill-opacity": 0.05 }));
         g.appendChild(sv("line", { x1: X, x2: X, y1: M.t, y2: H - M.b, stroke: "#dc2626", "stroke-dasharray": "6 4", "stroke-width": 1.5 }));
-        g.appendChild(sv("text", { x: X + (bad > 0 ? 6 : -6), y: M.t + 14, "text-anchor": bad > 0 ? "start" : "end", fill: "#b91c1c", "font-size": 12 }, "constraint " + c.spec));
+        var text = "constraint " + c.spec, room = 6.5 * text.length + 8;
+        var right = bad > 0 ? X + room < W - M.r : X - room < M.l;  // label on the infeasible side if it fits
+        g.appendChild(sv("text", { x: X + (right ? 6 : -6), y: M.t + 14, "text-anchor": right ? "start" : "end", fill: "#b91c1c", "font-size": 12 }, text));
       } else {
         var Y = s.y(c.bound), top = bad > 0 ? M.t : H - M.b;
         g.appendChild(sv("rect", { x: M.l, y: Math.min(Y, top), width: W - M.l - M.r, height: Math.abs(top - Y), fill: "#dc2626", "fill-opacity": 0.05 }));
@@ -506,8 +508,9 @@
     var hows = [];
     RUNS.forEach(function (run) { if (hows.indexOf(run.hv.how) < 0) hows.push(run.hv.how); });
     document.getElementById("hv-note").textContent =
-      "Hypervolume of the feasible found front after each evaluation, every objective min-max normalised " +
-      hows.join("; ") + ". The dashed line is the true front's hypervolume (tabular spaces). Higher is better.";
+      "Hypervolume of the feasible found front after each evaluation (higher is better), every objective min-max normalised " +
+      hows.join("; ") + "." +
+      (RUNS.some(function (r) { return r.hv.true !== null; }) ? " The dashed line is the true front's hypervolume, from the table." : "");
   }
 
   // --- the front table -----------------------------------------------------------------------
