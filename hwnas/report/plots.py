@@ -257,6 +257,7 @@ def front_figure(data: dict[str, Any], x: str, y: str) -> Any:
             drawn.add(c["spec"])
             line = ax.axvline if c["metric"] == x else ax.axhline
             line(c["bound"], ls="--", c="#dc2626", lw=1.2, label=f"constraint {c['spec']}")
+    _cut_far_outliers(ax, data, y)
     ax.set_xlabel(_axis_label(data, x))
     ax.set_ylabel(_axis_label(data, y))
     if single:
@@ -272,6 +273,35 @@ def front_figure(data: dict[str, Any], x: str, y: str) -> Any:
     ax.legend(fontsize=7.5, loc="best", framealpha=0.9)
     fig.tight_layout()
     return fig
+
+
+def _cut_far_outliers(ax: Any, data: dict[str, Any], y: str) -> None:
+    """Start a maximised y axis at the 5% quantile of the evaluated values when a few far
+    outliers (NB201 cells at chance accuracy) would squash the rest, saying how many points
+    it leaves out; the HTML report shows everything and zooms instead."""
+    if not any(
+        o["metric"] == y and o["direction"] == "max" for r in data["runs"] for o in r["objectives"]
+    ):
+        return
+    values = sorted(
+        p["m"][y] for r in data["runs"] for p in r["points"] if p["m"].get(y) is not None
+    )
+    if len(values) < 20:
+        return
+    lo, q05, hi = values[0], values[len(values) // 20], values[-1]
+    if hi - lo <= 3 * (hi - q05):
+        return
+    below = sum(v < q05 for v in values)
+    ax.set_ylim(bottom=q05 - 0.03 * (hi - q05))
+    ax.annotate(
+        f"{below} evaluated point(s) below {q05:.3g} not shown",
+        xy=(0.99, 0.01),
+        xycoords="axes fraction",
+        ha="right",
+        va="bottom",
+        fontsize=7,
+        color="0.4",
+    )
 
 
 def hypervolume_figure(data: dict[str, Any]) -> Any:
