@@ -7,7 +7,7 @@
   var SVGNS = "http://www.w3.org/2000/svg";
   var PALETTE = ["#2563eb", "#ea580c", "#16a34a", "#9333ea", "#db2777", "#0891b2", "#ca8a04", "#475569"];
   var SINGLE = RUNS.length === 1;
-  var TRIAL = "\u0000evaluation";  // pseudo-metric: the evaluation number
+  var TRIAL = "#evaluation";  // pseudo-metric: the evaluation number (no metric name starts with #)
   var state = { x: null, y: null, hidden: {}, pinned: null };
 
   function el(tag, attrs, text) {

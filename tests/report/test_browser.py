@@ -212,3 +212,27 @@ def test_comparison_overlays_fronts_and_curves(
     page.locator("#legend button", has_text="nb201-random: feasible").click()
     assert page.locator('#front-svg .series.ok[data-series="ok-1"]').count() == 0
     page.screenshot(path=str(tmp_path / "comparison.png"), full_page=True)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"constraints": ["latency@pixel3<=0.001"]},  # nothing feasible: an empty front
+        {"objectives": ["accuracy:max"]},  # one objective: plotted against the evaluation
+    ],
+    ids=["all-infeasible", "one-objective"],
+)
+def test_edge_runs_render(page: Any, tmp_path: Path, options: dict[str, Any]) -> None:
+    from hwnas.study import Study
+
+    Study(budget=12, out_dir=tmp_path / "run", **options).optimize()
+    data = _open(page, tmp_path / "run" / "report.html")
+    run = data["runs"][0]
+    assert page.locator("#front-svg .pt").count() == 12
+    assert page.locator("#hv-svg").count() == 1
+    if "objectives" in options:
+        assert page.locator("#x-select").input_value() == "#evaluation"
+        assert page.locator("#front-svg .series.front .pt").count() == 1
+    else:
+        assert not any(p["f"] for p in run["points"])
+        assert "the front is empty" in page.inner_text("#table-section")
