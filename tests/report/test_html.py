@@ -193,3 +193,14 @@ def test_write_report_is_atomic_and_reuses_a_study(nb201_run: Path, tmp_path: Pa
     out = write_report([study], tmp_path / "sub" / "x.html", names=["mine"])
     assert out.exists() and not (tmp_path / "sub" / "x.html.tmp").exists()
     assert _embedded(out.read_text())["runs"][0]["name"] == "mine"
+
+
+def test_large_runs_draw_only_the_front(nb201_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hwnas.report.data as report_data_module
+
+    monkeypatch.setattr(report_data_module, "MAX_PICTURES", 10)
+    data, pictures = report_data([nb201_run])
+    run = data["runs"][0]
+    drawn = {p["k"] for p in run["points"] if p["pic"] is not None}
+    assert drawn == {p["k"] for p in run["points"] if p["f"]}
+    assert len(pictures) == len({*drawn, *(p["k"] for p in run["true_front"])})
