@@ -21,7 +21,7 @@ from .conftest import HOSTILE
 
 
 def _embedded(html: str) -> dict:
-    m = re.search(r'<script type="application/json" id="hwnas-data">(.*?)</script>', html, re.S)
+    m = re.search(r'<script type="application/json" id="hwnas-data">(.*?)</script>', html, re.DOTALL)
     assert m is not None
     return json.loads(m.group(1))
 
@@ -77,7 +77,7 @@ def test_content_security_policy_allows_exactly_the_report_script(nb201_run: Pat
     import hashlib
 
     html = (nb201_run / "report.html").read_text()
-    scripts = re.findall(r"<script>(.*?)</script>", html, re.S)
+    scripts = re.findall(r"<script>(.*?)</script>", html, re.DOTALL)
     assert len(scripts) == 1
     digest = base64.b64encode(hashlib.sha256(scripts[0].encode()).digest()).decode()
     assert f"script-src 'sha256-{digest}'" in html
@@ -85,7 +85,7 @@ def test_content_security_policy_allows_exactly_the_report_script(nb201_run: Pat
 
 def test_front_table_lists_the_front_with_sortable_values(nb201_run: Path) -> None:
     html = (nb201_run / "report.html").read_text()
-    table = re.search(r'<table class="front".*?</table>', html, re.S).group(0)
+    table = re.search(r'<table class="front".*?</table>', html, re.DOTALL).group(0)
     rows = re.findall(r"<tr data-run=", table)
     front = Study.load(nb201_run).pareto_front()
     assert len(rows) == len(front)
@@ -156,7 +156,7 @@ def test_comparison_report_overlays_runs(nb201_run: Path, nb201_random_run: Path
     # same space, dataset and objectives: one normalisation, so the curves compare
     assert data["runs"][0]["hv"]["lower"] == data["runs"][1]["hv"]["lower"]
     assert "hwnas comparison of 2 runs" in html
-    table = re.search(r'<table class="front".*?</table>', html, re.S).group(0)
+    table = re.search(r'<table class="front".*?</table>', html, re.DOTALL).group(0)
     assert '<td data-value="nb201-random">' in table and '<td data-value="nb201-c10">' in table
 
 
