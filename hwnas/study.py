@@ -432,7 +432,8 @@ class Study:
         (self.out_dir / CONFIG_FILE).write_text(json.dumps(data, indent=2) + "\n")
 
     def write_outputs(self) -> None:
-        """evaluations.csv, pareto.csv, config.json and pareto.png in the run directory."""
+        """evaluations.csv, pareto.csv, config.json, pareto.png and report.html in the run
+        directory."""
         if self.out_dir is None:
             raise HwnasError("this study has no output directory")
         self._write_config(self.ledger)
@@ -441,6 +442,9 @@ class Study:
         from hwnas.report.plots import plot_front
 
         plot_front(self, self.out_dir / "pareto.png")
+        from hwnas.report.html import write_report
+
+        write_report([self], self.out_dir / "report.html")
 
 
 def _evaluate_isolated(source: MetricSource, archs: list[Architecture]) -> list[Measurement | str]:

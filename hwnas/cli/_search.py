@@ -146,7 +146,7 @@ def _run(study: Any, quiet: bool) -> None:
     print_study(study, console)
     console.print(
         f"Run files in {study.out_dir}: ledger.sqlite, evaluations.csv, "
-        "pareto.csv, pareto.png, config.json",
+        "pareto.csv, pareto.png, report.html, config.json",
         highlight=False,
     )
 

@@ -1,1 +1,7 @@
-"""Results for people: console tables and plots (matplotlib is imported lazily)."""
+"""Results for people: console tables, the HTML report, static figures (matplotlib is
+imported lazily) and pictures of architectures."""
+
+from hwnas.report.drawings import draw_architecture, register_drawer
+from hwnas.report.html import render_report, write_report
+
+__all__ = ["draw_architecture", "register_drawer", "render_report", "write_report"]

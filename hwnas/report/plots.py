@@ -1,10 +1,12 @@
-"""Static plots of a study: evaluated points, the found front and, for tabular spaces, the
-true front, on the first two objectives."""
+"""Static plots (matplotlib, imported lazily): a study's `pareto.png`, and the PNG/SVG
+figures of a report (fronts overlaid, hypervolume curves) for papers and READMEs."""
 
 from __future__ import annotations
 
+import itertools
+import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -117,3 +119,242 @@ def _label(study: Study, name: str) -> str:
     direction = next((o.direction for o in study.objectives if o.metric.name == name), None)
     arrow = {"min": " (lower is better)", "max": " (higher is better)"}.get(direction or "", "")
     return name + arrow
+
+
+#: the HTML report's colours, so the static figures match it
+_PALETTE = ("#2563eb", "#ea580c", "#16a34a", "#9333ea", "#db2777", "#0891b2", "#ca8a04", "#475569")
+
+
+def _axis_label(data: dict[str, Any], metric: str) -> str:
+    unit = next((r["units"][metric] for r in data["runs"] if metric in r["units"]), "")
+    direction = next(
+        (o["direction"] for r in data["runs"] for o in r["objectives"] if o["metric"] == metric),
+        None,
+    )
+    arrow = {"max": "  (higher is better)", "min": "  (lower is better)"}.get(direction or "", "")
+    return f"{metric} ({unit}){arrow}" if unit else f"{metric}{arrow}"
+
+
+def _stairs(xs: list[float], ys: list[float], x_max: bool) -> tuple[list[float], list[float]]:
+    """The boundary of the region a 2-D front dominates (points sorted by x)."""
+    px, py = [xs[0]], [ys[0]]
+    for x, y in zip(xs[1:], ys[1:]):
+        if x_max:
+            px += [px[-1], x]
+            py += [y, y]
+        else:
+            px += [x, x]
+            py += [py[-1], y]
+    return px, py
+
+
+def _save(fig: Any, directory: Path, stem: str) -> list[Path]:
+    import matplotlib.pyplot as plt
+
+    out = []
+    for ext in ("png", "svg"):
+        path = directory / f"{stem}.{ext}"
+        tmp = path.with_name(f"{stem}.tmp.{ext}")
+        fig.savefig(tmp)
+        tmp.replace(path)
+        out.append(path)
+    plt.close(fig)
+    return out
+
+
+def front_figure(data: dict[str, Any], x: str, y: str) -> Any:
+    """Evaluated points, found fronts, the true front and the constraint lines of a
+    report's runs on the metrics `x` and `y` (a matplotlib Figure)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = data["runs"]
+    single = len(runs) == 1
+    fig, ax = plt.subplots(figsize=(7.2, 4.8), dpi=150)
+    seen: set[str] = set()
+    for r, run in enumerate(runs):
+        pair = {o["metric"]: o["direction"] for o in run["objectives"]}
+        two = len(pair) == 2 and x in pair and y in pair and x != y
+        true = run["true_front"]
+        sig = json.dumps(
+            [run["config"][k] for k in ("space", "dataset", "objectives", "constraints")]
+        )
+        if true and sig not in seen:
+            seen.add(sig)
+            pts = sorted(
+                (p["m"][x], p["m"][y])
+                for p in true
+                if p["m"].get(x) is not None and p["m"].get(y) is not None
+            )
+            if pts:
+                label = "true front (table)" + ("" if single else f", {run['name']}")
+                tx, ty = [p[0] for p in pts], [p[1] for p in pts]
+                if two:
+                    sx, sy = _stairs(tx, ty, pair[x] == "max")
+                    ax.plot(sx, sy, ls="--", lw=1.2, c="#6b7280", zorder=1)
+                ax.scatter(
+                    tx,
+                    ty,
+                    s=14,
+                    facecolors="white",
+                    edgecolors="#6b7280",
+                    lw=0.9,
+                    label=label,
+                    zorder=2,
+                )
+        colour = None if single else _PALETTE[r % len(_PALETTE)]
+        prefix = "" if single else f"{run['name']}: "
+        groups: dict[str, list[tuple[float, float]]] = {
+            "ok": [],
+            "infeasible": [],
+            "failed": [],
+            "front": [],
+        }
+        for p in run["points"]:
+            vx, vy = p["m"].get(x), p["m"].get(y)
+            if vx is None or vy is None:
+                continue
+            groups["front" if p["f"] else p["s"]].append((vx, vy))
+        styles: dict[str, dict[str, Any]] = {
+            "ok": {"c": colour or "#60a5fa", "s": 12, "alpha": 0.6 if single else 0.3, "lw": 0},
+            "infeasible": {"c": colour or "#dc2626", "s": 16, "marker": "x", "alpha": 0.7, "lw": 1},
+            "failed": {"facecolors": "none", "edgecolors": "#9ca3af", "s": 14, "lw": 1},
+            "front": {
+                "c": colour or "#ea580c",
+                "s": 30,
+                "edgecolors": "white",
+                "lw": 0.6,
+                "zorder": 4,
+            },
+        }
+        names = {
+            "ok": "feasible",
+            "infeasible": "infeasible",
+            "failed": "failed",
+            "front": "found front",
+        }
+        for kind in ("ok", "failed", "infeasible", "front"):
+            pts = groups[kind]
+            if not pts:
+                continue
+            ax.scatter(
+                [p[0] for p in pts],
+                [p[1] for p in pts],
+                label=f"{prefix}{names[kind]} ({len(pts)})",
+                **styles[kind],
+            )
+        if two and len(groups["front"]) > 1:
+            f = sorted(groups["front"])
+            sx, sy = _stairs([p[0] for p in f], [p[1] for p in f], pair[x] == "max")
+            ax.plot(sx, sy, c=colour or "#ea580c", lw=1.6, zorder=3)
+    drawn: set[str] = set()
+    for run in runs:
+        for c in run["constraints"]:
+            if c["spec"] in drawn or c["metric"] not in (x, y):
+                continue
+            drawn.add(c["spec"])
+            line = ax.axvline if c["metric"] == x else ax.axhline
+            line(c["bound"], ls="--", c="#dc2626", lw=1.2, label=f"constraint {c['spec']}")
+    _cut_far_outliers(ax, data, y)
+    ax.set_xlabel(_axis_label(data, x))
+    ax.set_ylabel(_axis_label(data, y))
+    if single:
+        cfg = runs[0]["config"]
+        title = (
+            f"{runs[0]['name']}: {cfg['space']} / {cfg['dataset']}, {cfg['strategy']}, "
+            f"{len(runs[0]['points'])} evaluations, seed {cfg['seed']}"
+        )
+    else:
+        title = f"{len(runs)} runs: " + ", ".join(r["name"] for r in runs)
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7.5, loc="best", framealpha=0.9)
+    fig.tight_layout()
+    return fig
+
+
+def _cut_far_outliers(ax: Any, data: dict[str, Any], y: str) -> None:
+    """Start a maximised y axis at the 5% quantile of the evaluated values when a few far
+    outliers (NB201 cells at chance accuracy) would squash the rest, saying how many points
+    it leaves out; the HTML report shows everything and zooms instead."""
+    if not any(
+        o["metric"] == y and o["direction"] == "max" for r in data["runs"] for o in r["objectives"]
+    ):
+        return
+    values = sorted(
+        p["m"][y] for r in data["runs"] for p in r["points"] if p["m"].get(y) is not None
+    )
+    if len(values) < 20:
+        return
+    lo, q05, hi = values[0], values[len(values) // 20], values[-1]
+    if hi - lo <= 3 * (hi - q05):
+        return
+    below = sum(v < q05 for v in values)
+    ax.set_ylim(bottom=q05 - 0.03 * (hi - q05))
+    ax.annotate(
+        f"{below} evaluated point(s) below {q05:.3g} not shown",
+        xy=(0.99, 0.01),
+        xycoords="axes fraction",
+        ha="right",
+        va="bottom",
+        fontsize=7,
+        color="0.4",
+    )
+
+
+def hypervolume_figure(data: dict[str, Any]) -> Any:
+    """Hypervolume of each run's found front versus evaluations (a matplotlib Figure)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = data["runs"]
+    fig, ax = plt.subplots(figsize=(7.2, 3.6), dpi=150)
+    drawn: set[float] = set()
+    for r, run in enumerate(runs):
+        colour = _PALETTE[r % len(_PALETTE)]
+        curve = [c for c in run["hv"]["curve"] if c[1] > 0]
+        if curve:
+            xs = [c[0] for c in curve] + [len(run["points"])]
+            ys = [c[1] for c in curve] + [curve[-1][1]]
+            ax.step(xs, ys, where="post", c=colour, lw=1.8, label=f"{run['name']} ({ys[-1]:.4g})")
+        true = run["hv"]["true"]
+        if true is not None and true not in drawn:
+            drawn.add(true)
+            label = f"true front ({true:.4g})" + ("" if len(runs) == 1 else f", {run['name']}")
+            ax.axhline(true, ls="--", c="#6b7280", lw=1.2, label=label)
+    hows = sorted({run["hv"]["how"] for run in runs})
+    ax.set_xlabel("evaluations")
+    ax.set_ylabel("hypervolume (normalised)")
+    ax.set_title("normalised " + "; ".join(hows), fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def write_static(data: dict[str, Any], directory: str | Path) -> list[Path]:
+    """PNG and SVG figures of a report for papers and READMEs: `front` (the report's
+    default pair: a minimised objective across, a maximised one up), `front-<i>-<j>`
+    (objective i up, j across) for every other pair when there are more than two
+    objectives, and `hypervolume`."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    objectives = [o["metric"] for o in data["runs"][0]["objectives"]]
+    out: list[Path] = []
+    if len(objectives) >= 2:
+        directions = {o["metric"]: o["direction"] for o in data["runs"][0]["objectives"]}
+        cost = next((m for m in objectives if directions[m] == "min"), None)
+        gain = next((m for m in objectives if directions[m] == "max"), None)
+        x, y = (cost, gain) if cost and gain else (objectives[0], objectives[1])
+        out += _save(front_figure(data, x, y), directory, "front")
+        if len(objectives) > 2:
+            for i, j in itertools.combinations(range(len(objectives)), 2):
+                if {objectives[i], objectives[j]} != {x, y}:
+                    fig = front_figure(data, objectives[j], objectives[i])
+                    out += _save(fig, directory, f"front-{i}-{j}")
+    out += _save(hypervolume_figure(data), directory, "hypervolume")
+    return out

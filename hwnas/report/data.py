@@ -1,0 +1,259 @@
+"""What a report shows, as plain JSON-able data computed once: every evaluation with its
+metrics and provenance, the found and true fronts, the hypervolume curve and the run's
+configuration. The HTML report and the static plots both draw from it, so they agree."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hwnas.indicators import normalise
+from hwnas.pareto import hypervolume
+
+if TYPE_CHECKING:
+    from hwnas.study import Study
+
+#: above this many evaluations, only front architectures get a picture (keeps files small)
+MAX_PICTURES = 600
+#: reference point of the hypervolume, per normalised objective: the table's worst value
+#: when the space is tabular, a 10% margin past the runs' own worst value otherwise
+REF_TABLE, REF_RUN = 1.0, 1.1
+
+
+def _num(x: Any) -> float | None:
+    """A finite float, or None (JSON has no NaN/inf)."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+@dataclass
+class Pictures:
+    """Architecture pictures, each drawn once and referred to by index."""
+
+    svgs: list[str] = field(default_factory=list)
+    _index: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def add(self, study: Study, genes: Sequence[int] | None, key: str) -> int | None:
+        from hwnas.report.drawings import draw_architecture
+
+        ident = (study.space.name, key)
+        if ident not in self._index:
+            try:
+                arch = study.space.make(genes) if genes is not None else study.space.parse(key)
+                svg = draw_architecture(study.space, arch)
+            except Exception:  # noqa: BLE001 - a report never fails on one picture
+                return None
+            self._index[ident] = len(self.svgs)
+            self.svgs.append(svg)
+        return self._index[ident]
+
+
+@dataclass
+class Provenances:
+    """Distinct provenance records, referred to by index (most evaluations share a few)."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    _index: dict[str, int] = field(default_factory=dict)
+
+    def add(self, record: dict[str, Any]) -> int:
+        text = json.dumps(record, sort_keys=True, default=str)
+        if text not in self._index:
+            self._index[text] = len(self.records)
+            self.records.append(json.loads(text))
+        return self._index[text]
+
+
+def _objective_tabular(study: Study) -> bool:
+    return all(study.sources[o.metric.name].table() is not None for o in study.objectives)
+
+
+def _ok_matrix(study: Study, rows: list[dict[str, Any]]) -> np.ndarray:
+    """Minimisation matrix of the successfully evaluated, feasible rows."""
+    ok = [r for r in rows if r["status"] == "ok"]
+    return np.array(
+        [
+            [o.to_min(r["metrics"].get(o.metric.name, math.nan)) for o in study.objectives]
+            for r in ok
+        ],
+        dtype=np.float64,
+    ).reshape(len(ok), len(study.objectives))
+
+
+def hv_bounds(studies: Sequence[Study]) -> list[tuple[np.ndarray, np.ndarray, float, str]]:
+    """(lower, upper, reference, how) per study for normalising hypervolumes. Studies with
+    the same space, dataset and objectives share bounds so their curves compare: the whole
+    table's when the objectives are tabular, else the range over all their evaluations."""
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for i, s in enumerate(studies):
+        groups.setdefault(
+            (s.config.space, s.config.dataset, tuple(s.config.objectives)), []
+        ).append(i)
+    out: list[Any] = [None] * len(studies)
+    for members in groups.values():
+        first = studies[members[0]]
+        if _objective_tabular(first):
+            lower, upper = first._table_bounds()
+            bounds = (lower, upper, REF_TABLE, "over the whole table")
+        else:
+            mats = [_ok_matrix(studies[i], list(studies[i].ledger.rows())) for i in members]
+            F = np.concatenate(mats) if mats else np.zeros((0, len(first.objectives)))
+            F = F[np.all(np.isfinite(F), axis=1)]
+            if len(F):
+                lower, upper = F.min(axis=0), F.max(axis=0)
+            else:
+                lower = upper = np.zeros(len(first.objectives))
+            bounds = (lower, upper, REF_RUN, "over the evaluated points (reference 1.1)")
+        for i in members:
+            out[i] = bounds
+    return out
+
+
+def hv_curve(
+    F: np.ndarray, trials: Sequence[int], lower: np.ndarray, upper: np.ndarray, ref: float
+) -> list[list[float]]:
+    """[[evaluations, hypervolume], ...] at the start and at every evaluation that grew the
+    front; `F` holds the feasible successful points (minimisation) in evaluation order and
+    `trials` their 0-based trial numbers."""
+    R = np.full(F.shape[1], ref)
+    N = normalise(F, lower, upper) if len(F) else F
+    front = np.zeros((0, F.shape[1]))
+    curve: list[list[float]] = [[0, 0.0]]
+    for point, trial in zip(N, trials):
+        if not np.all(np.isfinite(point)):
+            continue
+        if len(front) and np.any(np.all(front <= point, axis=1)):
+            continue
+        front = np.vstack([front[~np.all(point <= front, axis=1)], point])
+        hv = hypervolume(front, R)
+        if hv > curve[-1][1]:
+            curve.append([int(trial) + 1, float(hv)])
+    return curve
+
+
+def run_payload(
+    study: Study,
+    name: str,
+    bounds: tuple[np.ndarray, np.ndarray, float, str],
+    pictures: Pictures,
+    provenances: Provenances,
+) -> dict[str, Any]:
+    """Everything the report shows about one run."""
+    rows = list(study.ledger.rows())
+    front = study.pareto_front()
+    front_keys = set(front["arch"])
+    draw_all = len(rows) <= MAX_PICTURES
+    units: dict[str, str] = {}
+    points = []
+    for r in rows:
+        prov = {}
+        for metric, record in (r["provenance"] or {}).items():
+            if isinstance(record, dict):
+                prov[metric] = provenances.add(record)
+                if "unit" in record and metric not in units:
+                    units[metric] = str(record["unit"])
+        on_front = r["arch"] in front_keys
+        points.append(
+            {
+                "t": r["trial"],
+                "k": r["arch"],
+                "s": r["status"],
+                "m": {m: _num(r["metrics"].get(m)) for m in study.metric_names},
+                "p": prov,
+                "e": r["error"],
+                "f": on_front,
+                "pic": pictures.add(study, r["genes"], r["arch"]) if draw_all or on_front else None,
+            }
+        )
+    true = study.true_front()
+    lower, upper, ref, how = bounds
+    ok = [r for r in rows if r["status"] == "ok"]
+    curve = hv_curve(_ok_matrix(study, rows), [r["trial"] for r in ok], lower, upper, ref)
+    true_hv = None
+    true_points = None
+    if true is not None:
+        true_points = [
+            {
+                "k": row["arch"],
+                "m": {m: _num(row[m]) for m in study.metric_names},
+                "pic": pictures.add(study, None, row["arch"]),
+            }
+            for _, row in true.iterrows()
+        ]
+        if not true.empty:
+            T = study._objective_matrix(true)
+            true_hv = hypervolume(normalise(T, lower, upper), np.full(len(lower), ref))
+    # Study.summary()'s figures, from what is computed here already (the true front is dear)
+    summary: dict[str, Any] = {
+        "evaluations": len(rows),
+        **{s: sum(r["status"] == s for r in rows) for s in ("ok", "infeasible", "failed")},
+        "front_size": len(front),
+    }
+    if true is not None and not true.empty and true_hv:
+        evaluated = {r["arch"] for r in rows}
+        summary["hv_ratio"] = _num(curve[-1][1] / true_hv)
+        summary["true_front_size"] = len(true)
+        summary["true_front_found"] = sum(k in evaluated for k in true["arch"]) / len(true)
+    created = study.ledger.get_meta("created")
+    return {
+        "name": name,
+        "dir": str(study.out_dir) if study.out_dir is not None else None,
+        "config": study.config.to_dict(),
+        "host": study.ledger.get_meta("host") or {},
+        "created": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(created))
+        if isinstance(created, (int, float))
+        else None,
+        "objectives": [
+            {"metric": o.metric.name, "direction": o.direction} for o in study.objectives
+        ],
+        "constraints": [
+            {"metric": c.metric.name, "op": c.op, "bound": c.bound, "spec": c.spec}
+            for c in study.constraints
+        ],
+        "metrics": study.metric_names,
+        "units": units,
+        "points": points,
+        "true_front": true_points,
+        "hv": {
+            "curve": curve,
+            "true": _num(true_hv),
+            "how": how,
+            "ref": ref,
+            "lower": [_num(x) for x in lower],
+            "upper": [_num(x) for x in upper],
+        },
+        "summary": summary,
+    }
+
+
+def report_payload(
+    studies: Sequence[Study], names: Sequence[str]
+) -> tuple[dict[str, Any], list[str]]:
+    """The data of a (comparison) report and the architecture pictures it refers to."""
+    from hwnas import __version__
+
+    pictures, provenances = Pictures(), Provenances()
+    bounds = hv_bounds(studies)
+    runs = [run_payload(s, n, b, pictures, provenances) for s, n, b in zip(studies, names, bounds)]
+    data = {
+        "runs": runs,
+        "provenance": provenances.records,
+        "generated": {
+            "hwnas": __version__,
+            "time": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        },
+    }
+    return data, pictures.svgs
+
+
+def run_name(study: Study) -> str:
+    return Path(study.out_dir).name if study.out_dir is not None else "in-memory run"
