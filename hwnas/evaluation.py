@@ -40,6 +40,10 @@ class MetricSource:
 
     metric: str
     cheap: bool = True
+    #: The device an evaluation occupies (e.g. "rpi4", "local-cpu"), or None for device-free
+    #: work (tables, training, proxies, counts). Executors never run two evaluations on one
+    #: device at once: a lock per device locally, a Ray resource `device:NAME` on a cluster.
+    device: str | None = None
 
     def evaluate(self, archs: Sequence[Any]) -> list[Measurement]:
         """One measurement per architecture; raise to fail the whole batch, or override

@@ -1,0 +1,295 @@
+"""What one evaluation is (the pipeline), what travels to a worker, and the scheduler that
+pools share: batches dispatched together, devices held one evaluation at a time, results
+yielded as they complete, lost workers and timeouts retried by policy."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import sys
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from hwnas.errors import HwnasError, SpecError
+from hwnas.evaluation import Measurement, MetricSource
+from hwnas.metrics import Constraint
+from hwnas.spaces import Architecture, SearchSpace
+from hwnas.strategies import FAILED, INFEASIBLE, OK
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of evaluating one architecture: plain data, so it crosses processes."""
+
+    status: str
+    values: dict[str, float] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    started: float = 0.0
+    finished: float = 0.0
+
+
+@dataclass(frozen=True)
+class Evaluator:
+    """The evaluation pipeline of a study: cheap metrics, cheap constraints, expensive
+    metrics, the remaining constraints. Sources are evaluated batch-wise (tables answer a
+    whole batch in one lookup) and one by one only when a batch fails."""
+
+    sources: dict[str, MetricSource]
+    constraints: tuple[Constraint, ...] = ()
+
+    @property
+    def devices(self) -> tuple[str, ...]:
+        """The devices an evaluation occupies, sorted."""
+        return tuple(sorted({s.device for s in self.sources.values() if s.device is not None}))
+
+    def evaluate(self, archs: Sequence[Architecture]) -> Iterator[tuple[Architecture, Outcome]]:
+        started = time.time()
+        values: dict[str, dict[str, float]] = {a.key: {} for a in archs}
+        prov: dict[str, dict[str, Any]] = {a.key: {} for a in archs}
+        errors: dict[str, str] = {}
+        infeasible: set[str] = set()
+
+        def run(names: list[str]) -> None:
+            for name in names:
+                todo = [a for a in archs if a.key not in errors and a.key not in infeasible]
+                for arch, result in zip(todo, _evaluate_isolated(self.sources[name], todo)):
+                    if isinstance(result, Measurement):
+                        values[arch.key][name] = result.value
+                        prov[arch.key][name] = result.provenance
+                    else:
+                        errors[arch.key] = f"{name}: {result}"
+
+        def check(cheap_only: bool) -> None:
+            for arch in archs:
+                if arch.key in errors:
+                    continue
+                for c in self.constraints:
+                    name = c.metric.name
+                    if cheap_only and not self.sources[name].cheap:
+                        continue
+                    if not c.satisfied(values[arch.key].get(name, math.nan)):
+                        infeasible.add(arch.key)
+
+        cheap = [n for n in self.sources if self.sources[n].cheap]
+        run(cheap)
+        check(cheap_only=True)
+        run([n for n in self.sources if not self.sources[n].cheap])
+        check(cheap_only=False)
+        finished = time.time()
+        for arch in archs:
+            key = arch.key
+            status = FAILED if key in errors else INFEASIBLE if key in infeasible else OK
+            yield arch, Outcome(status, values[key], prov[key], errors.get(key), started, finished)
+
+
+def _evaluate_isolated(source: MetricSource, archs: list[Architecture]) -> list[Measurement | str]:
+    """The batch at once; if it raises, one by one, so one bad architecture fails alone.
+    A failure is returned as its message."""
+    if not archs:
+        return []
+    try:
+        results = list(source.evaluate(archs))
+        if len(results) != len(archs):
+            raise HwnasError(f"{source.metric}: {len(results)} results for {len(archs)} archs")
+        return results  # type: ignore[return-value]
+    except Exception as exc:  # noqa: BLE001 - recorded as the evaluation's error
+        if len(archs) == 1:
+            return [f"{type(exc).__name__}: {exc}"]
+        return [_evaluate_isolated(source, [a])[0] for a in archs]
+
+
+# --- what a worker receives ---------------------------------------------------------------
+@dataclass(frozen=True)
+class WorkerSetup:
+    """Everything a worker needs to evaluate for a study, as plain data: the study's
+    configuration (the worker resolves the metric sources itself), the modules that
+    register the plugins it uses, and the driver's import path."""
+
+    config: dict[str, Any]
+    imports: tuple[str, ...] = ()
+    sys_path: tuple[str, ...] = ()
+
+    @property
+    def cache_key(self) -> str:
+        return json.dumps([self.config, self.imports], sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Job:
+    """A study's evaluation, as the driver holds it (`evaluator` never leaves the driver)."""
+
+    space: SearchSpace
+    evaluator: Evaluator
+    setup: WorkerSetup
+
+    @property
+    def devices(self) -> tuple[str, ...]:
+        return self.evaluator.devices
+
+
+def plugin_modules(objects: Sequence[object]) -> tuple[str, ...]:
+    """Modules that define the given registered objects (targets, sources, spaces, quality
+    estimators): importing them in a worker registers the same entries there. `__main__`
+    is left out: a spawned process re-runs it by itself."""
+    names = {type(o).__module__ for o in objects} | {
+        o.__module__ for o in objects if isinstance(o, type)
+    }
+    return tuple(sorted(n for n in names if n not in ("__main__", "builtins")))
+
+
+_RESOLVED: dict[str, tuple[SearchSpace, Evaluator]] = {}
+
+
+def worker_evaluator(setup: WorkerSetup) -> tuple[SearchSpace, Evaluator]:
+    """The study's space and pipeline in this process, resolved once per configuration."""
+    key = setup.cache_key
+    if key not in _RESOLVED:
+        for path in setup.sys_path:
+            if path not in sys.path:
+                sys.path.append(path)
+        for module in setup.imports:
+            importlib.import_module(module)
+        from hwnas.study import Study
+
+        study = Study(**setup.config)
+        _RESOLVED[key] = (study.space, study.evaluator)
+    return _RESOLVED[key]
+
+
+def evaluate_one(setup: WorkerSetup, key: str, genes: Sequence[int]) -> Outcome:
+    """Evaluate one architecture in a worker; never raises for a failed evaluation."""
+    started = time.time()
+    try:
+        space, evaluator = worker_evaluator(setup)
+        arch = space.make(genes)
+        if arch.key != key:
+            raise HwnasError(f"genes {tuple(genes)} make {arch.key}, expected {key}")
+        return next(evaluator.evaluate([arch]))[1]
+    except Exception as exc:  # noqa: BLE001 - recorded as the evaluation's error
+        return Outcome(FAILED, error=f"{type(exc).__name__}: {exc}", started=started,
+                       finished=time.time())
+
+
+# --- executors ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Fault:
+    """An evaluation lost to its worker (death, timeout): retried, unlike an exception."""
+
+    reason: str
+
+
+class Executor:
+    """Runs a study's evaluations. `run(archs)` yields (arch, outcome) as each completes;
+    the study commits each to the ledger at once and tells the strategy in ask order."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+
+    def __init__(
+        self, workers: int | None = None, timeout: float | None = None, retries: int = 1
+    ) -> None:
+        if workers is not None and workers < 1:
+            raise SpecError(f"workers must be >= 1, got {workers}")
+        if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):
+            raise SpecError(f"timeout must be a positive number of seconds, got {timeout}")
+        if retries < 0:
+            raise SpecError(f"retries must be >= 0, got {retries}")
+        self.workers = workers
+        self.timeout = timeout
+        self.retries = retries
+        self._job: Job | None = None
+
+    def open(self, job: Job) -> None:
+        """Bind to a study; workers start lazily, on the first evaluation."""
+        self.close()
+        self._job = job
+
+    def run(self, archs: Sequence[Architecture]) -> Iterator[tuple[Architecture, Outcome]]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Stop the workers (idempotent)."""
+
+    @property
+    def job(self) -> Job:
+        if self._job is None:
+            raise HwnasError("the executor is not bound to a study")
+        return self._job
+
+
+class PoolExecutor(Executor):
+    """Shared scheduling of the pools. Subclasses start workers, submit one evaluation,
+    and wait for finished ones (reporting deaths and timeouts as `Fault`s)."""
+
+    def __init__(
+        self, workers: int | None = None, timeout: float | None = None, retries: int = 1
+    ) -> None:
+        super().__init__(workers, timeout, retries)
+        self._started = False
+
+    def run(self, archs: Sequence[Architecture]) -> Iterator[tuple[Architecture, Outcome]]:
+        if not archs:
+            return
+        if not self._started:
+            self._start()
+            self._started = True
+        queue: deque[Architecture] = deque(archs)
+        attempts: dict[str, int] = {}
+        faults: dict[str, list[str]] = {}
+        in_flight = 0
+        limit = self._limit()
+        while queue or in_flight:
+            while queue and in_flight < limit and self._can_submit():
+                arch = queue.popleft()
+                attempts[arch.key] = attempts.get(arch.key, 0) + 1
+                self._submit(arch)
+                in_flight += 1
+            for arch, result in self._wait():
+                in_flight -= 1
+                if isinstance(result, Fault):
+                    faults.setdefault(arch.key, []).append(result.reason)
+                    if attempts[arch.key] <= self.retries:
+                        queue.appendleft(arch)
+                        continue
+                    tries = attempts[arch.key]
+                    result = Outcome(
+                        FAILED,
+                        error=f"{result.reason}"
+                        + (f" ({tries} attempts: {'; '.join(faults[arch.key])})" if tries > 1 else ""),
+                        started=time.time(),
+                        finished=time.time(),
+                    )
+                yield arch, result
+
+    def _limit(self) -> int:
+        """Evaluations in flight at once: the workers, and at most as many as each device
+        the evaluation occupies has instances (one per device locally)."""
+        n = self._slots()
+        for device in self.job.devices:
+            n = min(n, self._capacity(device))
+        return max(n, 1)
+
+    # subclass hooks
+    def _start(self) -> None:
+        raise NotImplementedError
+
+    def _slots(self) -> int:
+        raise NotImplementedError
+
+    def _capacity(self, device: str) -> int:
+        return 1
+
+    def _can_submit(self) -> bool:
+        return True
+
+    def _submit(self, arch: Architecture) -> None:
+        raise NotImplementedError
+
+    def _wait(self) -> list[tuple[Architecture, Outcome | Fault]]:
+        """Block until at least one submitted evaluation finished, died or timed out."""
+        raise NotImplementedError
