@@ -18,6 +18,7 @@ from hwnas.executors._base import (
     evaluate_one,
     plugin_modules,
 )
+from hwnas.errors import SpecError
 from hwnas.registry import Registry
 
 EXECUTORS: Registry[type[Executor]] = Registry(
@@ -44,7 +45,10 @@ def make_executor(
 ) -> Executor:
     """An executor by name; `options` are executor-specific (e.g. `address` for ray)."""
     cls = EXECUTORS.get(name)
-    return cls(workers=workers, timeout=timeout, retries=retries, **options)  # type: ignore[call-arg]
+    try:
+        return cls(workers=workers, timeout=timeout, retries=retries, **options)  # type: ignore[call-arg]
+    except TypeError as exc:
+        raise SpecError(f"executor {name!r}: {exc}") from None
 
 
 def list_executors(pattern: str = "*") -> list[str]:
