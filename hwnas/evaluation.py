@@ -53,6 +53,11 @@ class MetricSource:
     def evaluate_one(self, arch: Any) -> Measurement:
         raise NotImplementedError
 
+    def prepare(self) -> None:
+        """Load what evaluating needs (a table, a model) now rather than on the first
+        evaluation: a fresh worker prepares before it takes work, so an evaluation's
+        timeout counts the evaluation alone."""
+
     def table(self) -> tuple[list[str], np.ndarray] | None:
         """(keys, values) over the whole space when the source is a complete table, so the
         true Pareto front can be computed; None otherwise."""

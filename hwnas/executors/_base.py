@@ -42,6 +42,10 @@ class Evaluator:
     sources: dict[str, MetricSource]
     constraints: tuple[Constraint, ...] = ()
 
+    def prepare(self) -> None:
+        for source in self.sources.values():
+            source.prepare()
+
     @property
     def devices(self) -> tuple[str, ...]:
         """The devices an evaluation occupies, sorted."""
@@ -157,6 +161,7 @@ def worker_evaluator(setup: WorkerSetup) -> tuple[SearchSpace, Evaluator]:
         from hwnas.study import Study
 
         study = Study(**setup.config)
+        study.evaluator.prepare()
         _RESOLVED[key] = (study.space, study.evaluator)
     return _RESOLVED[key]
 
