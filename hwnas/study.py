@@ -77,8 +77,16 @@ class StudyConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> StudyConfig:
+    def from_dict(cls, data: Any, where: str = "configuration") -> StudyConfig:
+        """Settings from stored or given data, type-checked (a damaged ledger must give a
+        clear error, not a traceback); unknown keys are ignored, missing ones default."""
+        if not isinstance(data, dict):
+            raise SpecError(f"{where}: expected an object of settings, got {type(data).__name__}")
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        for name, value in known.items():
+            kind = _FIELD_KINDS[name]
+            if not _is_kind(value, kind):
+                raise SpecError(f"{where}: {name} must be {kind}, got {value!r}")
         return cls(**known)
 
     def differences(self, other: StudyConfig) -> list[str]:
@@ -89,6 +97,29 @@ class StudyConfig:
             for k in mine
             if k not in RESUMABLE_CHANGES and mine[k] != theirs[k]
         ]
+
+
+_FIELD_KINDS = {
+    "space": "a string",
+    "dataset": "a string",
+    "objectives": "a list of strings",
+    "constraints": "a list of strings",
+    "strategy": "a string",
+    "strategy_options": "an object",
+    "budget": "an integer",
+    "seed": "an integer",
+    "quality": "a string",
+}
+
+
+def _is_kind(value: Any, kind: str) -> bool:
+    if kind == "a string":
+        return isinstance(value, str)
+    if kind == "a list of strings":
+        return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+    if kind == "an object":
+        return isinstance(value, dict) and all(isinstance(k, str) for k in value)
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def host_info() -> dict[str, str]:
@@ -202,7 +233,8 @@ class Study:
             ledger = Ledger(path)
         stored = ledger.get_meta("config")
         if stored is not None:
-            diff = StudyConfig.from_dict(stored).differences(self.config)
+            where = f"{self.out_dir}: stored configuration"
+            diff = StudyConfig.from_dict(stored, where).differences(self.config)
             if diff:
                 raise ConfigConflictError(
                     f"{self.out_dir} was started with a different configuration: " + "; ".join(diff)
@@ -235,8 +267,8 @@ class Study:
         ledger.close()
         if stored is None:
             raise HwnasError(f"{path}: the ledger holds no configuration")
-        config = StudyConfig.from_dict(stored)
-        requested = StudyConfig.from_dict({**config.to_dict(), **overrides})
+        config = StudyConfig.from_dict(stored, f"{path}: stored configuration")
+        requested = StudyConfig.from_dict({**config.to_dict(), **overrides}, "resume options")
         # compare canonical spellings of the specs
         probe = StudyConfig.from_dict(requested.to_dict())
         probe.objectives = [parse_objective(o).spec for o in probe.objectives]
