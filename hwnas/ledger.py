@@ -161,7 +161,7 @@ class Ledger:
             with self._reading(f"trial {trial}"):
                 genes = json.loads(genes)
                 if not isinstance(genes, list) or not isinstance(arch, str):
-                    raise ValueError(f"genes {genes!r} / arch {arch!r}")
+                    raise TypeError(f"genes {genes!r} / arch {arch!r}")
                 yield {
                     "trial": int(trial),
                     "arch": arch,

@@ -317,7 +317,6 @@ class Study:
 
     def optimize(self, progress: Callable[[int, int], None] | None = None) -> Study:
         """Run (or continue) until the budget is spent or the space is exhausted."""
-        budget = self.config.budget
         strategy: Strategy = make_strategy(
             self.config.strategy, self.problem(), self.config.seed, self.config.strategy_options
         )

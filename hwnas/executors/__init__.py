@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from hwnas.errors import SpecError
 from hwnas.executors._base import (
     Evaluator,
     Executor,
@@ -18,7 +19,6 @@ from hwnas.executors._base import (
     evaluate_one,
     plugin_modules,
 )
-from hwnas.errors import SpecError
 from hwnas.registry import Registry
 
 EXECUTORS: Registry[type[Executor]] = Registry(

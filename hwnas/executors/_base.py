@@ -176,8 +176,9 @@ def evaluate_one(setup: WorkerSetup, key: str, genes: Sequence[int]) -> Outcome:
             raise HwnasError(f"genes {tuple(genes)} make {arch.key}, expected {key}")
         return next(evaluator.evaluate([arch]))[1]
     except Exception as exc:  # noqa: BLE001 - recorded as the evaluation's error
-        return Outcome(FAILED, error=f"{type(exc).__name__}: {exc}", started=started,
-                       finished=time.time())
+        return Outcome(
+            FAILED, error=f"{type(exc).__name__}: {exc}", started=started, finished=time.time()
+        )
 
 
 # --- executors ------------------------------------------------------------------------------
@@ -265,7 +266,11 @@ class PoolExecutor(Executor):
                     result = Outcome(
                         FAILED,
                         error=f"{result.reason}"
-                        + (f" ({tries} attempts: {'; '.join(faults[arch.key])})" if tries > 1 else ""),
+                        + (
+                            f" ({tries} attempts: {'; '.join(faults[arch.key])})"
+                            if tries > 1
+                            else ""
+                        ),
                         started=time.time(),
                         finished=time.time(),
                     )

@@ -23,9 +23,7 @@ def _import_ray() -> Any:
     try:
         import ray
     except ImportError:
-        raise DependencyError(
-            "the ray executor needs Ray: pip install 'hwnas[ray]'"
-        ) from None
+        raise DependencyError("the ray executor needs Ray: pip install 'hwnas[ray]'") from None
     return ray
 
 
@@ -62,7 +60,9 @@ class RayExecutor(PoolExecutor):
                         log_to_driver=False,
                     )
             except ConnectionError as exc:
-                raise HwnasError(f"cannot connect to the Ray cluster at {self.address}: {exc}") from None
+                raise HwnasError(
+                    f"cannot connect to the Ray cluster at {self.address}: {exc}"
+                ) from None
             self._owns_ray = True
         available = ray.cluster_resources()
         for device in devices:

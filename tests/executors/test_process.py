@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import pandas as pd
@@ -153,7 +154,7 @@ def test_measurements_on_one_device_never_overlap(tmp_path: Path) -> None:
         for name, p in r["provenance"].items()
         if name.startswith("latency@")
     )
-    assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(intervals, intervals[1:]))
+    assert all(a_end <= b_start for (_, a_end), (b_start, _) in pairwise(intervals))
 
 
 def test_device_free_work_runs_on_both_workers_at_once(tmp_path: Path) -> None:

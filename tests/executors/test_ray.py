@@ -6,6 +6,7 @@ test runs the checks, each a function that names what it checks."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 
 import pandas as pd
@@ -53,8 +54,14 @@ def study(folder: Path, mode: str, budget: int = 10, **options: object) -> hwnas
 def check_same_seed_same_evaluations_as_in_process() -> None:
     def evaluations(executor: str) -> pd.DataFrame:
         options = {"population_size": 8}
-        s = hwnas.Study(strategy="nsga2", strategy_options=options, budget=24, seed=2,
-                        executor=executor, workers=2 if executor == "ray" else None)
+        s = hwnas.Study(
+            strategy="nsga2",
+            strategy_options=options,
+            budget=24,
+            seed=2,
+            executor=executor,
+            workers=2 if executor == "ray" else None,
+        )
         return s.optimize().evaluations()
 
     pd.testing.assert_frame_equal(evaluations("ray"), evaluations("inprocess"))
@@ -86,7 +93,7 @@ def check_device_tasks_use_the_device_resource_one_at_a_time(tmp_path: Path) -> 
         for name, p in r["provenance"].items()
         if name.startswith("latency@")
     )
-    assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(intervals, intervals[1:]))
+    assert all(a_end <= b_start for (_, a_end), (b_start, _) in pairwise(intervals))
 
 
 def check_a_device_no_node_owns_is_a_clear_error(tmp_path: Path) -> None:
