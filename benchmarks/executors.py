@@ -1,7 +1,9 @@
 """Executor benchmark: per-evaluation overhead of the process pool and of Ray versus
 in-process over 1,000 tabular evaluations, and the speed-up of a CPU-bound evaluator with 2
 workers. Runs are interleaved (in-process, pool, in-process, ...) so that load from other
-users of the machine hits every executor alike; the medians are reported.
+users of the machine hits every executor alike; the medians are reported. A control runs
+the same work with a bare `multiprocessing.Pool(2)`: the speed-up the machine itself gives
+two processes at the moment, the ceiling for any executor.
 
     PYTHONPATH=$PWD python benchmarks/executors.py [--rounds 3] [--json out.json]
 """
@@ -37,6 +39,17 @@ def timed(make: Callable[[], hwnas.Study]) -> tuple[float, float, hwnas.Study]:
     return wall, busy, study
 
 
+def control(evaluations: int, pool: object | None) -> tuple[float, float]:
+    """The burn work alone, serially or on a bare multiprocessing pool (no hwnas)."""
+    start = time.perf_counter()
+    if pool is None:
+        [_burn.burn(g) for g in range(evaluations)]
+    else:
+        pool.map(_burn.burn, range(evaluations), chunksize=1)  # type: ignore[attr-defined]
+    wall = time.perf_counter() - start
+    return wall, wall
+
+
 def study(objectives: list[str], budget: int, executor: object) -> Callable[[], hwnas.Study]:
     return lambda: hwnas.Study(
         objectives=objectives,
@@ -56,8 +69,11 @@ def main() -> None:
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
 
+    import multiprocessing as mp
+
     import ray
 
+    pool = mp.get_context("spawn").Pool(2)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)  # started once, untimed
     n, m = args.evaluations, args.cpu_evaluations
     runs: dict[str, list[tuple[float, float]]] = {}
@@ -69,6 +85,10 @@ def main() -> None:
         "cpu/process-2": study(BURN, m, make_executor("process", workers=2)),
         "cpu/ray-2": study(BURN, m, make_executor("ray", workers=2)),
     }
+    controls = {
+        "control/serial": lambda: control(m, None),
+        "control/mp-pool-2": lambda: control(m, pool),
+    }
     for name, make in makers.items():  # warm-up: imports, table loads, Ray workers
         timed(make)
     evaluations: dict[str, list] = {}
@@ -76,13 +96,23 @@ def main() -> None:
         for name, make in makers.items():
             wall, busy, s = timed(make)
             runs.setdefault(name, []).append((wall, busy))
-            evaluations.setdefault(name.split("/")[0], []).append(
-                s.evaluations().drop(columns=[]).to_dict("list")
+            evaluations.setdefault(name.split("/")[0], []).append(s.evaluations().to_dict("list"))
+            print(
+                f"round {r + 1} {name:20s} wall {wall:7.3f} s  evaluating {busy:7.3f} s", flush=True
             )
-            print(f"round {r + 1} {name:20s} wall {wall:7.3f} s  evaluating {busy:7.3f} s", flush=True)
+        for name, run in controls.items():
+            wall, busy = run()
+            runs.setdefault(name, []).append((wall, busy))
+            print(
+                f"round {r + 1} {name:20s} wall {wall:7.3f} s  evaluating {busy:7.3f} s", flush=True
+            )
     ray.shutdown()
+    pool.close()
 
-    med = {k: (statistics.median(w for w, _ in v), statistics.median(b for _, b in v)) for k, v in runs.items()}
+    med = {
+        k: (statistics.median(w for w, _ in v), statistics.median(b for _, b in v))
+        for k, v in runs.items()
+    }
     result = {
         "host": platform.node(),
         "cpus": os.cpu_count(),
@@ -100,9 +130,8 @@ def main() -> None:
             }
             for ex in ("process-2", "ray-2")
         },
-        "same_evaluations_every_executor": all(
-            e == v[0] for v in evaluations.values() for e in v
-        ),
+        "control_speedup_mp_pool_2": med["control/serial"][0] / med["control/mp-pool-2"][0],
+        "same_evaluations_every_executor": all(e == v[0] for v in evaluations.values() for e in v),
     }
     print(json.dumps(result, indent=2))
     if args.json:
