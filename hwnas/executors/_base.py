@@ -247,12 +247,14 @@ class PoolExecutor(Executor):
         queue: deque[Architecture] = deque(archs)
         attempts: dict[str, int] = {}
         faults: dict[str, list[str]] = {}
+        first_dispatch: dict[str, float] = {}
         in_flight = 0
         limit = self._limit()
         while queue or in_flight:
             while queue and in_flight < limit and self._can_submit():
                 arch = queue.popleft()
                 attempts[arch.key] = attempts.get(arch.key, 0) + 1
+                first_dispatch.setdefault(arch.key, time.time())
                 self._submit(arch)
                 in_flight += 1
             for arch, result in self._wait():
@@ -271,7 +273,7 @@ class PoolExecutor(Executor):
                             if tries > 1
                             else ""
                         ),
-                        started=time.time(),
+                        started=first_dispatch[arch.key],
                         finished=time.time(),
                     )
                 yield arch, result
