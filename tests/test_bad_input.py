@@ -26,7 +26,7 @@ from hwnas.spaces.nb201 import OPS
 
 FAST = settings(max_examples=300, deadline=None)
 SLOW = settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 
 # text that is mostly made of the characters the grammars care about

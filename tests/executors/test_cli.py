@@ -6,15 +6,16 @@ from pathlib import Path
 
 import pandas as pd
 
+import hwnas
+
 
 def test_search_with_a_process_pool_then_resume_in_process(cli, tmp_path: Path) -> None:
     common = ["search", "--budget", "20", "--strategy", "random", "--seed", "4", "-q"]
     pooled = cli(*common, "--executor", "process", "--workers", "2", "--out", "pooled")
     assert pooled.returncode == 0, pooled.stderr
-    plain = cli(*common, "--out", "plain")
-    assert plain.returncode == 0, plain.stderr
     evals = pd.read_csv(tmp_path / "pooled" / "evaluations.csv")
-    pd.testing.assert_frame_equal(evals, pd.read_csv(tmp_path / "plain" / "evaluations.csv"))
+    plain = hwnas.Study(budget=20, strategy="random", seed=4).optimize().evaluations()
+    assert evals["arch"].tolist() == plain["arch"].tolist()
 
     resumed = cli("search", "--resume", "pooled", "--budget", "30", "-q")
     assert resumed.returncode == 0, resumed.stderr
