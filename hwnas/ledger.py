@@ -125,7 +125,13 @@ class Ledger:
     ) -> None:
         """Commit one evaluation (a single autocommitted INSERT: all or nothing)."""
         with self._reading(f"trial {trial.number}"):
-            self._insert(trial, provenance, started, finished)
+            try:
+                self._insert(trial, provenance, started, finished)
+            except sqlite3.IntegrityError:
+                raise HwnasError(
+                    f"{self.path or ':memory:'}: trial {trial.number} ({trial.arch.key}) is "
+                    "already recorded; is another hwnas process running this run?"
+                ) from None
 
     def _insert(
         self, trial: Trial, provenance: dict[str, Any], started: float, finished: float | None

@@ -17,7 +17,7 @@ import pytest
 from fault_targets import attempts, hits, objective
 
 import hwnas
-from hwnas.errors import SpecError, UnknownNameError
+from hwnas.errors import HwnasError, SpecError, UnknownNameError
 from hwnas.executors import Evaluator, list_executors, make_executor
 from hwnas.spaces import get_space
 
@@ -233,3 +233,16 @@ def test_sigkill_of_the_driver_loses_and_repeats_nothing(tmp_path: Path) -> None
     ).optimize()
     assert after == ledger_rows(reference)
     assert len(after) == 60 and len({row[1] for row in after}) == 60
+
+
+def test_a_second_writer_of_a_run_gets_a_clear_error(tmp_path: Path) -> None:
+    """Each evaluation is one INSERT: a duplicate is refused whole, the ledger unchanged."""
+    from hwnas.ledger import Ledger
+    from hwnas.strategies import Trial
+
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    arch = get_space("nb201").parse("5")
+    ledger.record(Trial(0, arch, "ok", {"accuracy": 90.0}), {}, 0.0)
+    with pytest.raises(HwnasError, match="already recorded; is another hwnas process"):
+        ledger.record(Trial(1, arch, "ok", {"accuracy": 91.0}), {}, 0.0)
+    assert [(r["trial"], r["metrics"]) for r in ledger.rows()] == [(0, {"accuracy": 90.0})]
