@@ -11,7 +11,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from hwnas.errors import HwnasError, SpecError
@@ -230,13 +230,28 @@ class Executor:
 
 class PoolExecutor(Executor):
     """Shared scheduling of the pools. Subclasses start workers, submit one evaluation,
-    and wait for finished ones (reporting deaths and timeouts as `Fault`s)."""
+    and wait for finished ones (reporting deaths and timeouts as `Fault`s).
+
+    Workers import the modules that define the study's plugins by themselves; `imports`
+    names further modules to import first (e.g. one that registers a target built from
+    a class of another module)."""
 
     def __init__(
-        self, workers: int | None = None, timeout: float | None = None, retries: int = 1
+        self,
+        workers: int | None = None,
+        timeout: float | None = None,
+        retries: int = 1,
+        imports: Sequence[str] = (),
     ) -> None:
         super().__init__(workers, timeout, retries)
+        self.imports = tuple(imports)
         self._started = False
+
+    def open(self, job: Job) -> None:
+        if self.imports:
+            modules = self.imports + tuple(m for m in job.setup.imports if m not in self.imports)
+            job = replace(job, setup=replace(job.setup, imports=modules))
+        super().open(job)
 
     def run(self, archs: Sequence[Architecture]) -> Iterator[tuple[Architecture, Outcome]]:
         if not archs:

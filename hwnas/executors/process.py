@@ -8,6 +8,7 @@ import multiprocessing as mp
 import os
 import signal
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -73,9 +74,13 @@ class ProcessExecutor(PoolExecutor):
     description = "a local pool of worker processes; one evaluation per device at a time"
 
     def __init__(
-        self, workers: int | None = None, timeout: float | None = None, retries: int = 1
+        self,
+        workers: int | None = None,
+        timeout: float | None = None,
+        retries: int = 1,
+        imports: Sequence[str] = (),
     ) -> None:
-        super().__init__(workers, timeout, retries)
+        super().__init__(workers, timeout, retries, imports)
         self._ctx = mp.get_context("spawn")
         self._workers: list[_Worker] = []
 
@@ -154,7 +159,11 @@ class ProcessExecutor(PoolExecutor):
             worker.arch = worker.deadline = None
         elif kind == "setup-error":
             self.close()
-            raise HwnasError(f"a process worker could not resolve the study: {payload}")
+            raise HwnasError(
+                f"a process worker could not resolve the study: {payload} (a plugin registered "
+                "in __main__ or outside the module of its class? name its module in the "
+                "executor's imports)"
+            )
         elif not worker.process.is_alive() or kind == "dead":
             worker.process.join(timeout=5)
             return _death_reason(worker.process.exitcode)

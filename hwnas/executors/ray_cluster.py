@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from hwnas.errors import DependencyError, HwnasError
@@ -37,8 +38,9 @@ class RayExecutor(PoolExecutor):
         timeout: float | None = None,
         retries: int = 1,
         address: str | None = None,
+        imports: Sequence[str] = (),
     ) -> None:
-        super().__init__(workers, timeout, retries)
+        super().__init__(workers, timeout, retries, imports)
         self.address = address
         self._ray: Any = None
         self._owns_ray = False

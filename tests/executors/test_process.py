@@ -246,3 +246,29 @@ def test_a_second_writer_of_a_run_gets_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(HwnasError, match="already recorded; is another hwnas process"):
         ledger.record(Trial(1, arch, "ok", {"accuracy": 91.0}), {}, 0.0)
     assert [(r["trial"], r["metrics"]) for r in ledger.rows()] == [(0, {"accuracy": 90.0})]
+
+
+def test_plugins_outside_their_class_module_are_named_in_imports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A target registered by a module other than its class's: workers cannot guess that
+    module; the error says so, and `imports=` fixes it."""
+    (tmp_path / "attempts").mkdir()
+    (tmp_path / "extra_plugin.py").write_text(
+        "from pathlib import Path\n"
+        "from fault_targets import FaultTarget\n"
+        "from hwnas.cost import register_target\n"
+        f"register_target(FaultTarget('extra-slow', 'slow', Path({str(tmp_path / 'attempts')!r})))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import extra_plugin  # noqa: F401 - registers `extra-slow` here, in the driver
+
+    def study(**options: object) -> hwnas.Study:
+        ex = make_executor("process", workers=1, **options)  # type: ignore[arg-type]
+        objectives = ["accuracy:max", "latency@extra-slow:min"]
+        return hwnas.Study(objectives=objectives, strategy="random", budget=3, executor=ex)
+
+    with pytest.raises(HwnasError, match=r"unknown target 'extra-slow'.*executor's imports"):
+        study().optimize()
+    evals = study(imports=["extra_plugin"]).optimize().evaluations()
+    assert (evals["status"] == "ok").all() and len(evals) == 3
