@@ -165,16 +165,22 @@ class Ledger:
             rows = cur.fetchall()
         for trial, arch, genes, status, metrics, prov, error, started, finished in rows:
             with self._reading(f"trial {trial}"):
-                genes = json.loads(genes)
+                genes, prov = json.loads(genes), json.loads(prov)
                 if not isinstance(genes, list) or not isinstance(arch, str):
                     raise TypeError(f"genes {genes!r} / arch {arch!r}")
+                if not isinstance(prov, dict) or not all(
+                    isinstance(v, dict) for v in prov.values()
+                ):
+                    raise TypeError(f"provenance {prov!r} is not an object of objects")
+                if error is not None and not isinstance(error, str):
+                    raise TypeError(f"error {error!r} is not text")
                 yield {
                     "trial": int(trial),
                     "arch": arch,
                     "genes": tuple(genes),
                     "status": status,
                     "metrics": {k: _load_value(v) for k, v in json.loads(metrics).items()},
-                    "provenance": json.loads(prov),
+                    "provenance": prov,
                     "error": error,
                     "started": float(started),
                     "finished": float(finished),
