@@ -42,7 +42,8 @@ class MetricSource:
     cheap: bool = True
     #: The device an evaluation occupies (e.g. "rpi4", "local-cpu"), or None for device-free
     #: work (tables, training, proxies, counts). Executors never run two evaluations on one
-    #: device at once: a lock per device locally, a Ray resource `device:NAME` on a cluster.
+    #: device at once: one in flight per device locally, a Ray resource `device:NAME` on a
+    #: cluster (a node started with `--resources '{"device:rpi4": 1}'` owns the device).
     device: str | None = None
 
     def evaluate(self, archs: Sequence[Any]) -> list[Measurement]:
