@@ -297,6 +297,8 @@ def test_cli_evaluate_with_any_architecture_and_metrics(arch: str, metrics: list
         ["search", "--workers", "0", "--executor", "process"],
         ["search", "--timeout", "-3", "--executor", "process"],
         ["search", "--ray-address", "auto"],
+        ["search", "--executor", "ray", "--ray-address", "nonsense"],
+        ["search", "--executor", "ray", "--ray-address", "127.0.0.1:9"],  # nothing listens
     ],
 )
 def test_cli_bad_executor_options(args: list[str], tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ measure on `rpi4` run only there and one at a time; device-free tasks go to any 
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -18,6 +19,20 @@ from hwnas.spaces import Architecture
 def device_resource(device: str) -> str:
     """The Ray custom resource that stands for one device."""
     return f"device:{device}"
+
+
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast on a wrong `HOST:PORT` (Ray itself retries for minutes)."""
+    if address == "auto":
+        return
+    hostport = address.removeprefix("ray://")
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise HwnasError(f"Ray address {address!r}: expected HOST:PORT, ray://HOST:PORT or auto")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise HwnasError(f"cannot reach the Ray cluster at {address}: {exc}") from None
 
 
 def _import_ray() -> Any:
@@ -52,6 +67,7 @@ class RayExecutor(PoolExecutor):
         if not ray.is_initialized():
             try:
                 if self.address:
+                    check_reachable(self.address)
                     ray.init(address=self.address, log_to_driver=False)
                 else:
                     # a local cluster is this machine: it owns the devices it measures on
