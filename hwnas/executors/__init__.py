@@ -9,12 +9,16 @@ from collections.abc import Callable
 
 from hwnas.errors import SpecError
 from hwnas.executors._base import (
+    FREE,
+    ON_DEVICE,
+    WHOLE,
     Evaluator,
     Executor,
     Fault,
     Job,
     Outcome,
     PoolExecutor,
+    Task,
     WorkerSetup,
     evaluate_one,
     plugin_modules,
@@ -57,6 +61,9 @@ def list_executors(pattern: str = "*") -> list[str]:
 
 __all__ = [
     "DEFAULT_EXECUTOR",
+    "FREE",
+    "ON_DEVICE",
+    "WHOLE",
     "EXECUTORS",
     "Evaluator",
     "Executor",
@@ -64,6 +71,7 @@ __all__ = [
     "Job",
     "Outcome",
     "PoolExecutor",
+    "Task",
     "WorkerSetup",
     "evaluate_one",
     "list_executors",

@@ -33,11 +33,20 @@ class Outcome:
     finished: float = 0.0
 
 
+#: the parts of an evaluation: device-free metrics, then the metrics measured on devices
+FREE, ON_DEVICE, WHOLE = "free", "device", "whole"
+
+
 @dataclass(frozen=True)
 class Evaluator:
-    """The evaluation pipeline of a study: cheap metrics, cheap constraints, expensive
-    metrics, the remaining constraints. Sources are evaluated batch-wise (tables answer a
-    whole batch in one lookup) and one by one only when a batch fails."""
+    """The evaluation pipeline of a study. Its stages, in order: cheap device-free metrics,
+    the cheap constraints, expensive device-free metrics (tables, training, proxies), then
+    the same for the metrics measured on devices, and last every constraint; a candidate
+    that fails or is infeasible skips the stages after. Pools run the device-free part and
+    the device part as separate tasks, so only the second holds a device (training spreads
+    over all workers while measurements queue per device); in-process, one call runs it
+    all. Sources are evaluated batch-wise (tables answer a whole batch in one lookup) and
+    one by one only when a batch fails."""
 
     sources: dict[str, MetricSource]
     constraints: tuple[Constraint, ...] = ()
@@ -51,12 +60,24 @@ class Evaluator:
         """The devices an evaluation occupies, sorted."""
         return tuple(sorted({s.device for s in self.sources.values() if s.device is not None}))
 
-    def evaluate(self, archs: Sequence[Architecture]) -> Iterator[tuple[Architecture, Outcome]]:
-        started = time.time()
-        values: dict[str, dict[str, float]] = {a.key: {} for a in archs}
-        prov: dict[str, dict[str, Any]] = {a.key: {} for a in archs}
+    def _names(self, part: str) -> list[str]:
+        return [n for n, s in self.sources.items() if (s.device is None) == (part == FREE)]
+
+    def evaluate(
+        self,
+        archs: Sequence[Architecture],
+        part: str = WHOLE,
+        prior: dict[str, Outcome] | None = None,
+    ) -> Iterator[tuple[Architecture, Outcome]]:
+        """Run the `part` (FREE, ON_DEVICE or WHOLE) for each architecture; ON_DEVICE
+        continues the `prior` outcome of the FREE part."""
+        prior = prior or {}
+        started = {a.key: prior[a.key].started if a.key in prior else time.time() for a in archs}
+        values = {a.key: dict(prior[a.key].values) if a.key in prior else {} for a in archs}
+        prov = {a.key: dict(prior[a.key].provenance) if a.key in prior else {} for a in archs}
         errors: dict[str, str] = {}
         infeasible: set[str] = set()
+        done: set[str] = {n for o in prior.values() for n in o.values}
 
         def run(names: list[str]) -> None:
             for name in names:
@@ -67,6 +88,7 @@ class Evaluator:
                         prov[arch.key][name] = result.provenance
                     else:
                         errors[arch.key] = f"{name}: {result}"
+                done.add(name)
 
         def check(cheap_only: bool) -> None:
             for arch in archs:
@@ -74,21 +96,28 @@ class Evaluator:
                     continue
                 for c in self.constraints:
                     name = c.metric.name
-                    if cheap_only and not self.sources[name].cheap:
+                    if name not in done or (cheap_only and not self.sources[name].cheap):
                         continue
                     if not c.satisfied(values[arch.key].get(name, math.nan)):
                         infeasible.add(arch.key)
 
-        cheap = [n for n in self.sources if self.sources[n].cheap]
-        run(cheap)
-        check(cheap_only=True)
-        run([n for n in self.sources if not self.sources[n].cheap])
-        check(cheap_only=False)
+        parts = [FREE, ON_DEVICE] if part == WHOLE else [part]
+        for p in parts:
+            names = self._names(p)
+            run([n for n in names if self.sources[n].cheap])
+            check(cheap_only=True)
+            run([n for n in names if not self.sources[n].cheap])
+        if part != FREE or not self._names(ON_DEVICE):
+            done.update(self.sources)  # a metric never computed counts as violated
+            check(cheap_only=False)
         finished = time.time()
         for arch in archs:
             key = arch.key
             status = FAILED if key in errors else INFEASIBLE if key in infeasible else OK
-            yield arch, Outcome(status, values[key], prov[key], errors.get(key), started, finished)
+            outcome = Outcome(
+                status, values[key], prov[key], errors.get(key), started[key], finished
+            )
+            yield arch, outcome
 
 
 def _evaluate_isolated(source: MetricSource, archs: list[Architecture]) -> list[Measurement | str]:
@@ -166,15 +195,22 @@ def worker_evaluator(setup: WorkerSetup) -> tuple[SearchSpace, Evaluator]:
     return _RESOLVED[key]
 
 
-def evaluate_one(setup: WorkerSetup, key: str, genes: Sequence[int]) -> Outcome:
-    """Evaluate one architecture in a worker; never raises for a failed evaluation."""
-    started = time.time()
+def evaluate_one(
+    setup: WorkerSetup,
+    key: str,
+    genes: Sequence[int],
+    part: str = WHOLE,
+    prior: Outcome | None = None,
+) -> Outcome:
+    """Evaluate one architecture (or one part of its evaluation) in a worker; never raises
+    for a failed evaluation."""
+    started = prior.started if prior is not None else time.time()
     try:
         space, evaluator = worker_evaluator(setup)
         arch = space.make(genes)
         if arch.key != key:
             raise HwnasError(f"genes {tuple(genes)} make {arch.key}, expected {key}")
-        return next(evaluator.evaluate([arch]))[1]
+        return next(evaluator.evaluate([arch], part, {key: prior} if prior else None))[1]
     except Exception as exc:  # noqa: BLE001 - recorded as the evaluation's error
         return Outcome(
             FAILED, error=f"{type(exc).__name__}: {exc}", started=started, finished=time.time()
@@ -182,6 +218,15 @@ def evaluate_one(setup: WorkerSetup, key: str, genes: Sequence[int]) -> Outcome:
 
 
 # --- executors ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Task:
+    """One part of one candidate's evaluation, as a pool dispatches it."""
+
+    arch: Architecture
+    part: str
+    prior: Outcome | None = None
+
+
 @dataclass(frozen=True)
 class Fault:
     """An evaluation lost to its worker (death, timeout): retried, unlike an exception."""
@@ -254,52 +299,65 @@ class PoolExecutor(Executor):
         super().open(job)
 
     def run(self, archs: Sequence[Architecture]) -> Iterator[tuple[Architecture, Outcome]]:
+        """Dispatch the device-free part of every candidate; a candidate that passes it
+        goes on to its device part, which waits for a free unit of each device it uses."""
         if not archs:
             return
         if not self._started:
             self._start()
             self._started = True
-        queue: deque[Architecture] = deque(archs)
-        attempts: dict[str, int] = {}
+        devices = self.job.devices
+        queue: deque[Task] = deque(Task(a, FREE) for a in archs)
+        attempts: dict[tuple[str, str], int] = {}
         faults: dict[str, list[str]] = {}
         first_dispatch: dict[str, float] = {}
+        busy = dict.fromkeys(devices, 0)
         in_flight = 0
-        limit = self._limit()
+        slots = self._slots()
+
+        def ready(task: Task) -> bool:
+            return task.part == FREE or all(busy[d] < self._capacity(d) for d in devices)
+
         while queue or in_flight:
-            while queue and in_flight < limit and self._can_submit():
-                arch = queue.popleft()
-                attempts[arch.key] = attempts.get(arch.key, 0) + 1
-                first_dispatch.setdefault(arch.key, time.time())
-                self._submit(arch)
+            while in_flight < slots and self._can_submit():
+                task = next((t for t in queue if ready(t)), None)
+                if task is None:
+                    break
+                queue.remove(task)
+                ident = (task.arch.key, task.part)
+                attempts[ident] = attempts.get(ident, 0) + 1
+                first_dispatch.setdefault(task.arch.key, time.time())
+                self._submit(task)
                 in_flight += 1
-            for arch, result in self._wait():
+                if task.part == ON_DEVICE:
+                    for d in devices:
+                        busy[d] += 1
+            for task, result in self._wait():
                 in_flight -= 1
+                if task.part == ON_DEVICE:
+                    for d in devices:
+                        busy[d] -= 1
                 if isinstance(result, Fault):
-                    faults.setdefault(arch.key, []).append(result.reason)
-                    if attempts[arch.key] <= self.retries:
-                        queue.appendleft(arch)
+                    faults.setdefault(task.arch.key, []).append(result.reason)
+                    tries = attempts[(task.arch.key, task.part)]
+                    if tries <= self.retries:
+                        queue.appendleft(task)
                         continue
-                    tries = attempts[arch.key]
+                    reasons = "; ".join(faults[task.arch.key])
+                    error = result.reason + (f" ({tries} attempts: {reasons})" if tries > 1 else "")
+                    kept = task.prior or Outcome(FAILED)
                     result = Outcome(
                         FAILED,
-                        error=f"{result.reason}"
-                        + (
-                            f" ({tries} attempts: {'; '.join(faults[arch.key])})"
-                            if tries > 1
-                            else ""
-                        ),
-                        started=first_dispatch[arch.key],
-                        finished=time.time(),
+                        kept.values,
+                        kept.provenance,
+                        error,
+                        first_dispatch[task.arch.key],
+                        time.time(),
                     )
-                yield arch, result
-
-    def _limit(self) -> int:
-        """Evaluations in flight at once: the workers, and at most as many as each device
-        the evaluation occupies has instances (one per device locally)."""
-        n = self._slots()
-        for device in self.job.devices:
-            n = min(n, self._capacity(device))
-        return max(n, 1)
+                elif task.part == FREE and devices and result.status == OK:
+                    queue.appendleft(Task(task.arch, ON_DEVICE, result))
+                    continue
+                yield task.arch, result
 
     # subclass hooks
     def _start(self) -> None:
@@ -314,9 +372,9 @@ class PoolExecutor(Executor):
     def _can_submit(self) -> bool:
         return True
 
-    def _submit(self, arch: Architecture) -> None:
+    def _submit(self, task: Task) -> None:
         raise NotImplementedError
 
-    def _wait(self) -> list[tuple[Architecture, Outcome | Fault]]:
+    def _wait(self) -> list[tuple[Task, Outcome | Fault]]:
         """Block until at least one submitted evaluation finished, died or timed out."""
         raise NotImplementedError

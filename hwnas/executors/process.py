@@ -15,8 +15,7 @@ from typing import Any
 
 from hwnas.errors import HwnasError
 from hwnas.executors import register_executor
-from hwnas.executors._base import Fault, Outcome, PoolExecutor, WorkerSetup, evaluate_one
-from hwnas.spaces import Architecture
+from hwnas.executors._base import Fault, Outcome, PoolExecutor, Task, WorkerSetup, evaluate_one
 
 #: how long a fresh worker may take to import and resolve the study before it counts as broken
 STARTUP_TIMEOUT_S = 300.0
@@ -41,9 +40,9 @@ def _worker_main(conn: Connection, setup: WorkerSetup) -> None:
             return
         if message is None:
             return
-        key, genes = message
+        key, genes, part, prior = message
         try:
-            conn.send(("done", evaluate_one(setup, key, genes)))
+            conn.send(("done", evaluate_one(setup, key, genes, part, prior)))
         except (BrokenPipeError, OSError):
             return
 
@@ -54,7 +53,7 @@ class _Worker:
     conn: Connection
     started: float
     ready: bool = False
-    arch: Architecture | None = None
+    task: Task | None = None
     deadline: float | None = None
 
 
@@ -100,31 +99,31 @@ class ProcessExecutor(PoolExecutor):
         return _Worker(process, ours, time.monotonic())
 
     def _can_submit(self) -> bool:
-        return any(w.ready and w.arch is None for w in self._workers)
+        return any(w.ready and w.task is None for w in self._workers)
 
-    def _submit(self, arch: Architecture) -> None:
-        worker = next(w for w in self._workers if w.ready and w.arch is None)
-        worker.arch = arch
+    def _submit(self, task: Task) -> None:
+        worker = next(w for w in self._workers if w.ready and w.task is None)
+        worker.task = task
         worker.deadline = time.monotonic() + self.timeout if self.timeout else None
-        worker.conn.send((arch.key, arch.genes))
+        worker.conn.send((task.arch.key, task.arch.genes, task.part, task.prior))
 
-    def _wait(self) -> list[tuple[Architecture, Outcome | Fault]]:
+    def _wait(self) -> list[tuple[Task, Outcome | Fault]]:
         """Finished or lost evaluations; an empty list when a worker became ready."""
         while True:
             ready_before = sum(w.ready for w in self._workers)
             now = time.monotonic()
-            deadlines = [w.deadline for w in self._workers if w.arch and w.deadline]
+            deadlines = [w.deadline for w in self._workers if w.task and w.deadline]
             deadlines += [w.started + STARTUP_TIMEOUT_S for w in self._workers if not w.ready]
             timeout = max(min(deadlines) - now, 0.0) if deadlines else None
             handles: list[Any] = [w.conn for w in self._workers]
             handles += [w.process.sentinel for w in self._workers]
             ready = set(wait(handles, timeout))
-            results: list[tuple[Architecture, Outcome | Fault]] = []
+            results: list[tuple[Task, Outcome | Fault]] = []
             for i, worker in enumerate(self._workers):
                 fault = None
                 if worker.conn in ready or worker.process.sentinel in ready:
                     fault = self._receive(worker, results)
-                elif worker.arch is not None and worker.deadline and now >= worker.deadline:
+                elif worker.task is not None and worker.deadline and now >= worker.deadline:
                     fault = f"timed out after {self.timeout:g} s"
                 elif not worker.ready and now >= worker.started + STARTUP_TIMEOUT_S:
                     self.close()
@@ -133,16 +132,14 @@ class ProcessExecutor(PoolExecutor):
                     if not worker.ready:  # died before it was ready: a broken setup
                         self.close()
                         raise HwnasError(f"a process worker could not start: {fault}")
-                    if worker.arch is not None:
-                        results.append((worker.arch, Fault(fault)))
+                    if worker.task is not None:
+                        results.append((worker.task, Fault(fault)))
                     self._stop(worker)
                     self._workers[i] = self._spawn()
             if results or sum(w.ready for w in self._workers) > ready_before:
                 return results
 
-    def _receive(
-        self, worker: _Worker, results: list[tuple[Architecture, Outcome | Fault]]
-    ) -> str | None:
+    def _receive(self, worker: _Worker, results: list[tuple[Task, Outcome | Fault]]) -> str | None:
         """Handle what a worker sent; the reason it is lost, if it is."""
         try:
             if worker.conn.poll():
@@ -154,9 +151,9 @@ class ProcessExecutor(PoolExecutor):
         if kind == "ready":
             worker.ready = True
         elif kind == "done":
-            assert worker.arch is not None
-            results.append((worker.arch, payload))
-            worker.arch = worker.deadline = None
+            assert worker.task is not None
+            results.append((worker.task, payload))
+            worker.task = worker.deadline = None
         elif kind == "setup-error":
             self.close()
             raise HwnasError(
@@ -182,7 +179,7 @@ class ProcessExecutor(PoolExecutor):
             except (BrokenPipeError, OSError):
                 pass
         for worker in self._workers:
-            worker.process.join(timeout=0.5 if worker.arch is None else 0)
+            worker.process.join(timeout=0.5 if worker.task is None else 0)
             self._stop(worker)
         self._workers = []
         self._started = False

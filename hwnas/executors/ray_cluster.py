@@ -12,8 +12,7 @@ from typing import Any
 
 from hwnas.errors import DependencyError, HwnasError
 from hwnas.executors import register_executor
-from hwnas.executors._base import Fault, Outcome, PoolExecutor, evaluate_one
-from hwnas.spaces import Architecture
+from hwnas.executors._base import ON_DEVICE, Fault, Outcome, PoolExecutor, Task, evaluate_one
 
 
 def device_resource(device: str) -> str:
@@ -59,7 +58,7 @@ class RayExecutor(PoolExecutor):
         self.address = address
         self._ray: Any = None
         self._owns_ray = False
-        self._in_flight: dict[Any, tuple[Architecture, float | None]] = {}
+        self._in_flight: dict[Any, tuple[Task, float | None]] = {}
 
     def _start(self) -> None:
         ray = self._ray = _import_ray()
@@ -90,10 +89,11 @@ class RayExecutor(PoolExecutor):
                     f"has it with ray start --resources '{{\"{device_resource(device)}\": 1}}'"
                 )
         self._cluster = available
-        self._task = ray.remote(evaluate_one).options(
-            num_cpus=1,
-            max_retries=0,
-            resources={device_resource(d): 1 for d in devices},
+        # device-free parts go to any CPU; device parts only where the device is
+        remote = ray.remote(evaluate_one)
+        self._free = remote.options(num_cpus=1, max_retries=0)
+        self._on_device = remote.options(
+            num_cpus=1, max_retries=0, resources={device_resource(d): 1 for d in devices}
         )
         self._setup_ref = ray.put(self.job.setup)
 
@@ -105,31 +105,32 @@ class RayExecutor(PoolExecutor):
     def _capacity(self, device: str) -> int:
         return int(self._cluster.get(device_resource(device), 0))
 
-    def _submit(self, arch: Architecture) -> None:
-        ref = self._task.remote(self._setup_ref, arch.key, arch.genes)
+    def _submit(self, task: Task) -> None:
+        remote = self._on_device if task.part == ON_DEVICE else self._free
+        ref = remote.remote(self._setup_ref, task.arch.key, task.arch.genes, task.part, task.prior)
         deadline = time.monotonic() + self.timeout if self.timeout else None
-        self._in_flight[ref] = (arch, deadline)
+        self._in_flight[ref] = (task, deadline)
 
-    def _wait(self) -> list[tuple[Architecture, Outcome | Fault]]:
+    def _wait(self) -> list[tuple[Task, Outcome | Fault]]:
         ray = self._ray
         while True:
             deadlines = [d for _, d in self._in_flight.values() if d is not None]
             timeout = max(min(deadlines) - time.monotonic(), 0.0) if deadlines else None
             done, _ = ray.wait(list(self._in_flight), num_returns=1, timeout=timeout)
-            results: list[tuple[Architecture, Outcome | Fault]] = []
+            results: list[tuple[Task, Outcome | Fault]] = []
             for ref in done:
-                arch, _ = self._in_flight.pop(ref)
+                task, _ = self._in_flight.pop(ref)
                 try:
-                    results.append((arch, ray.get(ref)))
+                    results.append((task, ray.get(ref)))
                 except ray.exceptions.RayError as exc:
                     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-                    results.append((arch, Fault(f"worker lost ({type(exc).__name__}: {first})")))
+                    results.append((task, Fault(f"worker lost ({type(exc).__name__}: {first})")))
             now = time.monotonic()
-            for ref, (arch, deadline) in list(self._in_flight.items()):
+            for ref, (task, deadline) in list(self._in_flight.items()):
                 if deadline is not None and now >= deadline:
                     ray.cancel(ref, force=True)
                     del self._in_flight[ref]
-                    results.append((arch, Fault(f"timed out after {self.timeout:g} s")))
+                    results.append((task, Fault(f"timed out after {self.timeout:g} s")))
             if results:
                 return results
 

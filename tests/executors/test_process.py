@@ -157,6 +157,33 @@ def test_measurements_on_one_device_never_overlap(tmp_path: Path) -> None:
     assert all(a_end <= b_start for (_, a_end), (b_start, _) in pairwise(intervals))
 
 
+def test_device_free_part_of_a_device_study_spreads_over_workers(tmp_path: Path) -> None:
+    """A study that measures on a device: its device-free metric (here one that only
+    completes when two evaluations run it at once) runs on both workers, while the
+    measurements still never overlap."""
+    meet, device = tmp_path / "meet", tmp_path / "dev"
+    meet.mkdir()
+    device.mkdir()
+    study = hwnas.Study(
+        objectives=["accuracy:max", objective("rendezvous", meet), objective("device", device)],
+        strategy="random",
+        budget=6,
+        seed=2,
+        executor="process",
+        workers=2,
+    ).optimize()
+    rows = list(study.ledger.rows())
+    assert all(r["status"] == "ok" for r in rows), [r["error"] for r in rows]
+    intervals = sorted(
+        (p["started"], p["finished"])
+        for r in rows
+        for name, p in r["provenance"].items()
+        if name.startswith("latency@fault:device")
+    )
+    assert len(intervals) == 6
+    assert all(a_end <= b_start for (_, a_end), (b_start, _) in pairwise(intervals))
+
+
 def test_device_free_work_runs_on_both_workers_at_once(tmp_path: Path) -> None:
     # each evaluation waits (up to 60 s) until another one runs at the same time
     evals = run(tmp_path / "r", "rendezvous", budget=4)

@@ -84,15 +84,27 @@ def check_exceptions_and_worker_deaths_are_recorded(tmp_path: Path) -> None:
 
 
 def check_device_tasks_use_the_device_resource_one_at_a_time(tmp_path: Path) -> None:
-    s = study(tmp_path / "dev", "device", budget=8).optimize()
+    """Measurements on `testdev` never overlap, while the study's device-free metric (one
+    that completes only when two evaluations run it at once) spreads over both CPUs."""
+    meet, device = tmp_path / "meet", tmp_path / "dev"
+    meet.mkdir()
+    device.mkdir()
+    s = hwnas.Study(
+        objectives=["accuracy:max", objective("rendezvous", meet), objective("device", device)],
+        strategy="random",
+        budget=8,
+        seed=5,
+        executor=make_executor("ray", workers=2),
+    ).optimize()
     rows = list(s.ledger.rows())
-    assert len(rows) == 8 and all(r["status"] == "ok" for r in rows)
+    assert len(rows) == 8 and all(r["status"] == "ok" for r in rows), [r["error"] for r in rows]
     intervals = sorted(
         (p["started"], p["finished"])
         for r in rows
         for name, p in r["provenance"].items()
-        if name.startswith("latency@")
+        if name.startswith("latency@fault:device")
     )
+    assert len(intervals) == 8
     assert all(a_end <= b_start for (_, a_end), (b_start, _) in pairwise(intervals))
 
 
