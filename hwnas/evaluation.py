@@ -40,6 +40,11 @@ class MetricSource:
 
     metric: str
     cheap: bool = True
+    #: The device an evaluation occupies (e.g. "rpi4", "local-cpu"), or None for device-free
+    #: work (tables, training, proxies, counts). Executors never run two evaluations on one
+    #: device at once: one in flight per device locally, a Ray resource `device:NAME` on a
+    #: cluster (a node started with `--resources '{"device:rpi4": 1}'` owns the device).
+    device: str | None = None
 
     def evaluate(self, archs: Sequence[Any]) -> list[Measurement]:
         """One measurement per architecture; raise to fail the whole batch, or override
@@ -48,6 +53,11 @@ class MetricSource:
 
     def evaluate_one(self, arch: Any) -> Measurement:
         raise NotImplementedError
+
+    def prepare(self) -> None:
+        """Load what evaluating needs (a table, a model) now rather than on the first
+        evaluation: a fresh worker prepares before it takes work, so an evaluation's
+        timeout counts the evaluation alone."""
 
     def table(self) -> tuple[list[str], np.ndarray] | None:
         """(keys, values) over the whole space when the source is a complete table, so the

@@ -8,6 +8,7 @@ import math
 import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,10 @@ def _load_value(x: Any) -> float:
     return float(x)
 
 
+#: what a damaged file or a hand-edited row raises while being read
+_DAMAGE = (sqlite3.DatabaseError, ValueError, TypeError, KeyError, AttributeError)
+
+
 class Ledger:
     """`Ledger(path)` opens or creates a ledger; `Ledger(None)` keeps it in memory."""
 
@@ -85,17 +90,30 @@ class Ledger:
     def close(self) -> None:
         self._db.close()
 
+    @contextmanager
+    def _reading(self, what: str) -> Iterator[None]:
+        """Turn a damaged file or row into one clear error naming the file and the part."""
+        try:
+            yield
+        except _DAMAGE as exc:
+            raise HwnasError(
+                f"{self.path or ':memory:'}: damaged ledger ({what}: {type(exc).__name__}: "
+                f"{exc}); restore it from a backup or start a new run"
+            ) from None
+
     # --- meta ---------------------------------------------------------------------------
     def get_meta(self, key: str) -> Any:
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else json.loads(row[0])
+        with self._reading(f"meta {key!r}"):
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            return None if row is None else json.loads(row[0])
 
     def set_meta(self, key: str, value: Any) -> None:
-        self._db.execute(
-            "INSERT INTO meta(key, value) VALUES (?, ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (key, _dump(value)),
-        )
+        with self._reading(f"meta {key!r}"):
+            self._db.execute(
+                "INSERT INTO meta(key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, _dump(value)),
+            )
 
     # --- evaluations ----------------------------------------------------------------------
     def record(
@@ -106,6 +124,18 @@ class Ledger:
         finished: float | None = None,
     ) -> None:
         """Commit one evaluation (a single autocommitted INSERT: all or nothing)."""
+        with self._reading(f"trial {trial.number}"):
+            try:
+                self._insert(trial, provenance, started, finished)
+            except sqlite3.IntegrityError:
+                raise HwnasError(
+                    f"{self.path or ':memory:'}: trial {trial.number} ({trial.arch.key}) is "
+                    "already recorded; is another hwnas process running this run?"
+                ) from None
+
+    def _insert(
+        self, trial: Trial, provenance: dict[str, Any], started: float, finished: float | None
+    ) -> None:
         self._db.execute(
             "INSERT INTO evaluations(trial, arch, genes, status, metrics, provenance, error, "
             "started, finished) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -123,30 +153,46 @@ class Ledger:
         )
 
     def __len__(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0])
+        with self._reading("evaluations"):
+            return int(self._db.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0])
 
     def rows(self) -> Iterator[dict[str, Any]]:
-        cur = self._db.execute(
-            "SELECT trial, arch, genes, status, metrics, provenance, error, started, finished "
-            "FROM evaluations ORDER BY trial"
-        )
-        for trial, arch, genes, status, metrics, prov, error, started, finished in cur:
-            yield {
-                "trial": trial,
-                "arch": arch,
-                "genes": tuple(json.loads(genes)),
-                "status": status,
-                "metrics": {k: _load_value(v) for k, v in json.loads(metrics).items()},
-                "provenance": json.loads(prov),
-                "error": error,
-                "started": started,
-                "finished": finished,
-            }
+        with self._reading("evaluations"):
+            cur = self._db.execute(
+                "SELECT trial, arch, genes, status, metrics, provenance, error, started, "
+                "finished FROM evaluations ORDER BY trial"
+            )
+            rows = cur.fetchall()
+        for trial, arch, genes, status, metrics, prov, error, started, finished in rows:
+            with self._reading(f"trial {trial}"):
+                genes, prov = json.loads(genes), json.loads(prov)
+                if not isinstance(genes, list) or not isinstance(arch, str):
+                    raise TypeError(f"genes {genes!r} / arch {arch!r}")
+                if not isinstance(prov, dict) or not all(
+                    isinstance(v, dict) for v in prov.values()
+                ):
+                    raise TypeError(f"provenance {prov!r} is not an object of objects")
+                if error is not None and not isinstance(error, str):
+                    raise TypeError(f"error {error!r} is not text")
+                yield {
+                    "trial": int(trial),
+                    "arch": arch,
+                    "genes": tuple(genes),
+                    "status": status,
+                    "metrics": {k: _load_value(v) for k, v in json.loads(metrics).items()},
+                    "provenance": prov,
+                    "error": error,
+                    "started": float(started),
+                    "finished": float(finished),
+                }
 
     def trials(self, space: SearchSpace) -> dict[str, Trial]:
         """Every recorded trial by architecture key."""
         out: dict[str, Trial] = {}
         for row in self.rows():
-            arch = space.make(row["genes"])
+            with self._reading(f"trial {row['trial']}"):
+                arch = space.make(row["genes"])
+                if arch.key != row["arch"]:
+                    raise ValueError(f"genes {row['genes']} are {arch.key}, not {row['arch']}")
             out[arch.key] = Trial(row["trial"], arch, row["status"], row["metrics"], row["error"])
         return out

@@ -88,7 +88,11 @@ class Constraint:
 
     @property
     def spec(self) -> str:
-        return f"{self.metric.name}{self.op}{self.bound:g}"
+        """Canonical spelling; the bound is written exactly (`:g` alone would store
+        `<=1000001` as `<=1e+06` in the run's configuration)."""
+        short = f"{self.bound:g}"
+        bound = short if float(short) == self.bound else repr(self.bound)
+        return f"{self.metric.name}{self.op}{bound}"
 
     def violation(self, value: float) -> float:
         """0 when satisfied, else how far the value is on the wrong side (NaN counts as

@@ -7,11 +7,17 @@ import numpy as np
 
 
 def pareto_mask(F: np.ndarray) -> np.ndarray:
-    """Rows not dominated by any other row (duplicates of a front point are all kept)."""
+    """Rows not dominated by any other row (duplicates of a front point are all kept).
+    A row with a missing (NaN) value is never on the front."""
     F = np.asarray(F, dtype=np.float64)
     n = len(F)
     if n == 0:
         return np.zeros(0, dtype=bool)
+    missing = np.isnan(F).any(axis=1)
+    if missing.any():
+        mask = np.zeros(n, dtype=bool)
+        mask[~missing] = pareto_mask(F[~missing])
+        return mask
     if F.shape[1] == 2:
         return _pareto_mask_2d(F)
     mask = np.ones(n, dtype=bool)

@@ -10,6 +10,7 @@ import json
 import math
 import platform
 import socket
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -20,11 +21,20 @@ import numpy as np
 
 from hwnas.errors import ConfigConflictError, HwnasError, SpecError
 from hwnas.evaluation import (
+    QUALITY_METRICS,
     EvalContext,
-    Measurement,
     MetricSource,
     resolve_metric,
     validate_dataset,
+)
+from hwnas.executors import (
+    DEFAULT_EXECUTOR,
+    Evaluator,
+    Executor,
+    Job,
+    WorkerSetup,
+    make_executor,
+    plugin_modules,
 )
 from hwnas.ledger import LEDGER_FILE, Ledger
 from hwnas.metrics import Constraint, Metric, Objective, parse_constraint, parse_objective
@@ -67,8 +77,16 @@ class StudyConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> StudyConfig:
+    def from_dict(cls, data: Any, where: str = "configuration") -> StudyConfig:
+        """Settings from stored or given data, type-checked (a damaged ledger must give a
+        clear error, not a traceback); unknown keys are ignored, missing ones default."""
+        if not isinstance(data, dict):
+            raise SpecError(f"{where}: expected an object of settings, got {type(data).__name__}")
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        for name, value in known.items():
+            kind = _FIELD_KINDS[name]
+            if not _is_kind(value, kind):
+                raise SpecError(f"{where}: {name} must be {kind}, got {value!r}")
         return cls(**known)
 
     def differences(self, other: StudyConfig) -> list[str]:
@@ -79,6 +97,29 @@ class StudyConfig:
             for k in mine
             if k not in RESUMABLE_CHANGES and mine[k] != theirs[k]
         ]
+
+
+_FIELD_KINDS = {
+    "space": "a string",
+    "dataset": "a string",
+    "objectives": "a list of strings",
+    "constraints": "a list of strings",
+    "strategy": "a string",
+    "strategy_options": "an object",
+    "budget": "an integer",
+    "seed": "an integer",
+    "quality": "a string",
+}
+
+
+def _is_kind(value: Any, kind: str) -> bool:
+    if kind == "a string":
+        return isinstance(value, str)
+    if kind == "a list of strings":
+        return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+    if kind == "an object":
+        return isinstance(value, dict) and all(isinstance(k, str) for k in value)
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def host_info() -> dict[str, str]:
@@ -99,7 +140,12 @@ class Study:
     >>> front = study.optimize().pareto_front()   # a DataFrame, one row per front point
 
     `out_dir=None` keeps the ledger in memory; with a directory, the ledger and the result
-    files live there, and `Study.resume(out_dir)` continues a run."""
+    files live there, and `Study.resume(out_dir)` continues a run.
+
+    `executor` runs the evaluations: "inprocess" (default), "process" or "ray" with
+    `workers`, or an `Executor` (e.g. `make_executor("ray", address="auto", timeout=600)`).
+    It is not part of the configuration: the same seed gives the same evaluations on any
+    executor, and a resumed run may use another one."""
 
     def __init__(
         self,
@@ -114,6 +160,8 @@ class Study:
         quality: str = "tabular",
         out_dir: str | Path | None = None,
         *,
+        executor: str | Executor = DEFAULT_EXECUTOR,
+        workers: int | None = None,
         _resume: bool = False,
     ) -> None:
         self.config = StudyConfig(
@@ -128,6 +176,9 @@ class Study:
             quality=quality,
         )
         self._setup()
+        self.executor: Executor = (
+            executor if isinstance(executor, Executor) else make_executor(executor, workers)
+        )
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.ledger = self._open_ledger(_resume)
 
@@ -158,6 +209,7 @@ class Study:
         self.sources: dict[str, MetricSource] = {
             m.name: resolve_metric(self.context, m) for m in self.metrics
         }
+        self.evaluator = Evaluator(self.sources, self.constraints)
         self._precheck_cache: dict[str, float] = {}
         problem = self.problem()
         # instantiating validates the strategy name and options before anything runs
@@ -181,7 +233,8 @@ class Study:
             ledger = Ledger(path)
         stored = ledger.get_meta("config")
         if stored is not None:
-            diff = StudyConfig.from_dict(stored).differences(self.config)
+            where = f"{self.out_dir}: stored configuration"
+            diff = StudyConfig.from_dict(stored, where).differences(self.config)
             if diff:
                 raise ConfigConflictError(
                     f"{self.out_dir} was started with a different configuration: " + "; ".join(diff)
@@ -195,9 +248,16 @@ class Study:
         return ledger
 
     @classmethod
-    def resume(cls, run_dir: str | Path, **overrides: Any) -> Study:
+    def resume(
+        cls,
+        run_dir: str | Path,
+        *,
+        executor: str | Executor = DEFAULT_EXECUTOR,
+        workers: int | None = None,
+        **overrides: Any,
+    ) -> Study:
         """Reopen a run. `overrides` may raise the budget; any other change is refused with
-        the difference shown."""
+        the difference shown. The executor may differ from the one the run started with."""
         run_dir = Path(run_dir)
         path = run_dir / LEDGER_FILE
         if not path.exists():
@@ -207,8 +267,8 @@ class Study:
         ledger.close()
         if stored is None:
             raise HwnasError(f"{path}: the ledger holds no configuration")
-        config = StudyConfig.from_dict(stored)
-        requested = StudyConfig.from_dict({**config.to_dict(), **overrides})
+        config = StudyConfig.from_dict(stored, f"{path}: stored configuration")
+        requested = StudyConfig.from_dict({**config.to_dict(), **overrides}, "resume options")
         # compare canonical spellings of the specs
         probe = StudyConfig.from_dict(requested.to_dict())
         probe.objectives = [parse_objective(o).spec for o in probe.objectives]
@@ -218,7 +278,13 @@ class Study:
             raise ConfigConflictError(
                 f"{run_dir} was started with a different configuration: " + "; ".join(diff)
             )
-        return cls(**requested.to_dict(), out_dir=run_dir, _resume=True)
+        return cls(
+            **requested.to_dict(),
+            out_dir=run_dir,
+            executor=executor,
+            workers=workers,
+            _resume=True,
+        )
 
     @classmethod
     def load(cls, run_dir: str | Path) -> Study:
@@ -251,11 +317,29 @@ class Study:
 
     def optimize(self, progress: Callable[[int, int], None] | None = None) -> Study:
         """Run (or continue) until the budget is spent or the space is exhausted."""
-        budget = self.config.budget
         strategy: Strategy = make_strategy(
             self.config.strategy, self.problem(), self.config.seed, self.config.strategy_options
         )
         recorded = self.ledger.trials(self.space)
+        self.executor.open(self._job())
+        try:
+            self._loop(strategy, recorded, progress)
+        finally:
+            self.executor.close()
+        if self.out_dir is not None:
+            self.write_outputs()
+        return self
+
+    def _loop(
+        self,
+        strategy: Strategy,
+        recorded: dict[str, Trial],
+        progress: Callable[[int, int], None] | None,
+    ) -> None:
+        """Ask a batch, dispatch what the ledger lacks, commit each result as it completes,
+        tell the strategy the batch in ask order (so the evaluations do not depend on the
+        executor or the number of workers)."""
+        budget = self.config.budget
         done = 0
         while done < budget:
             batch = strategy.ask(min(max(strategy.batch_size, 1), budget - done))
@@ -263,7 +347,13 @@ class Study:
                 break
             missing = [a for a in batch if a.key not in recorded]
             numbers = {a.key: done + i for i, a in enumerate(batch)}
-            fresh = self._evaluate(missing, numbers) if missing else {}
+            fresh: dict[str, Trial] = {}
+            for arch, outcome in self.executor.run(missing) if missing else ():
+                trial = Trial(
+                    numbers[arch.key], arch, outcome.status, outcome.values, outcome.error
+                )
+                self.ledger.record(trial, outcome.provenance, outcome.started, outcome.finished)
+                fresh[arch.key] = trial
             trials = []
             for arch in batch:
                 trial = recorded.get(arch.key) or fresh[arch.key]
@@ -278,54 +368,18 @@ class Study:
             done += len(batch)
             if progress is not None:
                 progress(done, budget)
-        if self.out_dir is not None:
-            self.write_outputs()
-        return self
 
-    def _evaluate(self, archs: list[Architecture], numbers: dict[str, int]) -> dict[str, Trial]:
-        """Evaluate a batch: cheap metrics, cheap constraints, expensive metrics, the rest
-        of the constraints; each result is committed to the ledger in ask order."""
-        started = time.time()
-        values: dict[str, dict[str, float]] = {a.key: {} for a in archs}
-        prov: dict[str, dict[str, Any]] = {a.key: {} for a in archs}
-        errors: dict[str, str] = {}
-        infeasible: set[str] = set()
+    def _job(self) -> Job:
+        """The study's evaluation for an executor; workers get only `setup` (plain data)."""
+        from hwnas.cost import get_target
+        from hwnas.quality import get_quality
 
-        def run(sources: list[str]) -> None:
-            for name in sources:
-                todo = [a for a in archs if a.key not in errors and a.key not in infeasible]
-                for arch, result in zip(todo, _evaluate_isolated(self.sources[name], todo)):
-                    if isinstance(result, Measurement):
-                        values[arch.key][name] = result.value
-                        prov[arch.key][name] = result.provenance
-                    else:
-                        errors[arch.key] = f"{name}: {result}"
-
-        def check(cheap_only: bool) -> None:
-            for arch in archs:
-                if arch.key in errors:
-                    continue
-                for c in self.constraints:
-                    name = c.metric.name
-                    if cheap_only and not self.sources[name].cheap:
-                        continue
-                    if not c.satisfied(values[arch.key].get(name, math.nan)):
-                        infeasible.add(arch.key)
-
-        cheap = [n for n in self.sources if self.sources[n].cheap]
-        run(cheap)
-        check(cheap_only=True)
-        run([n for n in self.sources if not self.sources[n].cheap])
-        check(cheap_only=False)
-
-        out: dict[str, Trial] = {}
-        for arch in archs:
-            key = arch.key
-            status = FAILED if key in errors else INFEASIBLE if key in infeasible else OK
-            trial = Trial(numbers[key], arch, status, values[key], errors.get(key))
-            self.ledger.record(trial, prov[key], started)
-            out[key] = trial
-        return out
+        plugins: list[object] = [self.space, *self.sources.values()]
+        plugins += [get_target(m.target) for m in self.metrics if m.target is not None]
+        if any(m.target is None and m.base in QUALITY_METRICS for m in self.metrics):
+            plugins.append(get_quality(self.config.quality))
+        setup = WorkerSetup(self.config.to_dict(), plugin_modules(plugins), tuple(sys.path))
+        return Job(self.space, self.evaluator, setup)
 
     # --- results ------------------------------------------------------------------------
     @property
@@ -445,22 +499,6 @@ class Study:
         from hwnas.report.html import write_report
 
         write_report([self], self.out_dir / "report.html")
-
-
-def _evaluate_isolated(source: MetricSource, archs: list[Architecture]) -> list[Measurement | str]:
-    """The batch at once; if it raises, one by one, so one bad architecture fails alone.
-    A failure is returned as its message."""
-    if not archs:
-        return []
-    try:
-        results = list(source.evaluate(archs))
-        if len(results) != len(archs):
-            raise HwnasError(f"{source.metric}: {len(results)} results for {len(archs)} archs")
-        return results  # type: ignore[return-value]
-    except Exception as exc:  # noqa: BLE001 - recorded as the evaluation's error
-        if len(archs) == 1:
-            return [f"{type(exc).__name__}: {exc}"]
-        return [_evaluate_isolated(source, [a])[0] for a in archs]
 
 
 def _atomic_csv(frame: pd.DataFrame, path: Path) -> None:

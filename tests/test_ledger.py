@@ -39,7 +39,7 @@ def test_wal_mode_and_duplicates_refused(tmp_path: Path) -> None:
     assert mode == "wal"
     arch = get_space("nb201").parse("1")
     ledger.record(Trial(0, arch, "ok", {}), {}, started=0.0)
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(HwnasError, match="already recorded"):  # one line on the CLI
         ledger.record(Trial(1, arch, "ok", {}), {}, started=0.0)
 
 

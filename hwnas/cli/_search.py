@@ -70,10 +70,31 @@ def search(
         None, help="Continue the run in this directory; only --budget may change."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the run directory."),
+    executor: str = typer.Option(
+        "inprocess", help="Where evaluations run: inprocess, process (local pool) or ray."
+    ),
+    workers: Optional[int] = typer.Option(
+        None, help="Parallel evaluations (process/ray; default: the CPUs)."
+    ),
+    ray_address: Optional[str] = typer.Option(
+        None, help="Ray cluster to join (e.g. auto, ray://head:10001); default: a local one."
+    ),
+    timeout: Optional[float] = typer.Option(
+        None, help="Seconds an evaluation may take before its worker is killed (process/ray)."
+    ),
+    retries: int = typer.Option(
+        1, help="Retries of an evaluation whose worker died or timed out (not of errors)."
+    ),
 ) -> None:
     """Search a space for the accuracy-versus-cost Pareto front."""
+    from hwnas.executors import make_executor
     from hwnas.strategies import DEFAULT_STRATEGY
     from hwnas.study import Study
+
+    if ray_address is not None and executor != "ray":
+        raise SpecError("--ray-address needs --executor ray")
+    options = {"address": ray_address} if ray_address is not None else {}
+    runner = make_executor(executor, workers, timeout, retries, **options)
 
     if resume is not None:
         given = {
@@ -95,7 +116,7 @@ def search(
             raise SpecError(
                 "--out and --resume are exclusive: a resumed run stays in its directory"
             )
-        study = Study.resume(resume, **given)
+        study = Study.resume(resume, executor=runner, **given)
     else:
         strategy = strategy or DEFAULT_STRATEGY
         run_dir = out or _default_run_dir(space, dataset, strategy, seed)
@@ -110,6 +131,7 @@ def search(
             seed=seed,
             quality=quality,
             out_dir=run_dir,
+            executor=runner,
         )
     _run(study, quiet)
 

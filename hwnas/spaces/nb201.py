@@ -17,7 +17,9 @@ OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", 
 #: Edges (destination, source) in the order of the NB201 string.
 EDGES: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
 
-_NODE_RE = re.compile(r"^([a-z_0-9]+)~(\d+)$")
+_NODE_RE = re.compile(r"^([a-z_0-9]+)~([0-9]{1,3})$")
+#: ASCII digits only: str.isdigit() also accepts '²', which int() then refuses
+_INDEX_RE = re.compile(r"^-?[0-9]+$")
 
 
 def arch_string(ops: Sequence[int]) -> str:
@@ -76,9 +78,11 @@ class NB201Space(SearchSpace):
     def parse(self, text: str) -> Architecture:
         """An NB201 string, or an index 0..15624 into the NB201 / NATS-Bench table."""
         text = str(text).strip()
-        if text.lstrip("-").isdigit():
-            from hwnas.tabular.nb201 import arch_from_index
+        if _INDEX_RE.match(text):
+            from hwnas.tabular.nb201 import N_ARCHS, arch_from_index
 
+            if len(text) > len(str(N_ARCHS)):  # int() of a huge string would refuse or be slow
+                raise SpecError(f"nb201 index {text[:12]}... out of range 0..{N_ARCHS - 1}")
             return self.make(arch_from_index(int(text)))
         return self.make(parse_arch_string(text))
 

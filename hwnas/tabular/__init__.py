@@ -52,6 +52,9 @@ class ColumnSource(MetricSource):
             self._lookup = dict(zip(self.table_.keys(), self.table_.values(self.column).tolist()))
         return self._lookup
 
+    def prepare(self) -> None:
+        self._index()
+
     def evaluate(self, archs: Sequence[Any]) -> list[Measurement]:
         index = self._index()
         out = []

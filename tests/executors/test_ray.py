@@ -1,0 +1,125 @@
+"""The Ray executor on one local cluster (`ray.init(num_cpus=2)`, with one `device:testdev`
+resource, as a node that owns a device advertises it). Starting Ray takes seconds, and
+pytest-xdist would start one cluster per worker for a module-scoped fixture, so a single
+test runs the checks, each a function that names what it checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from itertools import pairwise
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fault_targets import attempts, hits, objective
+
+import hwnas
+from hwnas.errors import HwnasError
+from hwnas.executors import make_executor
+from hwnas.spaces import get_space
+
+try:
+    import ray
+except ImportError:  # pragma: no cover - depends on the environment
+    ray = None
+
+pytestmark = pytest.mark.skipif(
+    ray is None, reason="ray is not installed (pip install 'hwnas[ray]')"
+)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[None]:
+    ray.init(
+        num_cpus=2,
+        resources={"device:testdev": 1},
+        include_dashboard=False,
+        log_to_driver=False,
+    )
+    yield
+    ray.shutdown()
+
+
+def study(folder: Path, mode: str, budget: int = 10, **options: object) -> hwnas.Study:
+    folder.mkdir(exist_ok=True)
+    return hwnas.Study(
+        objectives=["accuracy:max", objective(mode, folder)],
+        strategy="random",
+        budget=budget,
+        seed=5,
+        executor=make_executor("ray", **{"workers": 2, **options}),  # type: ignore[arg-type]
+    )
+
+
+def check_same_seed_same_evaluations_as_in_process() -> None:
+    def evaluations(executor: str) -> pd.DataFrame:
+        options = {"population_size": 8}
+        s = hwnas.Study(
+            strategy="nsga2",
+            strategy_options=options,
+            budget=24,
+            seed=2,
+            executor=executor,
+            workers=2 if executor == "ray" else None,
+        )
+        return s.optimize().evaluations()
+
+    pd.testing.assert_frame_equal(evaluations("ray"), evaluations("inprocess"))
+    assert ray.is_initialized()  # a cluster the executor did not start is left running
+
+
+def check_exceptions_and_worker_deaths_are_recorded(tmp_path: Path) -> None:
+    raised = study(tmp_path / "raise", "raise").optimize().evaluations()
+    space = get_space("nb201")
+    expected = [hits(space.parse(a)) for a in raised["arch"]]
+    assert (raised["status"] == "failed").tolist() == expected and any(expected)
+    assert raised[raised["status"] == "failed"]["error"].str.contains("injected failure").all()
+
+    died = study(tmp_path / "exit", "exit", retries=1).optimize().evaluations()
+    failed = died[died["status"] == "failed"]
+    assert len(failed) > 0 and (died["status"] == "ok").sum() > 0
+    assert failed["error"].str.startswith("worker lost").all()
+    assert failed["error"].str.contains("2 attempts").all()
+    assert attempts(tmp_path / "exit") == len(died) + len(failed)
+
+
+def check_device_tasks_use_the_device_resource_one_at_a_time(tmp_path: Path) -> None:
+    """Measurements on `testdev` never overlap, while the study's device-free metric (one
+    that completes only when two evaluations run it at once) spreads over both CPUs."""
+    meet, device = tmp_path / "meet", tmp_path / "dev"
+    meet.mkdir()
+    device.mkdir()
+    s = hwnas.Study(
+        objectives=["accuracy:max", objective("rendezvous", meet), objective("device", device)],
+        strategy="random",
+        budget=8,
+        seed=5,
+        executor=make_executor("ray", workers=2),
+    ).optimize()
+    rows = list(s.ledger.rows())
+    assert len(rows) == 8 and all(r["status"] == "ok" for r in rows), [r["error"] for r in rows]
+    intervals = sorted(
+        (p["started"], p["finished"])
+        for r in rows
+        for name, p in r["provenance"].items()
+        if name.startswith("latency@fault:device")
+    )
+    assert len(intervals) == 8
+    assert all(a_end <= b_start for (_, a_end), (b_start, _) in pairwise(intervals))
+
+
+def check_a_device_no_node_owns_is_a_clear_error(tmp_path: Path) -> None:
+    class Elsewhere(hwnas.evaluation.MetricSource):
+        metric, device = "latency@rpi-lab", "rpi-lab"
+
+    s = study(tmp_path / "x", "slow")
+    s.evaluator.sources["latency@rpi-lab"] = Elsewhere()  # as a target measuring on rpi-lab
+    with pytest.raises(HwnasError, match=r"no node of the Ray cluster owns device 'rpi-lab'"):
+        s.optimize()
+
+
+def test_ray_executor(cluster: None, tmp_path: Path) -> None:
+    check_same_seed_same_evaluations_as_in_process()
+    check_exceptions_and_worker_deaths_are_recorded(tmp_path)
+    check_device_tasks_use_the_device_resource_one_at_a_time(tmp_path)
+    check_a_device_no_node_owns_is_a_clear_error(tmp_path)
