@@ -89,12 +89,16 @@ def count(model: Any, input_shape: tuple[int, ...]) -> Counts:
 
     params = sum(int(p.numel()) for p in model.parameters())
     # shapes only: a copy on the meta device runs no arithmetic
-    model = copy.deepcopy(model).eval().to("meta")
+    meta = copy.deepcopy(model).eval().to("meta")
     x = torch.zeros((1, *input_shape), device="meta")
     try:
-        return _count_fx(model, x, params)
+        return _count_fx(meta, x, params)
     except Exception:  # noqa: BLE001 - untraceable control flow: fall back to hooks
-        return _count_hooks(model, x, params)
+        pass
+    try:
+        return _count_hooks(meta, x, params)
+    except Exception:  # noqa: BLE001 - value-dependent control flow: run it for real
+        return _count_hooks(model.eval(), torch.zeros((1, *input_shape)), params)
 
 
 def _module_layer(name: str, module: Any, inputs: list[Any], out: Any) -> LayerCost | None:
@@ -247,6 +251,8 @@ def _count_hooks(model: Any, x: Any, params: int) -> Counts:
 
     def hook(name: str) -> Any:
         def fn(module: Any, inputs: Any, out: Any) -> None:
+            if _fusable_module(module):  # fused into the layer before, as with fx
+                return
             tensors = [t for t in inputs if isinstance(t, torch.Tensor)]
             layer = _module_layer(name, module, tensors, out)
             if layer is None:

@@ -6,6 +6,7 @@ numbers only, usable as a target anywhere (`latency@FILE.json`)."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import math
 import time
@@ -132,17 +133,66 @@ def _net_shape(space: SearchSpace, arch: Architecture, dataset: str) -> tuple[in
     return tuple(shape(arch, dataset) if shape else space.input_shape(dataset))
 
 
+def allowed_choices(space: SearchSpace, restrict: dict[str, list[Any]] | None) -> list[list[int]]:
+    """Per dimension, the choice indices a restriction allows: `{"width": [1.0],
+    "kernel_*": [3, 5]}` (shell patterns over dimension names, values as the choices)."""
+    allowed = [list(range(len(d.choices))) for d in space.dimensions]
+    for pattern, values in (restrict or {}).items():
+        dims = [i for i, d in enumerate(space.dimensions) if fnmatch.fnmatchcase(d.name, pattern)]
+        if not dims:
+            raise SpecError(
+                f"restriction {pattern!r} matches no dimension of {space.name!r} "
+                f"(e.g. {', '.join(d.name for d in space.dimensions[:4])})"
+            )
+        for i in dims:
+            choices = space.dimensions[i].choices
+            keep = [c for c, choice in enumerate(choices) if any(_same(choice, v) for v in values)]
+            if not keep:
+                raise SpecError(
+                    f"restriction {pattern}={values}: {space.dimensions[i].name} has choices "
+                    f"{', '.join(str(c) for c in choices)}"
+                )
+            allowed[i] = keep
+    return allowed
+
+
+def _same(choice: Any, value: Any) -> bool:
+    try:
+        return abs(float(choice) - float(value)) < 1e-9
+    except (TypeError, ValueError):
+        return str(choice) == str(value)
+
+
+def parse_restrict(items: Sequence[str]) -> dict[str, list[Any]]:
+    """`NAME=V1,V2` strings (the CLI's --restrict) as a restriction dict."""
+    out: dict[str, list[Any]] = {}
+    for item in items:
+        name, sep, values = item.partition("=")
+        if not sep or not name.strip() or not values.strip():
+            raise SpecError(f"restriction {item!r}: expected DIMENSION=V1,V2 (e.g. width=1)")
+        out[name.strip()] = [v.strip() for v in values.split(",") if v.strip()]
+    return out
+
+
 def sample_archs(
-    space: SearchSpace, n: int, seed: int, exclude: set[str] | None = None
+    space: SearchSpace,
+    n: int,
+    seed: int,
+    exclude: set[str] | None = None,
+    restrict: dict[str, list[Any]] | None = None,
 ) -> list[Architecture]:
-    """`n` distinct random architectures not in `exclude`."""
+    """Up to `n` distinct random architectures within the restriction, not in `exclude`."""
     rng = np.random.default_rng(seed)
+    allowed = allowed_choices(space, restrict)
     exclude = set(exclude or ())
     out: list[Architecture] = []
     for _ in range(100 * n + 100):
         if len(out) == n:
             break
-        arch = space.sample(rng)
+        genes = [int(rng.choice(a)) for a in allowed]
+        if not space.is_valid(genes):
+            continue
+        arch = space.make(genes)
         if arch.key not in exclude:
             exclude.add(arch.key)
             out.append(arch)
@@ -157,6 +207,7 @@ def profile(
     seed: int = 0,
     unit_repeats: int = 7,
     net_repeats: int = 11,
+    restrict: dict[str, list[Any]] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> LatencyPredictor:
     """Measure the lookup table and `samples` whole networks on a local target, and fit."""
@@ -176,7 +227,7 @@ def profile(
     if samples < 1:
         raise SpecError(f"profiling needs at least 1 whole-network sample, got {samples}")
     started = time.time()
-    units = space.profile_units(dataset)  # type: ignore[attr-defined]
+    units = space.profile_units(dataset, allowed_choices(space, restrict))  # type: ignore[attr-defined]
     unit_cfg = MeasureConfig(**{**base.__dict__, "repeats": unit_repeats})
     lut: dict[str, float] = {}
     unit_noise: list[float] = []
@@ -190,7 +241,7 @@ def profile(
         if progress is not None:
             progress("lookup table", min(start + chunk, len(units)), len(units))
     lut_done = time.time()
-    archs = sample_archs(space, samples, seed)
+    archs = sample_archs(space, samples, seed, restrict=restrict)
     net_cfg = MeasureConfig(**{**base.__dict__, "repeats": net_repeats})
     measured: list[float] = []
     for start in range(0, len(archs), net_cfg.chunk):
@@ -215,6 +266,7 @@ def profile(
         "hwnas": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "measure": {"unit_repeats": unit_repeats, "net_repeats": net_repeats, "warmup": base.warmup},
+        "restrict": restrict or {},
         "n_units": len(lut),
         "unit_rel_iqr_median": float(np.median(unit_noise)) if unit_noise else None,
         "training": {"seed": seed, "archs": [a.key for a in archs], "measured_ms": measured},
@@ -286,7 +338,15 @@ def validate(
     space = predictor.space()
     dataset = meta["dataset"]
     cfg = MeasureConfig(**{**measured_config(meta["target"]).__dict__, "repeats": repeats})
-    held_out = sample_archs(space, n, seed, exclude=set(meta.get("training", {}).get("archs", [])))
+    held_out = sample_archs(
+        space,
+        n,
+        seed,
+        exclude=set(meta.get("training", {}).get("archs", [])),
+        restrict=meta.get("restrict") or None,
+    )
+    if not held_out:
+        raise HwnasError(f"{path}: no held-out architecture left in the profiled sub-space")
     predicted = [predictor.predict(a) for a in held_out]
     timings = []
     for start in range(0, len(held_out), cfg.chunk):

@@ -287,23 +287,29 @@ class MBV3Space(SearchSpace):
         )
         return out
 
-    def profile_units(self, dataset: str) -> list[tuple[str, Any, tuple[int, ...]]]:
-        """Every distinct `layers` entry of the space for a dataset, each once: the lookup
-        table a profile measures. Blocks after a stage's first are alike whatever their
-        position, so two positions per stage cover it."""
+    def profile_units(
+        self, dataset: str, allowed: Sequence[Sequence[int]] | None = None
+    ) -> list[tuple[str, Any, tuple[int, ...]]]:
+        """Every distinct `layers` entry for a dataset, each once: the lookup table a profile
+        measures. `allowed` (choice indices per dimension) restricts it to a sub-space.
+        Blocks after a stage's first are alike whatever their position, so two positions per
+        stage cover the space."""
+        allowed = allowed or [range(len(d.choices)) for d in self.dimensions]
         units: dict[str, tuple[str, Any, tuple[int, ...]]] = {}
-        for w in range(len(WIDTHS)):
-            for r in range(len(RESOLUTIONS)):
+        for w in allowed[0]:
+            for r in allowed[1]:
                 for s in range(len(STAGES)):
-                    for k in range(len(KERNELS)):
-                        for e in range(len(EXPANDS)):
-                            genes = [0] * len(self.dimensions)
-                            genes[0], genes[1] = w, r
-                            for b in range(2):
-                                i = self._block_gene(s, b)
+                    depth = max(DEPTHS[d] for d in allowed[2 + s])
+                    for b in range(min(2, depth)):
+                        i = self._block_gene(s, b)
+                        for k in allowed[i]:
+                            for e in allowed[i + 1]:
+                                genes = [int(a[0]) for a in allowed]
+                                genes[0], genes[1] = w, r
+                                genes[2 + s] = DEPTHS.index(depth)
                                 genes[i], genes[i + 1] = k, e
-                            for unit in self.layers(self.make(genes), dataset):
-                                units.setdefault(unit[0], unit)
+                                for unit in self.layers(self.make(genes), dataset):
+                                    units.setdefault(unit[0], unit)
         return list(units.values())
 
 
