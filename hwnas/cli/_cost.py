@@ -140,6 +140,9 @@ def profile(
         help="Profile a sub-space only: DIMENSION=V1,V2 (shell patterns allowed, e.g. "
         "width=1, 'kernel_*=3,5'), repeatable.",
     ),
+    statistic: str = typer.Option(
+        "median", help="median | min (the fastest repeat: steadier on a shared machine)."
+    ),
 ) -> None:
     """Profile this device into a lookup table plus a fitted latency predictor."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -173,6 +176,7 @@ def profile(
             unit_repeats,
             net_repeats,
             restrict=parse_restrict(restrict or []) or None,
+            statistic=statistic,
             progress=progress,
         )
     predictor.save(out)
@@ -206,13 +210,16 @@ def validate_cost(
     console.print(
         f"{report['space']}/{report['dataset']}, {report['n']} held-out networks on "
         f"{report['measurement'].get('host')} ({report['measurement'].get('runtime')}, "
-        f"{report['measurement'].get('threads')} thread(s))\n"
+        f"{report['measurement'].get('threads')} thread(s), statistic {report['statistic']})\n"
         f"  predictor:   RMSE {report['rmse_ms']:.3f} ms, MAPE {report['mape']:.1%}, "
         f"within 5% {report['within_5pct']:.0%}, within 10% {report['within_10pct']:.0%}, "
         f"Kendall tau {report['kendall_tau']:.3f}\n"
         f"  noise floor: single repeats vs their median: MAPE {noise['repeat_mape']:.1%}, "
         f"within 5% {noise['repeat_within_5pct']:.0%}, within 10% "
         f"{noise['repeat_within_10pct']:.0%}; median IQR/median {noise['repeat_rel_iqr_median']:.1%}"
-        f"; {report['noisy_measurements']} measurement(s) flagged noisy",
+        f"\n               split halves of the repeats: MAPE {noise['split_half_mape']:.1%}, "
+        f"within 5% {noise['split_half_within_5pct']:.0%}, within 10% "
+        f"{noise['split_half_within_10pct']:.0%}; {report['noisy_measurements']} "
+        "measurement(s) flagged noisy",
         highlight=False,
     )

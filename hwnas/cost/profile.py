@@ -11,7 +11,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -208,11 +208,12 @@ def profile(
     unit_repeats: int = 7,
     net_repeats: int = 11,
     restrict: dict[str, list[Any]] | None = None,
+    statistic: str = "median",
     progress: Callable[[str, int, int], None] | None = None,
 ) -> LatencyPredictor:
     """Measure the lookup table and `samples` whole networks on a local target, and fit."""
     from hwnas import __version__
-    from hwnas.cost.measure import MeasureConfig, measure, runtime_info
+    from hwnas.cost.measure import measure, runtime_info
     from hwnas.cost.targets import measured_config
     from hwnas.evaluation import validate_dataset
 
@@ -223,12 +224,12 @@ def profile(
             f"space {space_name!r} does not split into layers, so it cannot be profiled into "
             "a lookup table"
         )
-    base = measured_config(target)
+    base = replace(measured_config(target), statistic=statistic)
     if samples < 1:
         raise SpecError(f"profiling needs at least 1 whole-network sample, got {samples}")
     started = time.time()
     units = space.profile_units(dataset, allowed_choices(space, restrict))  # type: ignore[attr-defined]
-    unit_cfg = MeasureConfig(**{**base.__dict__, "repeats": unit_repeats})
+    unit_cfg = replace(base, repeats=unit_repeats)
     lut: dict[str, float] = {}
     unit_noise: list[float] = []
     chunk = unit_cfg.chunk
@@ -236,18 +237,18 @@ def profile(
         part = units[start : start + chunk]
         timings = measure([(make(), shape) for _, make, shape in part], unit_cfg)
         for (sig, _, _), t in zip(part, timings):
-            lut[sig] = t.median_ms
+            lut[sig] = t.value
             unit_noise.append(t.rel_iqr)
         if progress is not None:
             progress("lookup table", min(start + chunk, len(units)), len(units))
     lut_done = time.time()
     archs = sample_archs(space, samples, seed, restrict=restrict)
-    net_cfg = MeasureConfig(**{**base.__dict__, "repeats": net_repeats})
+    net_cfg = replace(base, repeats=net_repeats)
     measured: list[float] = []
     for start in range(0, len(archs), net_cfg.chunk):
         part = archs[start : start + net_cfg.chunk]
         nets = [(space.build(a, dataset), _net_shape(space, a, dataset)) for a in part]
-        measured += [t.median_ms for t in measure(nets, net_cfg)]
+        measured += [t.value for t in measure(nets, net_cfg)]
         if progress is not None:
             progress("whole networks", min(start + net_cfg.chunk, len(archs)), len(archs))
     info = runtime_info(base)
@@ -263,6 +264,7 @@ def profile(
         "runtime_version": info["version"],
         "device": info["device"],
         "threads": info["threads"],
+        "statistic": statistic,
         "hwnas": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "measure": {"unit_repeats": unit_repeats, "net_repeats": net_repeats, "warmup": base.warmup},
@@ -309,20 +311,25 @@ def error_report(predicted: Sequence[float], measured: Sequence[float]) -> dict[
     }
 
 
-def noise_floor(repeats: Sequence[Sequence[float]]) -> dict[str, float]:
-    """How far single repeats fall from their own network's median: the accuracy a perfect
-    predictor of the median could show against one repeat, to set beside its error."""
-    rel = np.concatenate(
-        [np.abs(np.asarray(r) - np.median(r)) / np.median(r) for r in repeats if len(r)]
-    ) if repeats else np.array([])
-    iqr = [
-        (np.percentile(r, 75) - np.percentile(r, 25)) / np.median(r) for r in repeats if len(r)
+def noise_floor(repeats: Sequence[Sequence[float]], statistic: str = "median") -> dict[str, float]:
+    """How reproducible the measurements themselves are, to set beside the predictor's error:
+    single repeats against their network's median, and the statistic of the odd repeats
+    against that of the even ones (split-half: two measurements of the same network)."""
+    stat = np.min if statistic == "min" else np.median
+    series = [np.asarray(r, dtype=np.float64) for r in repeats if len(r)]
+    rel = np.concatenate([np.abs(r - np.median(r)) / np.median(r) for r in series]) if series else np.array([])
+    iqr = [(np.percentile(r, 75) - np.percentile(r, 25)) / np.median(r) for r in series]
+    halves = [
+        abs(stat(r[0::2]) - stat(r[1::2])) / stat(r) for r in series if len(r) >= 2
     ]
     return {
         "repeat_rel_iqr_median": float(np.median(iqr)) if iqr else math.nan,
         "repeat_mape": float(np.mean(rel)) if len(rel) else math.nan,
         "repeat_within_5pct": float(np.mean(rel <= 0.05)) if len(rel) else math.nan,
         "repeat_within_10pct": float(np.mean(rel <= 0.10)) if len(rel) else math.nan,
+        "split_half_mape": float(np.mean(halves)) if halves else math.nan,
+        "split_half_within_5pct": float(np.mean(np.array(halves) <= 0.05)) if halves else math.nan,
+        "split_half_within_10pct": float(np.mean(np.array(halves) <= 0.10)) if halves else math.nan,
     }
 
 
@@ -330,14 +337,15 @@ def validate(
     path: str | Path, n: int = 30, seed: int = 12345, repeats: int = 11
 ) -> dict[str, Any]:
     """Measure `n` held-out architectures (none used in fitting) and compare."""
-    from hwnas.cost.measure import MeasureConfig, measure
+    from hwnas.cost.measure import measure
     from hwnas.cost.targets import measured_config
 
     predictor = LatencyPredictor.load(path)
     meta = predictor.meta
     space = predictor.space()
     dataset = meta["dataset"]
-    cfg = MeasureConfig(**{**measured_config(meta["target"]).__dict__, "repeats": repeats})
+    statistic = str(meta.get("statistic", "median"))
+    cfg = replace(measured_config(meta["target"]), repeats=repeats, statistic=statistic)
     held_out = sample_archs(
         space,
         n,
@@ -353,7 +361,7 @@ def validate(
         part = held_out[start : start + cfg.chunk]
         nets = [(space.build(a, dataset), _net_shape(space, a, dataset)) for a in part]
         timings += measure(nets, cfg)
-    measured = [t.median_ms for t in timings]
+    measured = [t.value for t in timings]
     report: dict[str, Any] = {
         "profile": str(path),
         "space": meta["space"],
@@ -361,12 +369,13 @@ def validate(
         "target": meta["target"],
         "profiled_on": meta.get("host"),
         **error_report(predicted, measured),
-        "noise_floor": noise_floor([t.repeats_ms for t in timings]),
+        "statistic": statistic,
+        "noise_floor": noise_floor([t.repeats_ms for t in timings], statistic),
         "noisy_measurements": int(sum(t.noisy for t in timings)),
         "measurement": {k: v for k, v in timings[0].provenance.items() if k not in (
             "median_ms", "iqr_ms", "rel_iqr", "number", "noisy", "measured_at")} if timings else {},
         "archs": [
-            {"arch": a.key, "predicted_ms": p, "measured_ms": t.median_ms, "iqr_ms": t.iqr_ms}
+            {"arch": a.key, "predicted_ms": p, "measured_ms": t.value, "iqr_ms": t.iqr_ms}
             for a, p, t in zip(held_out, predicted, timings)
         ],
     }

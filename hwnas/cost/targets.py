@@ -131,7 +131,7 @@ class MeasuredSource(MetricSource):
         space, ds = self.ctx.space, self.ctx.dataset
         nets = [(space.build(a, ds), net_input_shape(space, a, ds)) for a in archs]
         return [
-            Measurement(t.median_ms, {**t.provenance, "target": self.target})
+            Measurement(t.value, {**t.provenance, "target": self.target})
             for t in measure(nets, self.cfg)
         ]
 

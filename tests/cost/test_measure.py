@@ -33,7 +33,17 @@ def test_measurement_statistics_and_provenance(backend: str) -> None:
     assert torch.get_num_threads() >= 1  # restored after the pinned measurement
 
 
+def test_min_statistic_reports_the_fastest_repeat() -> None:
+    from hwnas.cost.measure import measure
+
+    (t,) = measure([_tiny()], MeasureConfig(warmup=0, repeats=3, statistic="min"))
+    assert t.value == min(t.repeats_ms) <= t.median_ms
+    assert t.provenance["statistic"] == "min"
+
+
 def test_bad_configurations() -> None:
+    with pytest.raises(UnknownNameError):
+        MeasureConfig(statistic="mean")
     with pytest.raises(UnknownNameError):
         MeasureConfig(backend="tflite")
     with pytest.raises(UnknownNameError):

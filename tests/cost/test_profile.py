@@ -41,6 +41,8 @@ def test_kendall_tau_and_errors() -> None:
     assert rep["mape"] == pytest.approx((0 + 0.095 + 0.09) / 3)
     floor = noise_floor([[1.0, 1.0, 1.2], [2.0, 2.0, 2.0]])
     assert floor["repeat_within_10pct"] == pytest.approx(5 / 6)
+    # split halves: medians of [1.0, 1.2] and [1.0] differ by 0.1 / 1.0
+    assert floor["split_half_mape"] == pytest.approx((0.1 + 0.0) / 2)
 
 
 def _synthetic_profile(path: Path) -> LatencyPredictor:
