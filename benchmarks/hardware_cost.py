@@ -49,6 +49,9 @@ def main() -> None:
         path = args.out.with_name(f"profile_mbv3_{dataset}_{args.statistic}.json")
         predictor.save(path)
         report = validate(path, n=args.held_out, repeats=args.net_repeats)
+        args.out.with_name(f"validation_mbv3_{dataset}_{args.statistic}.json").write_text(
+            json.dumps(report, indent=1) + "\n"
+        )
         report.pop("archs")
         results[dataset] = {
             "input_side": SETTINGS[dataset],
@@ -68,7 +71,10 @@ def main() -> None:
             f"repeats within 10% {noise['repeat_within_10pct']:.0%}, MAPE "
             f"{noise['repeat_mape']:.1%}, IQR/median {noise['repeat_rel_iqr_median']:.1%}; "
             f"split halves within 10% {noise['split_half_within_10pct']:.0%}, MAPE "
-            f"{noise['split_half_mape']:.1%}; load {os.getloadavg()[0]:.1f}",
+            f"{noise['split_half_mape']:.1%}; drift x{r['drift']['now_over_profiled_median']:.2f}, "
+            f"bias {r['bias']:+.1%}, drift-corrected within 10% "
+            f"{r['drift_corrected'].get('within_10pct', float('nan')):.0%}; "
+            f"load {os.getloadavg()[0]:.1f}",
             flush=True,
         )
     args.out.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -15,7 +15,7 @@ from hwnas.cli import app, console, err_console, friendly
 from hwnas.errors import HwnasError
 
 
-def _dataset(space: Any, dataset: Optional[str]) -> str:
+def _dataset(space: Any, dataset: str | None) -> str:
     from hwnas.evaluation import validate_dataset
 
     return validate_dataset(space, dataset or space.datasets[0])
@@ -34,17 +34,17 @@ def _json_safe(value: Any) -> Any:
 def measure_arch(
     space_name: str,
     arch_text: str,
-    dataset: Optional[str],
+    dataset: str | None,
     target: str,
-    backend: Optional[str] = None,
-    threads: Optional[int] = None,
-    repeats: Optional[int] = None,
+    backend: str | None = None,
+    threads: int | None = None,
+    repeats: int | None = None,
 ) -> dict[str, Any]:
     """Metrics of one architecture on a target; `analytic` gives the counts (and the
     roofline on every shipped device spec)."""
     from hwnas.cost import get_target
     from hwnas.cost.targets import MeasuredTarget, analytic_counts, buildable
-    from hwnas.evaluation import EvalContext
+    from hwnas.evaluation import EvalContext, MetricSource
     from hwnas.metrics import Metric
     from hwnas.spaces import get_space
 
@@ -77,7 +77,9 @@ def measure_arch(
             threads=threads or cfg.threads,
             repeats=repeats or cfg.repeats,
         )
-        sources = {"latency": MeasuredSource(ctx, f"latency@{target}", cfg, target)}
+        sources: dict[str, MetricSource] = {
+            "latency": MeasuredSource(ctx, f"latency@{target}", cfg, target)
+        }
     else:
         sources = {base: resolved.resolve(ctx, Metric(base, target)) for base in resolved.metrics}
     provenance = {}
@@ -95,17 +97,17 @@ def measure_arch(
 def measure(
     space: str = typer.Option(..., help="Search space (see `hwnas spaces`)."),
     arch: str = typer.Option(..., help="Architecture key or preset (e.g. mobilenetv3-large)."),
-    dataset: Optional[str] = typer.Option(None, help="Dataset (input size, classes)."),
+    dataset: str | None = typer.Option(None, help="Dataset (input size, classes)."),
     target: str = typer.Option(
         "analytic",
         help="analytic | local-cpu | local-cpu-torch | local-cuda | roofline:SPEC | "
         "FILE.json | a table device (raspi4, ...).",
     ),
-    backend: Optional[str] = typer.Option(
+    backend: str | None = typer.Option(
         None, help="Override the local target's runtime: onnxruntime | torch."
     ),
-    threads: Optional[int] = typer.Option(None, help="Override the thread count (default 1)."),
-    repeats: Optional[int] = typer.Option(None, help="Override the number of repeats."),
+    threads: int | None = typer.Option(None, help="Override the thread count (default 1)."),
+    repeats: int | None = typer.Option(None, help="Override the number of repeats."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Cost of one architecture on a target: counts, a measurement or a prediction."""
@@ -126,7 +128,7 @@ def measure(
 @friendly
 def profile(
     space: str = typer.Option("mbv3", help="Search space to profile."),
-    dataset: Optional[str] = typer.Option(None, help="Dataset (input size, classes)."),
+    dataset: str | None = typer.Option(None, help="Dataset (input size, classes)."),
     target: str = typer.Option(
         "local-cpu", help="Local target to measure on: local-cpu | local-cpu-torch | local-cuda."
     ),
@@ -135,7 +137,7 @@ def profile(
     seed: int = typer.Option(0, help="Seed of the sampled networks."),
     unit_repeats: int = typer.Option(7, help="Repeats per lookup-table entry."),
     net_repeats: int = typer.Option(11, help="Repeats per whole network."),
-    restrict: Optional[list[str]] = typer.Option(
+    restrict: list[str] | None = typer.Option(
         None,
         help="Profile a sub-space only: DIMENSION=V1,V2 (shell patterns allowed, e.g. "
         "width=1, 'kernel_*=3,5'), repeatable.",
@@ -220,6 +222,9 @@ def validate_cost(
         f"\n               split halves of the repeats: MAPE {noise['split_half_mape']:.1%}, "
         f"within 5% {noise['split_half_within_5pct']:.0%}, within 10% "
         f"{noise['split_half_within_10pct']:.0%}; {report['noisy_measurements']} "
-        "measurement(s) flagged noisy",
+        "measurement(s) flagged noisy\n"
+        f"  drift since profiling: training networks now take "
+        f"{report['drift']['now_over_profiled_median']:.2f}x their profiled time; "
+        f"mean signed error {report['bias']:+.1%}",
         highlight=False,
     )

@@ -67,7 +67,9 @@ def register_target_resolver(
 
 def register_space_source(
     target: str, space: str
-) -> Callable[[Callable[[EvalContext, Metric], MetricSource]], Callable[[EvalContext, Metric], MetricSource]]:
+) -> Callable[
+    [Callable[[EvalContext, Metric], MetricSource]], Callable[[EvalContext, Metric], MetricSource]
+]:
     """Decorator for a factory of `target`'s metric source on `space`, for a table that
     adds a space to a device already registered (by name) for another space."""
 

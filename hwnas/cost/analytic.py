@@ -18,7 +18,7 @@ import json
 import math
 import operator
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -91,14 +91,18 @@ def count(model: Any, input_shape: tuple[int, ...]) -> Counts:
     # shapes only: a copy on the meta device runs no arithmetic
     meta = copy.deepcopy(model).eval().to("meta")
     x = torch.zeros((1, *input_shape), device="meta")
-    try:
-        return _count_fx(meta, x, params)
-    except Exception:  # noqa: BLE001 - untraceable control flow: fall back to hooks
-        pass
-    try:
-        return _count_hooks(meta, x, params)
-    except Exception:  # noqa: BLE001 - value-dependent control flow: run it for real
-        return _count_hooks(model.eval(), torch.zeros((1, *input_shape)), params)
+    # fx first; hooks where fx cannot trace (control flow); for real where the control flow
+    # depends on values, which meta tensors do not have
+    attempts = (
+        lambda: _count_fx(meta, x, params),
+        lambda: _count_hooks(meta, x, params),
+    )
+    for attempt in attempts:
+        try:
+            return attempt()
+        except Exception:  # noqa: BLE001, S112 - try the next, more general way
+            continue
+    return _count_hooks(model.eval(), torch.zeros((1, *input_shape)), params)
 
 
 def _module_layer(name: str, module: Any, inputs: list[Any], out: Any) -> LayerCost | None:
@@ -188,11 +192,18 @@ def _count_fx(model: Any, x: Any, params: int) -> Counts:
         if n.op == "call_module" and _fusable_module(modules[str(n.target)]) and args:
             if len(args[0].users) == 1:
                 alias = args[0]
-        elif n.op == "call_method" and n.target in _VIEW_FUNCS and args:
-            alias = args[0]
-        elif n.op == "call_function" and (
-            getattr(n.target, "__name__", "") in _VIEW_FUNCS or n.target in (torch.flatten,)
-        ) and args:
+        elif (
+            n.op == "call_method"
+            and n.target in _VIEW_FUNCS
+            and args
+            or (
+                n.op == "call_function"
+                and (
+                    getattr(n.target, "__name__", "") in _VIEW_FUNCS or n.target in (torch.flatten,)
+                )
+                and args
+            )
+        ):
             alias = args[0]
         elif n.op == "call_function" and n.target in _BINARY | {torch.add, torch.mul}:
             for a in args:
@@ -215,9 +226,7 @@ def _count_fx(model: Any, x: Any, params: int) -> Counts:
                 layers.append(layer)
                 continue
         layers.append(
-            LayerCost(
-                n.name, str(n.target), 0, 0, 0, sum(numel(a) for a in args), numel(n)
-            )
+            LayerCost(n.name, str(n.target), 0, 0, 0, sum(numel(a) for a in args), numel(n))
         )
     sizes = {n: numel(n) for n in nodes if root[n] is n and n.op not in ("output", "get_attr")}
     peak, peak_at = 0, ""
@@ -247,7 +256,7 @@ def _count_hooks(model: Any, x: Any, params: int) -> Counts:
     import torch
 
     layers: list[LayerCost] = []
-    peak = [0, ""]
+    peak: list[Any] = [0, ""]
 
     def hook(name: str) -> Any:
         def fn(module: Any, inputs: Any, out: Any) -> None:
@@ -338,7 +347,7 @@ def builtin_specs() -> list[str]:
     return sorted(p.name[: -len(".json")] for p in folder.iterdir() if p.name.endswith(".json"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_spec(name_or_path: str) -> DeviceSpec:
     """A shipped spec by name (`stm32f746`) or a JSON file path."""
     if name_or_path.endswith(".json"):

@@ -222,7 +222,9 @@ def runtime_info(cfg: MeasureConfig) -> dict[str, Any]:
         import onnxruntime as ort
 
         info["version"] = ort.__version__
-        info["provider"] = "CUDAExecutionProvider" if cfg.device == "cuda" else "CPUExecutionProvider"
+        info["provider"] = (
+            "CUDAExecutionProvider" if cfg.device == "cuda" else "CPUExecutionProvider"
+        )
     else:
         info["version"] = torch.__version__
     if cfg.device == "cuda" and torch.cuda.is_available():
@@ -306,4 +308,3 @@ def _time_interleaved(
             Timing(med, q1, q3, [float(v) for v in values], number, noisy, prov, cfg.statistic)
         )
     return timings
-

@@ -22,6 +22,8 @@ from hwnas.spaces import Architecture, SearchSpace, get_space
 
 SCHEMA_VERSION = 1
 KIND = "hwnas-latency-predictor"
+#: training networks re-measured by `validate` to see the machine's drift since profiling
+ANCHORS = 8
 #: ridge penalty on the correction's slopes, relative to their scale (keeps tiny samples sane)
 RIDGE = 1e-6
 
@@ -107,7 +109,9 @@ class LatencyPredictor:
             if list(data["correction"]["features"]) != list(FEATURES) or len(coef) != len(FEATURES):
                 raise ValueError("unexpected correction features")
             meta = {
-                k: v for k, v in data.items() if k not in ("correction", "lut_ms", "kind", "schema_version")
+                k: v
+                for k, v in data.items()
+                if k not in ("correction", "lut_ms", "kind", "schema_version")
             }
             meta["space"], meta["dataset"] = str(data["space"]), str(data["dataset"])
         except (KeyError, TypeError, ValueError) as exc:
@@ -115,7 +119,9 @@ class LatencyPredictor:
         return cls(meta, lut, coef)
 
 
-def fit_correction(lut_sums: Sequence[float], n_layers: Sequence[int], measured: Sequence[float]) -> list[float]:
+def fit_correction(
+    lut_sums: Sequence[float], n_layers: Sequence[int], measured: Sequence[float]
+) -> list[float]:
     """Least squares on relative error (rows weighted by 1/measured), with a tiny ridge on
     the slopes so that one or two samples still give a defined answer."""
     X = np.array([_features(s, n) for s, n in zip(lut_sums, n_layers)], dtype=np.float64)
@@ -267,7 +273,11 @@ def profile(
         "statistic": statistic,
         "hwnas": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "measure": {"unit_repeats": unit_repeats, "net_repeats": net_repeats, "warmup": base.warmup},
+        "measure": {
+            "unit_repeats": unit_repeats,
+            "net_repeats": net_repeats,
+            "warmup": base.warmup,
+        },
         "restrict": restrict or {},
         "n_units": len(lut),
         "unit_rel_iqr_median": float(np.median(unit_noise)) if unit_noise else None,
@@ -287,7 +297,7 @@ def profile(
 
 
 # --- validation -----------------------------------------------------------------------------
-def kendall_tau(a: Sequence[float], b: Sequence[float]) -> float:
+def kendall_tau(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> float:
     """Kendall's tau-b (ties counted as neither concordant nor discordant)."""
     x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     dx = np.sign(x[:, None] - x[None, :])
@@ -299,10 +309,13 @@ def kendall_tau(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 def error_report(predicted: Sequence[float], measured: Sequence[float]) -> dict[str, float]:
+    """RMSE, MAPE, shares within +-5% / +-10%, Kendall tau, and the mean signed relative
+    error (`bias`: a drift of the whole machine shows here)."""
     p, m = np.asarray(predicted, dtype=np.float64), np.asarray(measured, dtype=np.float64)
     rel = np.abs(p - m) / m
     return {
-        "n": int(len(m)),
+        "n": len(m),
+        "bias": float(np.mean((p - m) / m)) if len(m) else math.nan,
         "rmse_ms": float(np.sqrt(np.mean((p - m) ** 2))) if len(m) else math.nan,
         "mape": float(np.mean(rel)) if len(m) else math.nan,
         "within_5pct": float(np.mean(rel <= 0.05)) if len(m) else math.nan,
@@ -317,11 +330,13 @@ def noise_floor(repeats: Sequence[Sequence[float]], statistic: str = "median") -
     against that of the even ones (split-half: two measurements of the same network)."""
     stat = np.min if statistic == "min" else np.median
     series = [np.asarray(r, dtype=np.float64) for r in repeats if len(r)]
-    rel = np.concatenate([np.abs(r - np.median(r)) / np.median(r) for r in series]) if series else np.array([])
+    rel = (
+        np.concatenate([np.abs(r - np.median(r)) / np.median(r) for r in series])
+        if series
+        else np.array([])
+    )
     iqr = [(np.percentile(r, 75) - np.percentile(r, 25)) / np.median(r) for r in series]
-    halves = [
-        abs(stat(r[0::2]) - stat(r[1::2])) / stat(r) for r in series if len(r) >= 2
-    ]
+    halves = [abs(stat(r[0::2]) - stat(r[1::2])) / stat(r) for r in series if len(r) >= 2]
     return {
         "repeat_rel_iqr_median": float(np.median(iqr)) if iqr else math.nan,
         "repeat_mape": float(np.mean(rel)) if len(rel) else math.nan,
@@ -333,9 +348,7 @@ def noise_floor(repeats: Sequence[Sequence[float]], statistic: str = "median") -
     }
 
 
-def validate(
-    path: str | Path, n: int = 30, seed: int = 12345, repeats: int = 11
-) -> dict[str, Any]:
+def validate(path: str | Path, n: int = 30, seed: int = 12345, repeats: int = 11) -> dict[str, Any]:
     """Measure `n` held-out architectures (none used in fitting) and compare."""
     from hwnas.cost.measure import measure
     from hwnas.cost.targets import measured_config
@@ -356,12 +369,25 @@ def validate(
     if not held_out:
         raise HwnasError(f"{path}: no held-out architecture left in the profiled sub-space")
     predicted = [predictor.predict(a) for a in held_out]
-    timings = []
-    for start in range(0, len(held_out), cfg.chunk):
-        part = held_out[start : start + cfg.chunk]
+    # a few training networks are measured again, spread over the batches, so that a drift
+    # of the machine since profiling is seen and reported rather than taken for error
+    training = meta.get("training", {})
+    anchors = [
+        (space.parse(k), float(v))
+        for k, v in list(zip(training.get("archs", []), training.get("measured_ms", [])))[:ANCHORS]
+    ]
+    per_chunk = max(cfg.chunk - 1, 1)
+    timings, anchor_ratios = [], []
+    for c, start in enumerate(range(0, len(held_out), per_chunk)):
+        part = held_out[start : start + per_chunk]
+        extra = [anchors[c % len(anchors)]] if anchors and c < 2 * len(anchors) else []
         nets = [(space.build(a, dataset), _net_shape(space, a, dataset)) for a in part]
-        timings += measure(nets, cfg)
+        nets += [(space.build(a, dataset), _net_shape(space, a, dataset)) for a, _ in extra]
+        measured_part = measure(nets, cfg)
+        timings += measured_part[: len(part)]
+        anchor_ratios += [t.value / then for t, (_, then) in zip(measured_part[len(part) :], extra)]
     measured = [t.value for t in timings]
+    ratio = float(np.median(anchor_ratios)) if anchor_ratios else math.nan
     report: dict[str, Any] = {
         "profile": str(path),
         "space": meta["space"],
@@ -372,8 +398,21 @@ def validate(
         "statistic": statistic,
         "noise_floor": noise_floor([t.repeats_ms for t in timings], statistic),
         "noisy_measurements": int(sum(t.noisy for t in timings)),
-        "measurement": {k: v for k, v in timings[0].provenance.items() if k not in (
-            "median_ms", "iqr_ms", "rel_iqr", "number", "noisy", "measured_at")} if timings else {},
+        "drift": {
+            "anchors_measured": len(anchor_ratios),
+            "now_over_profiled_median": ratio,
+            "meaning": "training networks measured again now, over their figure at profiling",
+        },
+        "drift_corrected": error_report([p * ratio for p in predicted], measured)
+        if anchor_ratios
+        else {},
+        "measurement": {
+            k: v
+            for k, v in timings[0].provenance.items()
+            if k not in ("median_ms", "iqr_ms", "rel_iqr", "number", "noisy", "measured_at")
+        }
+        if timings
+        else {},
         "archs": [
             {"arch": a.key, "predicted_ms": p, "measured_ms": t.value, "iqr_ms": t.iqr_ms}
             for a, p, t in zip(held_out, predicted, timings)

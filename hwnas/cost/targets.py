@@ -70,7 +70,9 @@ COUNTERS: dict[str, tuple[Callable[[Any], float], str, str]] = {
 class AnalyticSource(MetricSource):
     cheap = True
 
-    def __init__(self, ctx: EvalContext, metric: str, fn: Callable[[Any], float], prov: dict[str, Any]) -> None:
+    def __init__(
+        self, ctx: EvalContext, metric: str, fn: Callable[[Any], float], prov: dict[str, Any]
+    ) -> None:
         self.ctx = ctx
         self.metric = metric
         self.fn = fn
@@ -225,8 +227,13 @@ def _roofline(name: str) -> Target | None:
     from hwnas.cost.analytic import load_spec
 
     spec = load_spec(name.partition(":")[2])  # validates the name now, not mid-search
-    return RooflineTarget(name, f"roofline model of {spec.name}", "; ".join(spec.sources),
-                          kind="analytic", spec_name=name.partition(":")[2])
+    return RooflineTarget(
+        name,
+        f"roofline model of {spec.name}",
+        "; ".join(spec.sources),
+        kind="analytic",
+        spec_name=name.partition(":")[2],
+    )
 
 
 # --- profiled predictor ------------------------------------------------------------------------

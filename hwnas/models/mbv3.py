@@ -18,7 +18,9 @@ def _act(name: str) -> nn.Module:
     return nn.Hardswish() if name == "hswish" else nn.ReLU()
 
 
-def conv_bn_act(cin: int, cout: int, kernel: int, stride: int, groups: int, act: str | None) -> nn.Sequential:
+def conv_bn_act(
+    cin: int, cout: int, kernel: int, stride: int, groups: int, act: str | None
+) -> nn.Sequential:
     layers: list[nn.Module] = [
         nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False),
         nn.BatchNorm2d(cout),

@@ -207,7 +207,8 @@ class MBV3Space(SearchSpace):
     def arch_input_shape(self, arch: Architecture, dataset: str) -> tuple[int, int, int]:
         """The input the architecture takes: the dataset's side times its resolution gene."""
         channels, side, _ = self._dataset(dataset)
-        return (channels, *(2 * [int(round(side * RESOLUTIONS[arch.genes[1]]))]))  # type: ignore[return-value]
+        scaled = round(side * RESOLUTIONS[arch.genes[1]])
+        return (channels, scaled, scaled)
 
     def plan(self, arch: Architecture, dataset: str) -> dict[str, Any]:
         """The network as data: stem, blocks (`BlockConfig`), head; the builder and the
@@ -279,8 +280,10 @@ class MBV3Space(SearchSpace):
             out.append((blk.signature(), lambda b=blk: _models().InvertedResidual(b), shape))
         out.append(
             (
-                f"head:i{head['in_ch']}:m{head['mid_ch']}:l{head['last_ch']}"
-                f":c{head['classes']}:r{head['side']}",
+                (
+                    f"head:i{head['in_ch']}:m{head['mid_ch']}:l{head['last_ch']}"
+                    f":c{head['classes']}:r{head['side']}"
+                ),
                 lambda: _models().head(head),
                 (head["in_ch"], head["side"], head["side"]),
             )
@@ -327,7 +330,9 @@ def _choice(text: str, what: str, token: str, prefix: str, choices: Sequence[Any
     token = token.strip()
     if prefix:
         if not token.startswith(prefix):
-            raise SpecError(f"mbv3 architecture {text!r}: {what} {token!r} must start with {prefix!r}")
+            raise SpecError(
+                f"mbv3 architecture {text!r}: {what} {token!r} must start with {prefix!r}"
+            )
         token = token[len(prefix) :]
     try:
         value = float(token)

@@ -8,7 +8,7 @@ fbnet space `latency@raspi4` reads this table."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -32,7 +32,7 @@ SOURCE = (
 )
 
 
-@lru_cache(maxsize=None)
+@cache
 def layer_table(device: str) -> tuple[float, np.ndarray]:
     """(BASE, delta[22, 9]) in ms for one device."""
     import pandas as pd
@@ -47,9 +47,9 @@ def layer_table(device: str) -> tuple[float, np.ndarray]:
     rows = frame[frame["metric"] == f"{device}_latency_ms"]
     base = float(rows.loc[rows["layer"] == -1, "delta_vs_k3_e1"].iloc[0])
     delta = np.full((N_LAYERS, len(OPS)), np.nan)
-    for layer, op, value in rows.loc[rows["layer"] >= 0, ["layer", "op_idx", "delta_vs_k3_e1"]].itertuples(
-        index=False
-    ):
+    for layer, op, value in rows.loc[
+        rows["layer"] >= 0, ["layer", "op_idx", "delta_vs_k3_e1"]
+    ].itertuples(index=False):
         delta[int(layer), int(op)] = float(value)
     if np.isnan(delta).any():
         raise RuntimeError(f"{TABLE_FILE}: incomplete table for {device}")
@@ -83,7 +83,9 @@ class FBNetLatencySource(MetricSource):
 def _factory(device: str) -> Any:
     def make(ctx: EvalContext, metric: Metric) -> MetricSource:
         if metric.base != "latency":
-            raise UnknownNameError(f"metric of target {device!r} on fbnet", metric.base, ["latency"])
+            raise UnknownNameError(
+                f"metric of target {device!r} on fbnet", metric.base, ["latency"]
+            )
         return FBNetLatencySource(device, metric.name)
 
     return make

@@ -22,8 +22,18 @@ def _json(args: list[str]) -> dict:
 def test_measure_analytic_json() -> None:
     pytest.importorskip("torch")
     out = _json(
-        ["measure", "--space", "mbv3", "--arch", "mobilenetv3-large", "--dataset", "imagenet",
-         "--target", "analytic", "--json"]
+        [
+            "measure",
+            "--space",
+            "mbv3",
+            "--arch",
+            "mobilenetv3-large",
+            "--dataset",
+            "imagenet",
+            "--target",
+            "analytic",
+            "--json",
+        ]
     )
     assert out["macs_M"] == pytest.approx(219, rel=0.03)
     assert out["params_M"] == pytest.approx(5.4, rel=0.03)
@@ -32,7 +42,16 @@ def test_measure_analytic_json() -> None:
 
 def test_measure_table_target_on_fbnet() -> None:
     out = _json(
-        ["measure", "--space", "fbnet", "--arch", "-".join(["0"] * 22), "--target", "raspi4", "--json"]
+        [
+            "measure",
+            "--space",
+            "fbnet",
+            "--arch",
+            "-".join(["0"] * 22),
+            "--target",
+            "raspi4",
+            "--json",
+        ]
     )
     assert out["latency_ms"] == pytest.approx(17.618579145142576)
     assert out["provenance"]["latency"]["kind"] == "table"
@@ -41,8 +60,20 @@ def test_measure_table_target_on_fbnet() -> None:
 def test_measure_local_cpu_records_threads() -> None:
     pytest.importorskip("onnxruntime")
     out = _json(
-        ["measure", "--space", "mbv3", "--arch", "ofa-min", "--dataset", "fashion-mnist",
-         "--target", "local-cpu", "--repeats", "3", "--json"]
+        [
+            "measure",
+            "--space",
+            "mbv3",
+            "--arch",
+            "ofa-min",
+            "--dataset",
+            "fashion-mnist",
+            "--target",
+            "local-cpu",
+            "--repeats",
+            "3",
+            "--json",
+        ]
     )
     assert out["latency_ms"] > 0
     prov = out["provenance"]["latency"]
@@ -70,9 +101,26 @@ def test_cost_only_search_on_mbv3(tmp_path: Path) -> None:
     out = tmp_path / "run"
     result = runner.invoke(
         app,
-        ["search", "--space", "mbv3", "--dataset", "cifar10", "-o", "macs:min",
-         "-o", "latency@roofline:stm32f746:min", "-c", "peak_memory_kb<=400",
-         "--strategy", "random", "--budget", "4", "--out", str(out), "-q"],
+        [
+            "search",
+            "--space",
+            "mbv3",
+            "--dataset",
+            "cifar10",
+            "-o",
+            "macs:min",
+            "-o",
+            "latency@roofline:stm32f746:min",
+            "-c",
+            "peak_memory_kb<=400",
+            "--strategy",
+            "random",
+            "--budget",
+            "4",
+            "--out",
+            str(out),
+            "-q",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert (out / "pareto.csv").exists()
@@ -89,14 +137,38 @@ def test_accuracy_on_mbv3_is_refused() -> None:
 def test_profile_and_validate_cli(tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
     path = tmp_path / "tiny.json"
-    restrict = ["--restrict", "width=1", "--restrict", "resolution=0.75",
-                "--restrict", "kernel_*=3", "--restrict", "expand_*=3"]
+    restrict = [
+        "--restrict",
+        "width=1",
+        "--restrict",
+        "resolution=0.75",
+        "--restrict",
+        "kernel_*=3",
+        "--restrict",
+        "expand_*=3",
+    ]
     result = runner.invoke(
         app,
-        ["profile", "--space", "mbv3", "--dataset", "cifar10", "--out", str(path), "--samples", "2",
-         "--unit-repeats", "1", "--net-repeats", "2", *restrict],
+        [
+            "profile",
+            "--space",
+            "mbv3",
+            "--dataset",
+            "cifar10",
+            "--out",
+            str(path),
+            "--samples",
+            "2",
+            "--unit-repeats",
+            "1",
+            "--net-repeats",
+            "2",
+            *restrict,
+        ],
     )
     assert result.exit_code == 0, result.output
     assert json.loads(path.read_text())["schema_version"] == 1
-    report = _json(["validate-cost", "--target", str(path), "--samples", "2", "--repeats", "2", "--json"])
+    report = _json(
+        ["validate-cost", "--target", str(path), "--samples", "2", "--repeats", "2", "--json"]
+    )
     assert report["n"] == 2 and "repeat_within_10pct" in report["noise_floor"]

@@ -13,7 +13,9 @@ torch = pytest.importorskip("torch")
 
 
 def _tiny() -> tuple[torch.nn.Module, tuple[int, int, int]]:
-    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten())
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten()
+    )
     return net, (3, 8, 8)
 
 

@@ -99,9 +99,7 @@ def test_profile_and_validate_a_tiny_subspace(tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
     from hwnas.cost.profile import profile, validate
 
-    predictor = profile(
-        "mbv3", "cifar10", samples=3, unit_repeats=2, net_repeats=2, restrict=TINY
-    )
+    predictor = profile("mbv3", "cifar10", samples=3, unit_repeats=2, net_repeats=2, restrict=TINY)
     assert predictor.meta["n_units"] == 13
     assert predictor.meta["threads"] == 1 and predictor.meta["runtime"] == "onnxruntime"
     for key in ("host", "created", "runtime_version", "restrict", "seconds"):

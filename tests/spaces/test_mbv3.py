@@ -47,8 +47,13 @@ def test_presets(space: MBV3Space) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["w1|r1|k3e3", "w2|r1|" + "|".join(["k3e3,k3e3"] * 5), "w1|r1|k4e3,k3e3|" + "|".join(["k3e3,k3e3"] * 4),
-     "w1|r1|k3e3|" + "|".join(["k3e3,k3e3"] * 4), "w1|r1|k3x3,k3e3|" + "|".join(["k3e3,k3e3"] * 4)],
+    [
+        "w1|r1|k3e3",
+        "w2|r1|" + "|".join(["k3e3,k3e3"] * 5),
+        "w1|r1|k4e3,k3e3|" + "|".join(["k3e3,k3e3"] * 4),
+        "w1|r1|k3e3|" + "|".join(["k3e3,k3e3"] * 4),
+        "w1|r1|k3x3,k3e3|" + "|".join(["k3e3,k3e3"] * 4),
+    ],
 )
 def test_parse_errors(space: MBV3Space, text: str) -> None:
     with pytest.raises(SpecError):
@@ -80,9 +85,15 @@ def test_mobilenetv3_large_matches_the_paper(space: MBV3Space) -> None:
 
 @pytest.mark.parametrize(
     ("dataset", "shape", "classes"),
-    [("cifar10", (3, 32, 32), 10), ("cifar100", (3, 32, 32), 100), ("fashion-mnist", (1, 28, 28), 10)],
+    [
+        ("cifar10", (3, 32, 32), 10),
+        ("cifar100", (3, 32, 32), 100),
+        ("fashion-mnist", (1, 28, 28), 10),
+    ],
 )
-def test_builds_for_small_inputs(space: MBV3Space, dataset: str, shape: tuple, classes: int) -> None:
+def test_builds_for_small_inputs(
+    space: MBV3Space, dataset: str, shape: tuple, classes: int
+) -> None:
     torch = pytest.importorskip("torch")
     arch = space.parse("ofa-min")
     assert space.input_shape(dataset) == shape
