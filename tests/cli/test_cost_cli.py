@@ -172,3 +172,10 @@ def test_profile_and_validate_cli(tmp_path: Path) -> None:
         ["validate-cost", "--target", str(path), "--samples", "2", "--repeats", "2", "--json"]
     )
     assert report["n"] == 2 and "repeat_within_10pct" in report["noise_floor"]
+
+
+def test_targets_lists_table_devices_and_local_targets_by_space() -> None:
+    fbnet = runner.invoke(app, ["targets", "--space", "fbnet"])
+    assert fbnet.exit_code == 0 and "raspi4" in fbnet.output and "local-cpu" not in fbnet.output
+    mbv3 = runner.invoke(app, ["targets", "--space", "mbv3"])
+    assert "local-cpu" in mbv3.output and "raspi4" not in mbv3.output
