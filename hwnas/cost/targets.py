@@ -126,6 +126,8 @@ class MeasuredSource(MetricSource):
         self.metric = metric
         self.cfg = cfg
         self.target = target
+        # executors hold this device for one measurement at a time; both CPU backends share it
+        self.device = f"local-{cfg.device}"
 
     def evaluate(self, archs: Sequence[Architecture]) -> list[Measurement]:
         from hwnas.cost.measure import measure

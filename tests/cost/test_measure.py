@@ -78,3 +78,14 @@ def test_one_measurement_per_device_at_a_time() -> None:
         assert not entered.is_set()  # waits while the device is held
     thread.join()
     assert entered.is_set()
+
+
+def test_measured_sources_occupy_their_device() -> None:
+    from hwnas.cost.targets import MeasuredSource
+    from hwnas.evaluation import EvalContext
+    from hwnas.spaces import get_space
+
+    ctx = EvalContext(get_space("mbv3"), "cifar10")
+    cpu = MeasuredSource(ctx, "latency@local-cpu-torch", MeasureConfig(backend="torch"), "x")
+    assert cpu.device == "local-cpu"  # shared by both CPU backends
+    assert MeasuredSource(ctx, "m", MeasureConfig(device="cuda"), "x").device == "local-cuda"
