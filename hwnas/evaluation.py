@@ -72,7 +72,7 @@ def resolve_metric(ctx: EvalContext, metric: Metric) -> MetricSource:
     from hwnas.quality import get_quality
 
     if metric.target is not None:
-        return get_target(metric.target).source(ctx, metric)
+        return get_target(metric.target).resolve(ctx, metric)
     if metric.base in QUALITY_METRICS:
         return get_quality(ctx.quality).source(ctx, metric)
     counters = space_counters(ctx)
@@ -82,12 +82,17 @@ def resolve_metric(ctx: EvalContext, metric: Metric) -> MetricSource:
 
 
 def space_counters(ctx: EvalContext) -> dict[str, MetricSource]:
-    """Device-free cost metrics of a space (e.g. flops, params), from its table."""
+    """Device-free cost metrics of a space: its table's (e.g. NB201 flops, params) first,
+    then those counted on the built network (macs, params, peak_memory_kb, flash_kb)."""
+    from hwnas.cost.targets import analytic_counters
     from hwnas.tabular import TABLES
 
+    counters: dict[str, MetricSource] = {}
     if ctx.space.name in TABLES:
-        return TABLES.get(ctx.space.name).counters(ctx)
-    return {}
+        counters.update(TABLES.get(ctx.space.name).counters(ctx))
+    for name, source in analytic_counters(ctx).items():
+        counters.setdefault(name, source)
+    return counters
 
 
 def available_metrics(ctx: EvalContext) -> list[str]:
@@ -95,7 +100,7 @@ def available_metrics(ctx: EvalContext) -> list[str]:
 
     names = list(QUALITY_METRICS) + sorted(space_counters(ctx))
     for tname, target in TARGETS.items():
-        if target.supports(ctx):
+        if target.serves(ctx):
             names += [f"{base}@{tname}" for base in target.metrics]
     return names
 

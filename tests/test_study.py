@@ -168,7 +168,7 @@ def test_existing_run_directory_is_not_overwritten(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"space": "nb999"}, UnknownNameError, "valid: nb201"),
+        ({"space": "nb999"}, UnknownNameError, "valid: .*nb201"),
         ({"dataset": "mnist"}, UnknownNameError, "cifar10, cifar100, imagenet16"),
         ({"strategy": "annealing"}, UnknownNameError, "nsga2"),
         ({"objectives": ["accuracy:max", "latency@moon:min"]}, UnknownNameError, "pixel3"),

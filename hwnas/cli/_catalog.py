@@ -41,7 +41,7 @@ def targets(
     for name, target in TARGETS.items():
         if space is not None:
             sp = get_space(space)
-            if not target.supports(EvalContext(sp, sp.datasets[0] if sp.datasets else "")):
+            if not target.serves(EvalContext(sp, sp.datasets[0] if sp.datasets else "")):
                 continue
         table.add_row(
             name, target.kind, ", ".join(target.metrics), target.description, target.source_ref

@@ -29,9 +29,23 @@ class Target:
     def source(self, ctx: EvalContext, metric: Metric) -> MetricSource:
         raise NotImplementedError
 
+    def serves(self, ctx: EvalContext) -> bool:
+        """Whether the target has figures for this context, its own or another space's."""
+        return (self.name, ctx.space.name) in _SPACE_SOURCES or self.supports(ctx)
 
-TARGETS: Registry[Target] = Registry("target", ("hwnas.tabular.nb201",))
+    def resolve(self, ctx: EvalContext, metric: Metric) -> MetricSource:
+        """The source for this context: a space-specific one where a table registered it
+        (e.g. HW-NAS-Bench's FBNet latencies under the NB201 device names), else `source`."""
+        factory = _SPACE_SOURCES.get((self.name, ctx.space.name))
+        return factory(ctx, metric) if factory is not None else self.source(ctx, metric)
+
+
+TARGETS: Registry[Target] = Registry(
+    "target", ("hwnas.tabular.nb201", "hwnas.tabular.fbnet", "hwnas.cost.targets")
+)
 _RESOLVERS: list[tuple[str, Callable[[str], Target | None]]] = []
+#: (target name, space name) -> source factory, for a device published for several spaces
+_SPACE_SOURCES: dict[tuple[str, str], Callable[[EvalContext, Metric], MetricSource]] = {}
 
 
 def register_target(target: Target) -> Target:
@@ -46,6 +60,23 @@ def register_target_resolver(
 
     def decorator(fn: Callable[[str], Target | None]) -> Callable[[str], Target | None]:
         _RESOLVERS.append((pattern, fn))
+        return fn
+
+    return decorator
+
+
+def register_space_source(
+    target: str, space: str
+) -> Callable[
+    [Callable[[EvalContext, Metric], MetricSource]], Callable[[EvalContext, Metric], MetricSource]
+]:
+    """Decorator for a factory of `target`'s metric source on `space`, for a table that
+    adds a space to a device already registered (by name) for another space."""
+
+    def decorator(
+        fn: Callable[[EvalContext, Metric], MetricSource],
+    ) -> Callable[[EvalContext, Metric], MetricSource]:
+        _SPACE_SOURCES[(target, space)] = fn
         return fn
 
     return decorator
@@ -70,6 +101,7 @@ __all__ = [
     "Target",
     "get_target",
     "list_targets",
+    "register_space_source",
     "register_target",
     "register_target_resolver",
 ]

@@ -8,7 +8,9 @@ from functools import lru_cache
 from hwnas.registry import Registry
 from hwnas.spaces._base import Architecture, Dimension, SearchSpace
 
-SPACES: Registry[type[SearchSpace]] = Registry("space", ("hwnas.spaces.nb201",))
+SPACES: Registry[type[SearchSpace]] = Registry(
+    "space", ("hwnas.spaces.nb201", "hwnas.spaces.mbv3", "hwnas.spaces.fbnet")
+)
 
 
 def register_space(name: str) -> Callable[[type[SearchSpace]], type[SearchSpace]]:

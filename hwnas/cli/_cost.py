@@ -1,0 +1,230 @@
+"""`hwnas measure`, `hwnas profile` and `hwnas validate-cost`: hardware cost of one network,
+profiling a device into a latency predictor, and checking that predictor on held-out
+networks."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from hwnas.cli import app, console, err_console, friendly
+from hwnas.errors import HwnasError
+
+
+def _dataset(space: Any, dataset: str | None) -> str:
+    from hwnas.evaluation import validate_dataset
+
+    return validate_dataset(space, dataset or space.datasets[0])
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def measure_arch(
+    space_name: str,
+    arch_text: str,
+    dataset: str | None,
+    target: str,
+    backend: str | None = None,
+    threads: int | None = None,
+    repeats: int | None = None,
+) -> dict[str, Any]:
+    """Metrics of one architecture on a target; `analytic` gives the counts (and the
+    roofline on every shipped device spec)."""
+    from hwnas.cost import get_target
+    from hwnas.cost.targets import MeasuredTarget, analytic_counts, buildable
+    from hwnas.evaluation import EvalContext, MetricSource
+    from hwnas.metrics import Metric
+    from hwnas.spaces import get_space
+
+    space = get_space(space_name)
+    ds = _dataset(space, dataset)
+    arch = space.parse(arch_text)
+    out: dict[str, Any] = {"space": space.name, "dataset": ds, "arch": arch.key, "target": target}
+    if target == "analytic":
+        from hwnas.cost.analytic import builtin_specs, load_spec, roofline_seconds
+
+        if not buildable(space):
+            raise HwnasError(f"space {space.name!r} cannot build networks to count")
+        counts = analytic_counts(space, arch, ds)
+        out.update(counts.summary())
+        for name in builtin_specs():
+            out[f"roofline_{name}_ms"] = roofline_seconds(counts, load_spec(name)) * 1e3
+        out["provenance"] = {"kind": "analytic", "method": counts.method}
+        return out
+    resolved = get_target(target)
+    ctx = EvalContext(space, ds)
+    if isinstance(resolved, MeasuredTarget) and (backend or threads or repeats):
+        from dataclasses import replace
+
+        from hwnas.cost.targets import MeasuredSource
+
+        cfg = resolved.config()
+        cfg = replace(
+            cfg,
+            backend=backend or cfg.backend,
+            threads=threads or cfg.threads,
+            repeats=repeats or cfg.repeats,
+        )
+        sources: dict[str, MetricSource] = {
+            "latency": MeasuredSource(ctx, f"latency@{target}", cfg, target)
+        }
+    else:
+        sources = {base: resolved.resolve(ctx, Metric(base, target)) for base in resolved.metrics}
+    provenance = {}
+    for base, source in sources.items():
+        result = source.evaluate([arch])[0]
+        unit = result.provenance.get("unit")
+        out[f"{base}_{unit}" if unit else base] = result.value
+        provenance[base] = result.provenance
+    out["provenance"] = provenance
+    return out
+
+
+@app.command()
+@friendly
+def measure(
+    space: str = typer.Option(..., help="Search space (see `hwnas spaces`)."),
+    arch: str = typer.Option(..., help="Architecture key or preset (e.g. mobilenetv3-large)."),
+    dataset: str | None = typer.Option(None, help="Dataset (input size, classes)."),
+    target: str = typer.Option(
+        "analytic",
+        help="analytic | local-cpu | local-cpu-torch | local-cuda | roofline:SPEC | "
+        "FILE.json | a table device (raspi4, ...).",
+    ),
+    backend: str | None = typer.Option(
+        None, help="Override the local target's runtime: onnxruntime | torch."
+    ),
+    threads: int | None = typer.Option(None, help="Override the thread count (default 1)."),
+    repeats: int | None = typer.Option(None, help="Override the number of repeats."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Cost of one architecture on a target: counts, a measurement or a prediction."""
+    result = measure_arch(space, arch, dataset, target, backend, threads, repeats)
+    if as_json:
+        print(json.dumps(_json_safe(result), indent=1, sort_keys=True))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{result['space']}/{result['dataset']} on {target}", show_header=False)
+    for key, value in result.items():
+        if key != "provenance":
+            table.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
+    console.print(table)
+
+
+@app.command()
+@friendly
+def profile(
+    space: str = typer.Option("mbv3", help="Search space to profile."),
+    dataset: str | None = typer.Option(None, help="Dataset (input size, classes)."),
+    target: str = typer.Option(
+        "local-cpu", help="Local target to measure on: local-cpu | local-cpu-torch | local-cuda."
+    ),
+    out: Path = typer.Option(..., help="Profile JSON to write (then use latency@FILE.json)."),
+    samples: int = typer.Option(30, help="Whole networks measured to fit the correction."),
+    seed: int = typer.Option(0, help="Seed of the sampled networks."),
+    unit_repeats: int = typer.Option(7, help="Repeats per lookup-table entry."),
+    net_repeats: int = typer.Option(11, help="Repeats per whole network."),
+    restrict: list[str] | None = typer.Option(
+        None,
+        help="Profile a sub-space only: DIMENSION=V1,V2 (shell patterns allowed, e.g. "
+        "width=1, 'kernel_*=3,5'), repeatable.",
+    ),
+    statistic: str = typer.Option(
+        "median", help="median | min (the fastest repeat: steadier on a shared machine)."
+    ),
+) -> None:
+    """Profile this device into a lookup table plus a fitted latency predictor."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from hwnas.cost.profile import parse_restrict
+    from hwnas.cost.profile import profile as run_profile
+    from hwnas.spaces import get_space
+
+    ds = _dataset(get_space(space), dataset)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        predictor = run_profile(
+            space,
+            ds,
+            target,
+            samples,
+            seed,
+            unit_repeats,
+            net_repeats,
+            restrict=parse_restrict(restrict or []) or None,
+            statistic=statistic,
+            progress=progress,
+        )
+    predictor.save(out)
+    meta = predictor.meta
+    fit = meta["training"]["fit"]
+    console.print(
+        f"{out}: {meta['n_units']} lookup entries, {len(meta['training']['archs'])} networks, "
+        f"{meta['seconds']['total']:.0f} s; training fit MAPE {fit['mape']:.1%}, "
+        f"within 10% {fit['within_10pct']:.0%}. Use it as -o latency@{out}:min",
+        highlight=False,
+    )
+
+
+@app.command("validate-cost")
+@friendly
+def validate_cost(
+    target: Path = typer.Option(..., help="Profile JSON made by `hwnas profile`."),
+    samples: int = typer.Option(30, help="Held-out networks to measure."),
+    seed: int = typer.Option(12345, help="Seed of the held-out sample."),
+    repeats: int = typer.Option(11, help="Repeats per network."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Measure held-out networks and compare them with the profile's predictions."""
+    from hwnas.cost.profile import validate
+
+    report = validate(target, samples, seed, repeats)
+    if as_json:
+        print(json.dumps(_json_safe(report), indent=1, sort_keys=True))
+        return
+    noise = report["noise_floor"]
+    console.print(
+        f"{report['space']}/{report['dataset']}, {report['n']} held-out networks on "
+        f"{report['measurement'].get('host')} ({report['measurement'].get('runtime')}, "
+        f"{report['measurement'].get('threads')} thread(s), statistic {report['statistic']})\n"
+        f"  predictor:   RMSE {report['rmse_ms']:.3f} ms, MAPE {report['mape']:.1%}, "
+        f"within 5% {report['within_5pct']:.0%}, within 10% {report['within_10pct']:.0%}, "
+        f"Kendall tau {report['kendall_tau']:.3f}\n"
+        f"  noise floor: single repeats vs their median: MAPE {noise['repeat_mape']:.1%}, "
+        f"within 5% {noise['repeat_within_5pct']:.0%}, within 10% "
+        f"{noise['repeat_within_10pct']:.0%}; median IQR/median {noise['repeat_rel_iqr_median']:.1%}"
+        f"\n               split halves of the repeats: MAPE {noise['split_half_mape']:.1%}, "
+        f"within 5% {noise['split_half_within_5pct']:.0%}, within 10% "
+        f"{noise['split_half_within_10pct']:.0%}; {report['noisy_measurements']} "
+        "measurement(s) flagged noisy\n"
+        f"  drift since profiling: training networks now take "
+        f"{report['drift']['now_over_profiled_median']:.2f}x their profiled time; "
+        f"mean signed error {report['bias']:+.1%}",
+        highlight=False,
+    )

@@ -1,0 +1,305 @@
+"""Targets and counters for spaces that build networks: analytic counts (`macs`, `params`,
+`peak_memory_kb`, `flash_kb`), measured latency on this machine (`latency@local-cpu`), a
+roofline estimate from a device spec (`latency@roofline:stm32f746`) and a profiled predictor
+(`latency@profiles/pi4.json`). Torch is imported only when a network is built."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from hwnas.cost import Target, register_target, register_target_resolver
+from hwnas.cost.measure import MeasureConfig
+from hwnas.errors import HwnasError, UnknownNameError
+from hwnas.evaluation import EvalContext, Measurement, MetricSource
+from hwnas.metrics import Metric
+from hwnas.spaces import Architecture, SearchSpace, get_space
+
+
+def buildable(space: SearchSpace) -> bool:
+    return type(space).build is not SearchSpace.build
+
+
+def net_input_shape(space: SearchSpace, arch: Architecture, dataset: str) -> tuple[int, ...]:
+    """The input a built architecture takes (spaces with a resolution gene say so)."""
+    shape = getattr(space, "arch_input_shape", None)
+    return tuple(shape(arch, dataset) if shape else space.input_shape(dataset))
+
+
+@lru_cache(maxsize=2048)
+def _counts(space_name: str, dataset: str, key: str) -> Any:
+    from hwnas.cost.analytic import count
+
+    space = get_space(space_name)
+    arch = space.parse(key)
+    return count(space.build(arch, dataset), net_input_shape(space, arch, dataset))
+
+
+def analytic_counts(space: SearchSpace, arch: Architecture, dataset: str) -> Any:
+    """`hwnas.cost.analytic.Counts` of an architecture (cached by key)."""
+    return _counts(space.name, dataset, arch.key)
+
+
+# --- counters ---------------------------------------------------------------------------------
+#: name -> (value from Counts, unit, meaning)
+COUNTERS: dict[str, tuple[Callable[[Any], float], str, str]] = {
+    "macs": (lambda c: c.macs / 1e6, "M", "multiply-accumulates of conv and linear layers"),
+    "params": (lambda c: c.params / 1e6, "M", "parameters"),
+    "peak_memory_kb": (
+        lambda c: c.peak_memory_bytes(8) / 1e3,
+        "kB",
+        "peak activation memory, int8 (MCUNet: largest live input+output+residual)",
+    ),
+    "peak_memory_fp32_kb": (
+        lambda c: c.peak_memory_bytes(32) / 1e3,
+        "kB",
+        "peak activation memory, fp32",
+    ),
+    "flash_kb": (
+        lambda c: c.flash_bytes(8) / 1e3,
+        "kB",
+        "weight storage, int8 weights + int32 biases",
+    ),
+    "flash_fp32_kb": (lambda c: c.flash_bytes(32) / 1e3, "kB", "weight storage, fp32"),
+}
+
+
+class AnalyticSource(MetricSource):
+    cheap = True
+
+    def __init__(
+        self, ctx: EvalContext, metric: str, fn: Callable[[Any], float], prov: dict[str, Any]
+    ) -> None:
+        self.ctx = ctx
+        self.metric = metric
+        self.fn = fn
+        self.provenance = prov
+
+    def evaluate_one(self, arch: Architecture) -> Measurement:
+        counts = analytic_counts(self.ctx.space, arch, self.ctx.dataset)
+        return Measurement(float(self.fn(counts)), {**self.provenance, "method": counts.method})
+
+
+def analytic_counters(ctx: EvalContext) -> dict[str, MetricSource]:
+    """Counters computed from the built network, for any space that builds."""
+    if not buildable(ctx.space):
+        return {}
+    return {
+        name: AnalyticSource(
+            ctx,
+            name,
+            fn,
+            {"kind": "analytic", "meaning": meaning, "unit": unit, "dataset": ctx.dataset},
+        )
+        for name, (fn, unit, meaning) in COUNTERS.items()
+    }
+
+
+# --- measured on this machine ----------------------------------------------------------------
+@dataclass
+class MeasuredTarget(Target):
+    backend: str = "onnxruntime"
+    device: str = "cpu"
+
+    def supports(self, ctx: EvalContext) -> bool:
+        return buildable(ctx.space)
+
+    def config(self) -> MeasureConfig:
+        return MeasureConfig(backend=self.backend, device=self.device)
+
+    def source(self, ctx: EvalContext, metric: Metric) -> MetricSource:
+        _check(self, ctx, metric)
+        return MeasuredSource(ctx, metric.name, self.config(), self.name)
+
+
+class MeasuredSource(MetricSource):
+    """Builds and measures the batch interleaved; expensive, so it runs after the cheap
+    constraints."""
+
+    cheap = False
+
+    def __init__(self, ctx: EvalContext, metric: str, cfg: MeasureConfig, target: str) -> None:
+        self.ctx = ctx
+        self.metric = metric
+        self.cfg = cfg
+        self.target = target
+        # executors hold this device for one measurement at a time; both CPU backends share it
+        self.device = f"local-{cfg.device}"
+
+    def evaluate(self, archs: Sequence[Architecture]) -> list[Measurement]:
+        from hwnas.cost.measure import measure
+
+        space, ds = self.ctx.space, self.ctx.dataset
+        nets = [(space.build(a, ds), net_input_shape(space, a, ds)) for a in archs]
+        return [
+            Measurement(t.value, {**t.provenance, "target": self.target})
+            for t in measure(nets, self.cfg)
+        ]
+
+
+MEASURED: tuple[MeasuredTarget, ...] = (
+    MeasuredTarget(
+        "local-cpu",
+        "this machine's CPU, ONNX Runtime, 1 thread",
+        "measured here",
+        kind="measured",
+    ),
+    MeasuredTarget(
+        "local-cpu-torch",
+        "this machine's CPU, PyTorch eager, 1 thread",
+        "measured here",
+        kind="measured",
+        backend="torch",
+    ),
+    MeasuredTarget(
+        "local-cuda",
+        "this machine's first CUDA GPU, PyTorch eager, synchronised timing",
+        "measured here",
+        kind="measured",
+        backend="torch",
+        device="cuda",
+    ),
+)
+for _t in MEASURED:
+    register_target(_t)
+
+
+def measured_config(target: str) -> MeasureConfig:
+    """The measurement settings of a local target name (for profiling)."""
+    for t in MEASURED:
+        if t.name == target:
+            return t.config()
+    raise UnknownNameError("local target to measure on", target, [t.name for t in MEASURED])
+
+
+def _check(target: Target, ctx: EvalContext, metric: Metric) -> None:
+    if not target.supports(ctx):
+        raise HwnasError(
+            f"target {target.name!r} needs networks built, and space {ctx.space.name!r} "
+            "cannot build them"
+        )
+    if metric.base not in target.metrics:
+        raise UnknownNameError(f"metric of target {target.name!r}", metric.base, target.metrics)
+
+
+# --- roofline ----------------------------------------------------------------------------------
+@dataclass
+class RooflineTarget(Target):
+    spec_name: str = ""
+
+    def supports(self, ctx: EvalContext) -> bool:
+        return buildable(ctx.space)
+
+    def source(self, ctx: EvalContext, metric: Metric) -> MetricSource:
+        from hwnas.cost.analytic import load_spec
+
+        _check(self, ctx, metric)
+        return RooflineSource(ctx, metric.name, load_spec(self.spec_name))
+
+
+class RooflineSource(MetricSource):
+    cheap = True
+
+    def __init__(self, ctx: EvalContext, metric: str, spec: Any) -> None:
+        self.ctx = ctx
+        self.metric = metric
+        self.spec = spec
+        self.provenance = {
+            "kind": "analytic",
+            "meaning": f"roofline latency on {spec.name} ({spec.default_precision})",
+            "spec": spec.name,
+            "sources": spec.sources,
+            "unit": "ms",
+        }
+
+    def evaluate_one(self, arch: Architecture) -> Measurement:
+        from hwnas.cost.analytic import roofline_seconds
+
+        counts = analytic_counts(self.ctx.space, arch, self.ctx.dataset)
+        return Measurement(roofline_seconds(counts, self.spec) * 1e3, self.provenance)
+
+
+@register_target_resolver("roofline:SPEC")
+def _roofline(name: str) -> Target | None:
+    if not name.startswith("roofline:"):
+        return None
+    from hwnas.cost.analytic import load_spec
+
+    spec = load_spec(name.partition(":")[2])  # validates the name now, not mid-search
+    return RooflineTarget(
+        name,
+        f"roofline model of {spec.name}",
+        "; ".join(spec.sources),
+        kind="analytic",
+        spec_name=name.partition(":")[2],
+    )
+
+
+# --- profiled predictor ------------------------------------------------------------------------
+@dataclass
+class ProfileTarget(Target):
+    path: str = ""
+
+    def _meta(self) -> dict[str, Any]:
+        from hwnas.cost.profile import LatencyPredictor
+
+        return LatencyPredictor.load(self.path).meta
+
+    def supports(self, ctx: EvalContext) -> bool:
+        meta = self._meta()
+        return ctx.space.name == meta["space"] and ctx.dataset == meta["dataset"]
+
+    def source(self, ctx: EvalContext, metric: Metric) -> MetricSource:
+        from hwnas.cost.profile import LatencyPredictor
+
+        predictor = LatencyPredictor.load(self.path)
+        meta = predictor.meta
+        if (ctx.space.name, ctx.dataset) != (meta["space"], meta["dataset"]):
+            raise HwnasError(
+                f"{self.path} predicts {meta['space']}/{meta['dataset']}, not "
+                f"{ctx.space.name}/{ctx.dataset}"
+            )
+        if metric.base not in self.metrics:
+            raise UnknownNameError(f"metric of target {self.name!r}", metric.base, self.metrics)
+        return PredictedSource(metric.name, predictor, self.path)
+
+
+class PredictedSource(MetricSource):
+    cheap = True
+
+    def __init__(self, metric: str, predictor: Any, path: str) -> None:
+        self.metric = metric
+        self.predictor = predictor
+        meta = predictor.meta
+        self.provenance = {
+            "kind": "predicted",
+            "profile": path,
+            "schema_version": 1,
+            "profiled_on": meta.get("host"),
+            "runtime": meta.get("runtime"),
+            "threads": meta.get("threads"),
+            "created": meta.get("created"),
+            "unit": "ms",
+        }
+
+    def evaluate_one(self, arch: Architecture) -> Measurement:
+        return Measurement(self.predictor.predict(arch), self.provenance)
+
+
+@register_target_resolver("FILE.json")
+def _profile(name: str) -> Target | None:
+    if not name.endswith(".json") or name.startswith("roofline:"):
+        return None
+    from hwnas.cost.profile import LatencyPredictor
+
+    meta = LatencyPredictor.load(name).meta  # a missing or foreign file fails here, clearly
+    return ProfileTarget(
+        name,
+        f"latency predictor profiled on {meta.get('host')} ({meta.get('runtime')})",
+        str(Path(name)),
+        kind="predicted",
+        path=name,
+    )

@@ -1,0 +1,181 @@
+"""`hwnas measure`, `hwnas profile`, `hwnas validate-cost` and cost metrics in `hwnas search`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from hwnas.cli import app
+
+runner = CliRunner()
+
+
+def _json(args: list[str]) -> dict:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_measure_analytic_json() -> None:
+    pytest.importorskip("torch")
+    out = _json(
+        [
+            "measure",
+            "--space",
+            "mbv3",
+            "--arch",
+            "mobilenetv3-large",
+            "--dataset",
+            "imagenet",
+            "--target",
+            "analytic",
+            "--json",
+        ]
+    )
+    assert out["macs_M"] == pytest.approx(219, rel=0.03)
+    assert out["params_M"] == pytest.approx(5.4, rel=0.03)
+    assert out["peak_memory_kb"] > 0 and out["flash_kb"] > 0 and out["roofline_stm32f746_ms"] > 0
+
+
+def test_measure_table_target_on_fbnet() -> None:
+    out = _json(
+        [
+            "measure",
+            "--space",
+            "fbnet",
+            "--arch",
+            "-".join(["0"] * 22),
+            "--target",
+            "raspi4",
+            "--json",
+        ]
+    )
+    assert out["latency_ms"] == pytest.approx(17.618579145142576)
+    assert out["provenance"]["latency"]["kind"] == "table"
+
+
+def test_measure_local_cpu_records_threads() -> None:
+    pytest.importorskip("onnxruntime")
+    out = _json(
+        [
+            "measure",
+            "--space",
+            "mbv3",
+            "--arch",
+            "ofa-min",
+            "--dataset",
+            "fashion-mnist",
+            "--target",
+            "local-cpu",
+            "--repeats",
+            "3",
+            "--json",
+        ]
+    )
+    assert out["latency_ms"] > 0
+    prov = out["provenance"]["latency"]
+    assert prov["threads"] == 1 and prov["runtime"] == "onnxruntime" and prov["repeats"] == 3
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--arch", "nosuch", "--target", "analytic"], "unknown mbv3 preset"),
+        (["--arch", "ofa-min", "--target", "nosuch"], "unknown target"),
+        (["--arch", "ofa-min", "--target", "roofline:nosuch"], "unknown device spec"),
+        (["--arch", "ofa-min", "--target", "missing.json"], "does not exist"),
+        (["--arch", "ofa-min", "--dataset", "mnist", "--target", "analytic"], "unknown dataset"),
+    ],
+)
+def test_measure_errors_are_one_line(args: list[str], message: str) -> None:
+    result = runner.invoke(app, ["measure", "--space", "mbv3", *args])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_cost_only_search_on_mbv3(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    out = tmp_path / "run"
+    result = runner.invoke(
+        app,
+        [
+            "search",
+            "--space",
+            "mbv3",
+            "--dataset",
+            "cifar10",
+            "-o",
+            "macs:min",
+            "-o",
+            "latency@roofline:stm32f746:min",
+            "-c",
+            "peak_memory_kb<=400",
+            "--strategy",
+            "random",
+            "--budget",
+            "4",
+            "--out",
+            str(out),
+            "-q",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert (out / "pareto.csv").exists()
+
+
+def test_accuracy_on_mbv3_is_refused() -> None:
+    result = runner.invoke(
+        app, ["search", "--space", "mbv3", "-o", "accuracy:max", "-o", "macs:min", "--budget", "2"]
+    )
+    assert result.exit_code == 2
+    assert "no accuracy" in result.output
+
+
+def test_profile_and_validate_cli(tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    path = tmp_path / "tiny.json"
+    restrict = [
+        "--restrict",
+        "width=1",
+        "--restrict",
+        "resolution=0.75",
+        "--restrict",
+        "kernel_*=3",
+        "--restrict",
+        "expand_*=3",
+    ]
+    result = runner.invoke(
+        app,
+        [
+            "profile",
+            "--space",
+            "mbv3",
+            "--dataset",
+            "cifar10",
+            "--out",
+            str(path),
+            "--samples",
+            "2",
+            "--unit-repeats",
+            "1",
+            "--net-repeats",
+            "2",
+            *restrict,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(path.read_text())["schema_version"] == 1
+    report = _json(
+        ["validate-cost", "--target", str(path), "--samples", "2", "--repeats", "2", "--json"]
+    )
+    assert report["n"] == 2 and "repeat_within_10pct" in report["noise_floor"]
+
+
+def test_targets_lists_table_devices_and_local_targets_by_space() -> None:
+    fbnet = runner.invoke(app, ["targets", "--space", "fbnet"])
+    assert fbnet.exit_code == 0 and "raspi4" in fbnet.output and "local-cpu" not in fbnet.output
+    mbv3 = runner.invoke(app, ["targets", "--space", "mbv3"])
+    assert "local-cpu" in mbv3.output and "raspi4" not in mbv3.output

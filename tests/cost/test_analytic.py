@@ -1,0 +1,122 @@
+"""Analytic counts against hand-computed small networks, and the roofline arithmetic."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hwnas.cost.analytic import (
+    DeviceSpec,
+    builtin_specs,
+    load_spec,
+    roofline_seconds,
+)
+from hwnas.errors import SpecError, UnknownNameError
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+
+
+class Residual(nn.Module):
+    """x (2x8x8) -> 1x1 conv to 6 -> 1x1 conv to 2, + x -> pool -> linear to 3."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(2, 6, 1, bias=False)
+        self.relu = nn.ReLU()
+        self.b = nn.Conv2d(6, 2, 1, bias=False)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(2, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.b(self.relu(self.a(x))) + x
+        return self.fc(torch.flatten(self.pool(y), 1))
+
+
+class Untraceable(Residual):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] > 4:  # fx cannot trace a branch on a shape
+            return super().forward(x)
+        return x
+
+
+def test_counts_by_hand() -> None:
+    from hwnas.cost.analytic import count
+
+    c = count(Residual(), (2, 8, 8))
+    assert c.method == "fx"
+    assert c.macs == 64 * 6 * 2 + 64 * 2 * 6 + 3 * 2  # 1542
+    assert c.params == 12 + 12 + 6 + 3
+    assert (c.weights, c.biases) == (30, 6 + 2 + 3)
+    assert c.flash_bytes(8) == 30 + 4 * 11
+    assert c.flash_bytes(32) == 4 * 30 + 4 * 11
+    assert c.flash_bytes(4) == 15 + 4 * 11
+
+
+def test_peak_memory_counts_the_live_residual() -> None:
+    """At conv b: its input (6x8x8) + its output (2x8x8) + the block input kept for the add."""
+    from hwnas.cost.analytic import count
+
+    c = count(Residual(), (2, 8, 8))
+    assert c.peak_activation_elems == 384 + 128 + 128
+    assert c.peak_layer == "b"
+    assert c.peak_memory_bytes(8) == 640 and c.peak_memory_bytes(32) == 2560
+
+
+def test_hooks_fallback_counts_the_same_macs() -> None:
+    from hwnas.cost.analytic import count
+
+    c = count(Untraceable(), (2, 8, 8))
+    assert c.method == "hooks"
+    assert c.macs == 1542 and c.params == 33
+    assert c.peak_activation_elems == 384 + 128  # a single layer's input + output
+
+
+def _spec(**over: object) -> DeviceSpec:
+    data = {
+        "schema_version": 1,
+        "name": "toy",
+        "peak_ops_per_s": {"int8": 1000.0, "fp32": 500.0},
+        "memory_bandwidth_bytes_per_s": 100.0,
+        "sram_bytes": 1000,
+        "flash_bytes": 2000,
+        "default_precision": "int8",
+        "sources": ["made up"],
+        **over,
+    }
+    return DeviceSpec.from_dict(data, "test")
+
+
+def test_roofline_arithmetic() -> None:
+    from hwnas.cost.analytic import count
+
+    c = count(Residual(), (2, 8, 8))
+    # per layer max(ops / 1000, bytes / 100), int8: a 5.48, b 5.32, pool 1.30, fc 0.23
+    assert roofline_seconds(c, _spec()) == pytest.approx(5.48 + 5.32 + 1.30 + 0.23)
+    # compute-bound when bandwidth is plentiful: 2 ops per MAC, pooling 1 op per output
+    fast = _spec(memory_bandwidth_bytes_per_s=1e12)
+    assert roofline_seconds(c, fast) == pytest.approx((2 * 1542 + 2) / 1000)
+    assert roofline_seconds(c, fast, "fp32") == pytest.approx((2 * 1542 + 2) / 500)
+
+
+def test_shipped_specs() -> None:
+    assert {"stm32f746", "rpi4"} <= set(builtin_specs())
+    mcu = load_spec("stm32f746")
+    assert (mcu.sram_bytes, mcu.flash_bytes) == (320 * 1024, 1024 * 1024)
+    assert mcu.sources and load_spec("rpi4").sources
+    with pytest.raises(UnknownNameError, match="stm32f746"):
+        load_spec("nosuchdevice")
+
+
+def test_spec_files_are_checked(tmp_path: Path) -> None:
+    path = tmp_path / "dev.json"
+    path.write_text(json.dumps({**_spec().to_dict(), "schema_version": 99}))
+    with pytest.raises(SpecError, match="schema_version"):
+        load_spec(str(path))
+    path.write_text(json.dumps({"schema_version": 1, "name": "x"}))
+    with pytest.raises(SpecError, match="malformed"):
+        load_spec(str(path))
+    path.write_text(json.dumps(_spec().to_dict()))
+    assert load_spec(str(path)).name == "toy"

@@ -1,0 +1,91 @@
+"""Measurement: statistics and provenance, backends, the per-device lock."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from hwnas.cost.measure import MeasureConfig, device_lock, lock_path
+from hwnas.errors import HwnasError, UnknownNameError
+
+torch = pytest.importorskip("torch")
+
+
+def _tiny() -> tuple[torch.nn.Module, tuple[int, int, int]]:
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten()
+    )
+    return net, (3, 8, 8)
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "torch"])
+def test_measurement_statistics_and_provenance(backend: str) -> None:
+    from hwnas.cost.measure import measure
+
+    cfg = MeasureConfig(backend=backend, warmup=1, repeats=5)
+    a, b = measure([_tiny(), _tiny()], cfg)
+    for t in (a, b):
+        assert len(t.repeats_ms) == 5 and t.number >= 1
+        assert 0 < t.q1_ms <= t.median_ms <= t.q3_ms
+        assert t.noisy == (t.rel_iqr > cfg.noise_threshold)
+        prov = t.provenance
+        assert prov["threads"] == 1 and prov["runtime"] == backend and prov["device"] == "cpu"
+        assert prov["host"] and prov["version"] and prov["median_ms"] == t.median_ms
+    assert torch.get_num_threads() >= 1  # restored after the pinned measurement
+
+
+def test_min_statistic_reports_the_fastest_repeat() -> None:
+    from hwnas.cost.measure import measure
+
+    (t,) = measure([_tiny()], MeasureConfig(warmup=0, repeats=3, statistic="min"))
+    assert t.value == min(t.repeats_ms) <= t.median_ms
+    assert t.provenance["statistic"] == "min"
+
+
+def test_bad_configurations() -> None:
+    with pytest.raises(UnknownNameError):
+        MeasureConfig(statistic="mean")
+    with pytest.raises(UnknownNameError):
+        MeasureConfig(backend="tflite")
+    with pytest.raises(UnknownNameError):
+        MeasureConfig(device="tpu")
+    with pytest.raises(HwnasError):
+        MeasureConfig(repeats=0)
+
+
+def test_cuda_is_refused_clearly_without_a_gpu() -> None:
+    from hwnas.cost.measure import measure
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(HwnasError, match="CUDA"):
+        measure([_tiny()], MeasureConfig(backend="torch", device="cuda", warmup=0, repeats=1))
+
+
+def test_one_measurement_per_device_at_a_time() -> None:
+    entered = threading.Event()
+
+    def other() -> None:
+        with device_lock("cpu"):
+            entered.set()
+
+    with device_lock("cpu"):
+        assert lock_path("cpu").exists()
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join(0.2)
+        assert not entered.is_set()  # waits while the device is held
+    thread.join()
+    assert entered.is_set()
+
+
+def test_measured_sources_occupy_their_device() -> None:
+    from hwnas.cost.targets import MeasuredSource
+    from hwnas.evaluation import EvalContext
+    from hwnas.spaces import get_space
+
+    ctx = EvalContext(get_space("mbv3"), "cifar10")
+    cpu = MeasuredSource(ctx, "latency@local-cpu-torch", MeasureConfig(backend="torch"), "x")
+    assert cpu.device == "local-cpu"  # shared by both CPU backends
+    assert MeasuredSource(ctx, "m", MeasureConfig(device="cuda"), "x").device == "local-cuda"

@@ -1,0 +1,114 @@
+"""Profiles: the fit, JSON round trip, validation, and use as a target in a study."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hwnas.cost.profile import (
+    LatencyPredictor,
+    error_report,
+    fit_correction,
+    kendall_tau,
+    noise_floor,
+)
+from hwnas.errors import SpecError
+from hwnas.spaces import get_space
+from hwnas.study import Study
+
+#: a tiny sub-space of mbv3 at CIFAR size: depth varies, nothing else (13 lookup entries)
+TINY = {"width": [1.0], "resolution": [0.75], "kernel_*": [3], "expand_*": [3]}
+
+
+def test_fit_recovers_a_linear_law() -> None:
+    sums = np.array([1.0, 2.0, 3.5, 4.0, 7.0])
+    layers = np.array([10, 12, 11, 15, 20])
+    measured = 0.5 + 1.2 * sums + 0.03 * layers
+    coef = fit_correction(sums, layers, measured)
+    np.testing.assert_allclose(coef, [0.5, 1.2, 0.03], rtol=1e-4, atol=1e-4)
+    assert len(fit_correction([2.0], [3], [4.0])) == 3  # one sample still gives an answer
+
+
+def test_kendall_tau_and_errors() -> None:
+    assert kendall_tau([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert kendall_tau([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    assert kendall_tau([1, 2, 3], [1, 3, 2]) == pytest.approx(1 / 3)
+    rep = error_report([1.0, 2.19, 2.73], [1.0, 2.0, 3.0])
+    assert rep["within_5pct"] == pytest.approx(1 / 3) and rep["within_10pct"] == pytest.approx(1.0)
+    assert rep["mape"] == pytest.approx((0 + 0.095 + 0.09) / 3)
+    floor = noise_floor([[1.0, 1.0, 1.2], [2.0, 2.0, 2.0]])
+    assert floor["repeat_within_10pct"] == pytest.approx(5 / 6)
+    # split halves: medians of [1.0, 1.2] and [1.0] differ by 0.1 / 1.0
+    assert floor["split_half_mape"] == pytest.approx((0.1 + 0.0) / 2)
+
+
+def _synthetic_profile(path: Path) -> LatencyPredictor:
+    """A full-coverage profile with made-up table entries (no measuring)."""
+    space = get_space("mbv3")
+    units = space.profile_units("cifar10")  # type: ignore[attr-defined]
+    lut = {sig: 0.01 * (1 + i % 7) for i, (sig, _, _) in enumerate(units)}
+    meta = {"space": "mbv3", "dataset": "cifar10", "host": "test", "target": "local-cpu"}
+    predictor = LatencyPredictor(meta, lut, [0.1, 1.0, 0.0])
+    predictor.save(path)
+    return predictor
+
+
+def test_json_round_trip_and_checks(tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    original = _synthetic_profile(path)
+    data = json.loads(path.read_text())
+    assert data["schema_version"] == 1 and data["kind"] == "hwnas-latency-predictor"
+    loaded = LatencyPredictor.load(path)
+    arch = get_space("mbv3").parse("mobilenetv3-large")
+    assert loaded.predict(arch) == pytest.approx(original.predict(arch))
+    path.write_text(json.dumps({**data, "schema_version": 0}))
+    with pytest.raises(SpecError, match="schema_version"):
+        LatencyPredictor.load(path)
+
+
+def test_profile_is_a_target_in_a_study(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    path = tmp_path / "p.json"
+    _synthetic_profile(path)
+    study = Study(
+        space="mbv3",
+        dataset="cifar10",
+        objectives=[f"latency@{path}:min", "params:min"],
+        strategy="random",
+        budget=4,
+    ).optimize()
+    frame = study.evaluations()
+    assert (frame["status"] == "ok").all(), frame["error"].tolist()
+    assert frame[f"latency@{path}"].gt(0).all() and frame["params"].gt(0).all()
+    prov = next(iter(study.ledger.rows()))["provenance"]
+    assert prov[f"latency@{path}"]["kind"] == "predicted"
+    assert prov["params"]["kind"] == "analytic"
+
+
+def test_accuracy_on_mbv3_fails_clearly() -> None:
+    from hwnas.errors import HwnasError
+
+    with pytest.raises(HwnasError, match="no accuracy"):
+        Study(space="mbv3", dataset="cifar10", objectives=["accuracy:max", "macs:min"])
+
+
+def test_profile_and_validate_a_tiny_subspace(tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    from hwnas.cost.profile import profile, validate
+
+    predictor = profile("mbv3", "cifar10", samples=3, unit_repeats=2, net_repeats=2, restrict=TINY)
+    assert predictor.meta["n_units"] == 13
+    assert predictor.meta["threads"] == 1 and predictor.meta["runtime"] == "onnxruntime"
+    for key in ("host", "created", "runtime_version", "restrict", "seconds"):
+        assert key in predictor.meta
+    path = tmp_path / "tiny.json"
+    predictor.save(path)
+    report = validate(path, n=2, repeats=2)
+    assert report["n"] == 2
+    assert not {a["arch"] for a in report["archs"]} & set(predictor.meta["training"]["archs"])
+    for key in ("rmse_ms", "mape", "within_5pct", "within_10pct", "kendall_tau", "noise_floor"):
+        assert key in report
+    assert report["measurement"]["threads"] == 1

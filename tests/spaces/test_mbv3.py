@@ -1,0 +1,117 @@
+"""The elastic MobileNetV3 space: keys, presets, structure and the paper's counts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from hwnas.errors import SpecError, UnknownNameError
+from hwnas.spaces import get_space
+from hwnas.spaces.mbv3 import DEPTHS, MAX_DEPTH, STAGES, MBV3Space
+
+
+@pytest.fixture(scope="module")
+def space() -> MBV3Space:
+    return get_space("mbv3")  # type: ignore[return-value]
+
+
+def test_inactive_blocks_do_not_change_the_key(space: MBV3Space) -> None:
+    arch = space.parse("ofa-min")  # depth 2 everywhere: blocks 2 and 3 of each stage unused
+    genes = list(arch.genes)
+    i = space._block_gene(0, MAX_DEPTH - 1)
+    genes[i], genes[i + 1] = 2, 4
+    other = space.make(genes)
+    assert other == arch and other.key == arch.key and other.genes == arch.genes
+    genes[space._block_gene(0, 1)] = 2  # an active block: a different network
+    assert space.make(genes) != arch
+
+
+def test_keys_round_trip(space: MBV3Space) -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        arch = space.sample(rng)
+        assert space.parse(arch.key) == arch
+        assert space.parse(arch.key).genes == arch.genes
+
+
+def test_presets(space: MBV3Space) -> None:
+    large = space.parse("mobilenetv3-large")
+    assert large.key.startswith("w1|r1|k3e4,k3e3|k5e3,k5e3,k5e3|k3e6,k3e2.5,k3e2.3,k3e2.3|")
+    depths = [DEPTHS[g] for g in large.genes[2 : 2 + len(STAGES)]]
+    assert depths == [2, 3, 4, 2, 3]
+    assert len(space.parse("ofa-max").key.split("|")[2].split(",")) == MAX_DEPTH
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "w1|r1|k3e3",
+        "w2|r1|" + "|".join(["k3e3,k3e3"] * 5),
+        "w1|r1|k4e3,k3e3|" + "|".join(["k3e3,k3e3"] * 4),
+        "w1|r1|k3e3|" + "|".join(["k3e3,k3e3"] * 4),
+        "w1|r1|k3x3,k3e3|" + "|".join(["k3e3,k3e3"] * 4),
+    ],
+)
+def test_parse_errors(space: MBV3Space, text: str) -> None:
+    with pytest.raises(SpecError):
+        space.parse(text)
+
+
+def test_unknown_preset_lists_the_presets(space: MBV3Space) -> None:
+    with pytest.raises(UnknownNameError, match="mobilenetv3-large"):
+        space.parse("mobilenetv4")
+
+
+def test_import_does_not_load_torch() -> None:
+    code = "import sys, hwnas; from hwnas.spaces import get_space; get_space('mbv3').parse('ofa-min'); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_mobilenetv3_large_matches_the_paper(space: MBV3Space) -> None:
+    """Howard et al. 2019, Table 3: 219M multiply-adds, 5.4M parameters at 224."""
+    pytest.importorskip("torch")
+    from hwnas.cost.analytic import count
+
+    arch = space.parse("mobilenetv3-large")
+    counts = count(space.build(arch, "imagenet"), space.arch_input_shape(arch, "imagenet"))
+    assert counts.macs == pytest.approx(219e6, rel=0.03)
+    assert counts.params == pytest.approx(5.4e6, rel=0.03)
+    assert counts.params == 5_483_032  # torchvision's mobilenet_v3_large, to the parameter
+
+
+@pytest.mark.parametrize(
+    ("dataset", "shape", "classes"),
+    [
+        ("cifar10", (3, 32, 32), 10),
+        ("cifar100", (3, 32, 32), 100),
+        ("fashion-mnist", (1, 28, 28), 10),
+    ],
+)
+def test_builds_for_small_inputs(
+    space: MBV3Space, dataset: str, shape: tuple, classes: int
+) -> None:
+    torch = pytest.importorskip("torch")
+    arch = space.parse("ofa-min")
+    assert space.input_shape(dataset) == shape
+    net = space.build(arch, dataset)
+    with torch.no_grad():
+        out = net(torch.zeros((2, *space.arch_input_shape(arch, dataset))))
+    assert tuple(out.shape) == (2, classes)
+
+
+def test_resolution_gene_scales_the_input(space: MBV3Space) -> None:
+    arch = space.parse("w1.2|r0.75|" + "|".join(["k3e3,k3e3"] * 5))
+    assert space.arch_input_shape(arch, "imagenet") == (3, 168, 168)
+    assert space.arch_input_shape(arch, "cifar10") == (3, 24, 24)
+
+
+def test_profile_units_cover_every_layer(space: MBV3Space) -> None:
+    units = {sig for sig, _, _ in space.profile_units("cifar10")}
+    rng = np.random.default_rng(1)
+    for _ in range(30):
+        arch = space.sample(rng)
+        assert {sig for sig, _, _ in space.layers(arch, "cifar10")} <= units
