@@ -157,7 +157,8 @@ def count_flops(model: nn.Module, input_shape: Sequence[int]) -> float:
     try:
         model.eval()
         with torch.no_grad():
-            device = next(model.parameters()).device  # "meta" counts without computing
+            # on the model's device ("meta" counts without computing); CPU if it has no weights
+            device = next(iter(model.parameters()), torch.zeros(0)).device
             model(torch.zeros(1, *input_shape, device=device))
     finally:
         for h in handles:
