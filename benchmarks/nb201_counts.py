@@ -44,9 +44,9 @@ def _cell_counts(ops: list[int], resolution: int) -> tuple[float, float]:
     return params, flops
 
 
-def _counts(mode: str, ops: list[int], skeleton: dict[str, tuple[float, float]]) -> Iterator[
-    tuple[str, float, float]
-]:
+def _counts(
+    mode: str, ops: list[int], skeleton: dict[str, tuple[float, float]]
+) -> Iterator[tuple[str, float, float]]:
     cell_cache: dict[int, tuple[float, float]] = {}
     for ds, (shape, _) in DATASETS.items():
         if mode == "full":
@@ -75,8 +75,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--mode", choices=("cells", "full"), default="cells")
     parser.add_argument("--limit", type=int, default=None, help="check only the first N archs")
-    parser.add_argument("--verify", type=int, default=20, help="cells mode: whole networks to "
-                        "compare with the skeleton + cells sum first")
+    parser.add_argument(
+        "--verify",
+        type=int,
+        default=20,
+        help="cells mode: whole networks to compare with the skeleton + cells sum first",
+    )
     parser.add_argument("--json", default=None, help="write the summary here")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -100,8 +104,9 @@ def main() -> None:
     worst: dict[str, tuple[float, int]] = {}
     for n, (index, ops) in enumerate(zip(frame["arch_index"].tolist(), all_ops)):
         if n % 1000 == 0:
-            print(f"{n}/{len(frame)} {time.perf_counter() - start:.0f}s", file=sys.stderr,
-                  flush=True)
+            print(
+                f"{n}/{len(frame)} {time.perf_counter() - start:.0f}s", file=sys.stderr, flush=True
+            )
         row = frame.iloc[n]
         for ds, params, flops in _counts(args.mode, ops, skeleton):
             for kind, value in (("params", params), ("flops", flops)):

@@ -7,6 +7,9 @@ they are computed (an interrupted run resumes). Prints a markdown table of Kenda
 the predictor and its ablations (encoding only, proxies only, a single proxy).
 
     PYTHONPATH=. python benchmarks/predictor.py --features benchmarks/results/pred_features.csv
+
+(`--shard I/K` computes a K-th of the features in parallel processes that append to the same
+file; a last run without it fits and reports.)
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from scipy.stats import kendalltau, spearmanr
 
 from hwnas.quality.predictor import ProxyFeaturizer, ProxyPredictor
@@ -30,9 +34,13 @@ def main() -> None:
     parser.add_argument("--train", type=int, default=100)
     parser.add_argument("--test", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--proxies", default="synflow+params+flops")
+    parser.add_argument("--proxies", default="synflow")
+    parser.add_argument(
+        "--shard", default=None, help="I/K: only compute the features of every K-th arch from I"
+    )
     parser.add_argument("--features", default="pred_features.csv")
     args = parser.parse_args()
+    torch.set_num_threads(1)
     space = get_space("nb201")
     proxies = tuple(args.proxies.split("+"))
     rng = np.random.default_rng(args.seed)
@@ -45,7 +53,8 @@ def main() -> None:
     cache = pd.read_csv(feats).set_index("arch") if feats.exists() else None
     featurizer = ProxyFeaturizer(space, "cifar10", proxies=proxies, seed=args.seed)
     start = time.perf_counter()
-    for a in archs:
+    shard, n_shards = map(int, (args.shard or "0/1").split("/"))
+    for a in archs[shard::n_shards]:
         if cache is not None and a.key in cache.index:
             featurizer._cache[a.key] = [float(cache.loc[a.key, p]) for p in proxies]
             continue
@@ -57,6 +66,8 @@ def main() -> None:
                 w.writerow(["arch", *proxies])
             w.writerow([a.key, *featurizer._cache[a.key]])
     print(f"features: {time.perf_counter() - start:.0f} s for the uncached architectures")
+    if args.shard:
+        return
     table = load_frame().set_index("arch_str")
     train, test = archs[: args.train], archs[args.train :]
     for target in ("cifar10_test_acc_200ep", "cifar10valid_valid_acc_200ep"):
@@ -76,12 +87,16 @@ def main() -> None:
             mean, _ = model.predict(X_te[:, cols])
             tau = kendalltau(mean, y_te).statistic
             rho = spearmanr(mean, y_te).statistic
-            print(f"| GBT ensemble | {label} ({', '.join(featurizer.encodings)}; "
-                  f"{', '.join(proxies)}) | {tau:.3f} | {rho:.3f} |")
+            print(
+                f"| GBT ensemble | {label} ({', '.join(featurizer.encodings)}; "
+                f"{', '.join(proxies)}) | {tau:.3f} | {rho:.3f} |"
+            )
         for j, p in enumerate(proxies):
             col = X_te[:, n_enc + j]
-            print(f"| proxy alone (no training) | {p} | {kendalltau(col, y_te).statistic:.3f} | "
-                  f"{spearmanr(col, y_te).statistic:.3f} |")
+            print(
+                f"| proxy alone (no training) | {p} | {kendalltau(col, y_te).statistic:.3f} | "
+                f"{spearmanr(col, y_te).statistic:.3f} |"
+            )
 
 
 if __name__ == "__main__":

@@ -24,11 +24,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from scipy.stats import spearmanr
 
-import torch
-
-from hwnas.quality.proxies import compute_proxies, default_data, list_proxies, proxy_batch, resolve_names
+from hwnas.quality.proxies import (
+    compute_proxies,
+    default_data,
+    list_proxies,
+    proxy_batch,
+    resolve_names,
+)
 from hwnas.spaces import get_space
 from hwnas.tabular.nb201 import load_frame
 
@@ -61,8 +66,17 @@ def main() -> None:
         torch.set_num_threads(1)
         data = args.data or default_data()
         batch = proxy_batch(data, space.input_shape("cifar10"), 64, args.seed)
-        meta_path.write_text(json.dumps({"data": batch.provenance, "seed": args.seed,
-                                         "threads": 1, "torch": torch.__version__}, indent=2))
+        meta_path.write_text(
+            json.dumps(
+                {
+                    "data": batch.provenance,
+                    "seed": args.seed,
+                    "threads": 1,
+                    "torch": torch.__version__,
+                },
+                indent=2,
+            )
+        )
         for i in order:
             key = pub.arch_str[i]
             if key in done:
@@ -87,13 +101,17 @@ def report(scores: Path, pub: pd.DataFrame) -> None:
         pub, on="arch_str", suffixes=("", "_pub")
     )
     acc = merged["cifar10_test_acc_200ep"]
-    print(f"{len(merged)} architectures; mean {ours['seconds'].mean():.2f} s/arch "
-          f"(wall, for the proxies of this file)")
-    print("| proxy | n | Spearman with CIFAR-10 test acc | published proxy, same archs | "
-          "Spearman ours vs published |")
+    print(
+        f"{len(merged)} architectures; mean {ours['seconds'].mean():.2f} s/arch "
+        f"(wall, for the proxies of this file)"
+    )
+    print(
+        "| proxy | n | Spearman with CIFAR-10 test acc | published proxy, same archs | "
+        "Spearman ours vs published |"
+    )
     print("|---|---|---|---|---|")
     for p in list_proxies():
-        col = merged[p] if p in merged else None
+        col = merged.get(p)
         if col is None or col.notna().sum() == 0:
             continue
         ok = col.notna()

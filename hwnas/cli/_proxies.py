@@ -16,7 +16,9 @@ from hwnas.cli import app, console, err_console, friendly
 @friendly
 def proxies(
     space: str = typer.Option("nb201", help="Search space whose networks are built."),
-    dataset: str = typer.Option("cifar10", help="Dataset the networks are built for (shape, classes)."),
+    dataset: str = typer.Option(
+        "cifar10", help="Dataset the networks are built for (shape, classes)."
+    ),
     proxy: list[str] = typer.Option(
         ["all"], "--proxy", "-p", help="Proxy name, repeatable, or `all`."
     ),

@@ -33,7 +33,9 @@ class Split:
 
     def __post_init__(self) -> None:
         if self.x.ndim != 4 or self.x.dtype != np.uint8:
-            raise ValueError(f"images must be uint8 (N, C, H, W), got {self.x.dtype} {self.x.shape}")
+            raise ValueError(
+                f"images must be uint8 (N, C, H, W), got {self.x.dtype} {self.x.shape}"
+            )
         if self.y.shape != (len(self.x),):
             raise ValueError(f"{len(self.x)} images but labels of shape {self.y.shape}")
 
@@ -78,8 +80,8 @@ class ImageDataset:
         need_test = self.test is None
         for label in np.unique(self.train.y):
             idx = rng.permutation(np.flatnonzero(self.train.y == label))
-            n_val = int(round(len(idx) * val_fraction))
-            n_test = int(round(len(idx) * test_fraction)) if need_test else 0
+            n_val = round(len(idx) * val_fraction)
+            n_test = round(len(idx) * test_fraction) if need_test else 0
             val_idx.append(idx[:n_val])
             test_idx.append(idx[n_val : n_val + n_test])
             train_idx.append(idx[n_val + n_test :])
@@ -87,11 +89,18 @@ class ImageDataset:
         test = self.train.take(order[2]) if need_test else self.test
         prov = {
             **self.provenance,
-            "split": {"seed": seed, "val_fraction": val_fraction, "stratified": True,
-                      "test": "carved from train" if need_test else "the source's own"},
+            "split": {
+                "seed": seed,
+                "val_fraction": val_fraction,
+                "stratified": True,
+                "test": "carved from train" if need_test else "the source's own",
+            },
         }
         return replace(
-            self, train=self.train.take(order[0]), val=self.train.take(order[1]), test=test,
+            self,
+            train=self.train.take(order[0]),
+            val=self.train.take(order[1]),
+            test=test,
             provenance=prov,
         )
 

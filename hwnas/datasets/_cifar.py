@@ -60,8 +60,11 @@ def read_python_batch(path: Path) -> dict[str, Any]:
 
 
 def _images(data: Any, path: Path) -> np.ndarray:
-    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or (
-        data.shape[1] != 3072
+    if (
+        not isinstance(data, np.ndarray)
+        or data.dtype != np.uint8
+        or data.ndim != 2
+        or (data.shape[1] != 3072)
     ):
         shape = getattr(data, "shape", None)
         raise DatasetError(
@@ -76,9 +79,7 @@ def _labels(batch: dict[str, Any], key: str, n: int, classes: int, path: Path) -
         raise DatasetError(f"CIFAR batch {path}: no {key!r} entry (keys: {sorted(batch)})")
     y = np.asarray(batch[key])
     if y.shape != (n,) or y.dtype.kind not in "iu" or (n and (y.min() < 0 or y.max() >= classes)):
-        raise DatasetError(
-            f"CIFAR batch {path}: {key!r} must be {n} integers in 0..{classes - 1}"
-        )
+        raise DatasetError(f"CIFAR batch {path}: {key!r} must be {n} integers in 0..{classes - 1}")
     return y.astype(np.int64)
 
 

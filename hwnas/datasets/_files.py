@@ -19,9 +19,7 @@ def _folder_split(directory: Path, classes: tuple[str, ...]) -> Split:
     images: list[np.ndarray] = []
     labels: list[int] = []
     for label, cls in enumerate(classes):
-        files = sorted(
-            p for p in (directory / cls).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES
-        )
+        files = sorted(p for p in (directory / cls).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         for path in files:
             try:
                 with Image.open(path) as img:
@@ -118,8 +116,10 @@ def npz(path: str | None) -> ImageDataset:
         x = _as_images(arrays["x_test"], f"npz {file} [x_test]")
         test = Split(x, arrays["y_test"].astype(np.int64))
     n_classes = int(max(train.y.max(), -1 if test is None else test.y.max())) + 1
-    classes = tuple(str(c) for c in arrays["classes"]) if "classes" in arrays else tuple(
-        str(i) for i in range(n_classes)
+    classes = (
+        tuple(str(c) for c in arrays["classes"])
+        if "classes" in arrays
+        else tuple(str(i) for i in range(n_classes))
     )
     if len(classes) < n_classes:
         raise DatasetError(f"npz {file}: {len(classes)} class names for {n_classes} labels")
@@ -136,7 +136,11 @@ def digits(path: str | None) -> ImageDataset:
         raise DatasetError("digits ships with scikit-learn and takes no path")
     bunch = load_digits()
     x = np.clip(np.asarray(bunch.images) * 16, 0, 255).astype(np.uint8)[:, None]
-    prov = {"dataset": "digits", "source": "sklearn.datasets.load_digits (UCI)", "format": "sklearn"}
+    prov = {
+        "dataset": "digits",
+        "source": "sklearn.datasets.load_digits (UCI)",
+        "format": "sklearn",
+    }
     return ImageDataset(
         "digits", Split(x, bunch.target.astype(np.int64)), None,
         tuple(str(i) for i in range(10)), prov,

@@ -51,9 +51,7 @@ def _find(directory: Path, stem: str) -> Path:
     raise DatasetError(f"IDX dataset in {directory}: expected {stem} or {stem}.gz, not found")
 
 
-def load_idx_dir(
-    directory: Path, name: str, classes: tuple[str, ...]
-) -> ImageDataset:
+def load_idx_dir(directory: Path, name: str, classes: tuple[str, ...]) -> ImageDataset:
     """The four files `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`, `t10k-...`."""
     if not directory.is_dir():
         raise DatasetError(

@@ -11,6 +11,4 @@ from hwnas.errors import DependencyError
 def require_torch() -> None:
     """Raise a `DependencyError` naming the extra when torch is not installed."""
     if importlib.util.find_spec("torch") is None:
-        raise DependencyError(
-            'building networks needs PyTorch: pip install "hwnas[torch]"'
-        )
+        raise DependencyError('building networks needs PyTorch: pip install "hwnas[torch]"')

@@ -30,7 +30,7 @@ class ProxyFeaturizer:
         self,
         space: SearchSpace,
         dataset: str,
-        encodings: Sequence[str] = ("onehot", "path"),
+        encodings: Sequence[str] = ("onehot", "opcount", "path"),
         proxies: Sequence[str] = DEFAULT_PROXIES,
         data: str | None = None,
         batch_size: int = 64,
@@ -210,8 +210,7 @@ class PredictorSource(MetricSource):
         model = self._fit()
         mean, std = model.predict(self.featurizer(list(archs)))
         return [
-            Measurement(float(m), {**self.provenance, "std": float(s)})
-            for m, s in zip(mean, std)
+            Measurement(float(m), {**self.provenance, "std": float(s)}) for m, s in zip(mean, std)
         ]
 
 

@@ -73,9 +73,15 @@ def proxy_batch(
 class _Passes:
     """The forward/backward passes proxies share, each run once per network."""
 
-    def __init__(self, make_model: Callable[[], nn.Module], batch: ProxyBatch | None) -> None:
+    def __init__(
+        self,
+        make_model: Callable[[], nn.Module],
+        batch: ProxyBatch | None,
+        input_shape: Sequence[int],
+    ) -> None:
         self.make_model = make_model
         self.batch = batch
+        self.input_shape = tuple(input_shape)
         self._cache: dict[str, dict[str, float]] = {}
 
     def need_batch(self, proxy: str) -> ProxyBatch:
@@ -139,7 +145,7 @@ def synflow(passes: _Passes) -> float:
         for p in model.state_dict().values():
             p.abs_()
     model.zero_grad()
-    shape = _input_shape(passes)
+    shape = passes.input_shape
     model(torch.ones(1, *shape, dtype=torch.float64)).sum().backward()
     total = sum(
         float((m.weight * m.weight.grad).detach().abs().sum())
@@ -149,15 +155,8 @@ def synflow(passes: _Passes) -> float:
     return _signed_log(total)
 
 
-def _input_shape(passes: _Passes) -> tuple[int, ...]:
-    if passes.batch is not None:
-        return tuple(passes.batch.x.shape[1:])
-    return tuple(getattr(passes, "input_shape"))
-
-
 def _loss_pass(passes: _Passes) -> dict[str, float]:
     """snip, grad_norm and fisher from one cross-entropy forward/backward in train mode."""
-    import torch
     import torch.nn.functional as F
 
     batch = passes.need_batch("snip/grad_norm/fisher")
@@ -301,7 +300,7 @@ def flops(passes: _Passes) -> float:
     """FLOPs in millions of one image, counted as NAS-Bench-201 counts them."""
     from hwnas.models.nb201 import count_flops
 
-    return count_flops(passes.make_model(), _input_shape(passes))
+    return count_flops(passes.make_model(), passes.input_shape)
 
 
 def compute_proxies(
@@ -344,8 +343,7 @@ def model_proxies(
             pristine.append(build())
         return copy.deepcopy(pristine[0])
 
-    passes = _Passes(make_model, batch)
-    passes.input_shape = tuple(input_shape)  # type: ignore[attr-defined]
+    passes = _Passes(make_model, batch, input_shape)
     return {name: float(PROXIES.get(name)(passes)) for name in names}
 
 
@@ -392,9 +390,7 @@ def score_archs(
     torch.set_num_threads(threads)
     needs_data = any(n not in DATA_FREE for n in names)
     data = data or default_data()
-    batch = (
-        proxy_batch(data, space.input_shape(dataset), batch_size, seed) if needs_data else None
-    )
+    batch = proxy_batch(data, space.input_shape(dataset), batch_size, seed) if needs_data else None
     rows = []
     start = time.perf_counter()
     for i, arch in enumerate(archs):
@@ -407,8 +403,9 @@ def score_archs(
         "network_dataset": dataset,
         "proxies": list(names),
         "data": batch.provenance if batch is not None else None,
-        "note": "data-dependent proxies use the images named in `data`, not the network's "
-        "dataset" if needs_data else "data-free proxies only",
+        "note": "data-dependent proxies use the images named in `data`, not the network's dataset"
+        if needs_data
+        else "data-free proxies only",
         "seed": seed,
         "batch_size": batch_size if needs_data else None,
         "threads": threads,

@@ -11,8 +11,8 @@ from hwnas.spaces import get_space
 
 torch = pytest.importorskip("torch")
 
-from hwnas.models.nb201 import count_flops, count_params  # noqa: E402
-from hwnas.tabular.nb201 import load_frame  # noqa: E402
+from hwnas.models.nb201 import count_flops, count_params
+from hwnas.tabular.nb201 import load_frame
 
 DATASETS = ("cifar10", "cifar100", "imagenet16")
 
@@ -37,7 +37,11 @@ def test_params_and_flops_match_the_table(dataset: str) -> None:
 
 @pytest.mark.parametrize(
     ("dataset", "shape", "classes"),
-    [("cifar10", (3, 32, 32), 10), ("cifar100", (3, 32, 32), 100), ("imagenet16", (3, 16, 16), 120)],
+    [
+        ("cifar10", (3, 32, 32), 10),
+        ("cifar100", (3, 32, 32), 100),
+        ("imagenet16", (3, 16, 16), 120),
+    ],
 )
 def test_forward_gives_one_logit_per_class(
     dataset: str, shape: tuple[int, int, int], classes: int

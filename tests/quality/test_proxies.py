@@ -12,7 +12,7 @@ from hwnas.quality.proxies import list_proxies, model_proxies, proxy_batch, reso
 
 torch = pytest.importorskip("torch")
 
-from hwnas.models.nb201 import TinyNetwork  # noqa: E402
+from hwnas.models.nb201 import TinyNetwork
 
 SHAPE = (3, 8, 8)
 CONV = [3, 3, 3, 3, 3, 3]  # every edge a 3x3 conv
