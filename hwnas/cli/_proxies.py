@@ -37,7 +37,8 @@ def proxies(
     out: Path = typer.Option(..., "--out", help="CSV file to write (arch + one column per proxy)."),
 ) -> None:
     """Zero-cost proxies (synflow, nwot, jacov, snip, grad_norm, fisher, grasp, params, flops)
-    of built networks. The images used are written to OUT.json beside the CSV."""
+    of built networks. Which images the data-dependent proxies saw goes to OUT plus `.json`
+    (e.g. zc.csv.json)."""
     import numpy as np
     import pandas as pd
     from rich.progress import Progress
