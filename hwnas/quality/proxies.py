@@ -178,12 +178,12 @@ def _loss_pass(passes: _Passes) -> dict[str, float]:
             h.remove()
     grads = [(m.weight, m.weight.grad) for m in layers if m.weight.grad is not None]
     fisher = sum(
-        float((a * a.grad).sum(dim=(2, 3)).pow(2).mean(0).mul(0.5).sum())
+        float((a.detach() * a.grad).sum(dim=(2, 3)).pow(2).mean(0).mul(0.5).sum())
         for a in acts
         if a.grad is not None and a.dim() == 4
     )
     return {
-        "snip": sum(float((w * g).abs().sum()) for w, g in grads),
+        "snip": sum(float((w.detach() * g).abs().sum()) for w, g in grads),
         "grad_norm": sum(float(g.norm()) for _, g in grads),
         "fisher": fisher,
     }
@@ -285,7 +285,7 @@ def grasp(passes: _Passes) -> float:
     z = sum((gw * gf).sum() for gw, gf in zip(grad_w, grad_f) if gf is not None)
     model.zero_grad()
     z.backward()  # type: ignore[union-attr]
-    return sum(float((-w * w.grad).sum()) for w in weights if w.grad is not None)
+    return sum(float((-w.detach() * w.grad).sum()) for w in weights if w.grad is not None)
 
 
 @register_proxy("params")
