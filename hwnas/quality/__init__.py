@@ -18,8 +18,17 @@ class QualityEstimator:
     def source(self, ctx: EvalContext, metric: Metric) -> MetricSource:
         raise NotImplementedError
 
+    @classmethod
+    def with_spec(cls, spec: str) -> QualityEstimator:
+        """The estimator configured by the SPEC of `--quality NAME:SPEC`."""
+        from hwnas.errors import SpecError
 
-QUALITY: Registry[QualityEstimator] = Registry("quality estimator", ("hwnas.quality.tabular",))
+        raise SpecError(f"quality estimator {cls.name!r} takes no options (got {spec!r})")
+
+
+QUALITY: Registry[QualityEstimator] = Registry(
+    "quality estimator", ("hwnas.quality.tabular", "hwnas.quality.predictor")
+)
 
 
 def register_quality(name: str) -> Callable[[type[QualityEstimator]], type[QualityEstimator]]:
@@ -32,7 +41,10 @@ def register_quality(name: str) -> Callable[[type[QualityEstimator]], type[Quali
 
 
 def get_quality(name: str) -> QualityEstimator:
-    return QUALITY.get(name)
+    """`NAME` or `NAME:SPEC` (e.g. `predictor:n=200`): the spec configures the estimator."""
+    base, sep, spec = name.partition(":")
+    entry = QUALITY.get(base)
+    return type(entry).with_spec(spec) if sep else entry
 
 
 def list_quality(pattern: str = "*") -> list[str]:

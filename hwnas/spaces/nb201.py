@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -97,6 +97,23 @@ class NB201Space(SearchSpace):
                 len(archs), -1
             )
         return super().encode(archs, kind)
+
+    def build(self, arch: Architecture, dataset: str) -> Any:
+        """The network NAS-Bench-201 trained for `arch` on `dataset` (imports torch)."""
+        from hwnas.evaluation import validate_dataset
+        from hwnas.models import require_torch
+
+        validate_dataset(self, dataset)
+        require_torch()
+        from hwnas.models import nb201
+
+        return nb201.build(arch.genes, dataset)
+
+    def input_shape(self, dataset: str) -> tuple[int, int, int]:
+        from hwnas.evaluation import validate_dataset
+
+        validate_dataset(self, dataset)
+        return (3, 16, 16) if dataset == "imagenet16" else (3, 32, 32)
 
 
 def _path_encoding(genes: Sequence[int]) -> list[float]:

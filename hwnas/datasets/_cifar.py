@@ -1,0 +1,187 @@
+"""CIFAR-10 / CIFAR-100 in their python or binary distributions.
+
+The python batches are pickles, and hwnas never unpickles a user file with the standard
+unpickler: `_CifarUnpickler` resolves only the globals a numpy array needs
+(`numpy.core.multiarray._reconstruct`, `numpy.ndarray`, `numpy.dtype`, and `_codecs.encode`
+with which Python 3 writes bytes at protocol 2), so a file that tries
+to call anything else (`os.system`, `builtins.eval`, ...) is refused before it runs, and the
+result must be a dict of plain values with a uint8 `data` array. This keeps the format
+users actually have on disk (torchvision downloads the python version) without the
+arbitrary-code risk; the binary version (`cifar-10-batches-bin`) needs no pickle at all."""
+
+from __future__ import annotations
+
+import io
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hwnas.datasets import DatasetError, ImageDataset, Split, register_dataset
+
+_ALLOWED = {
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("_codecs", "encode"),  # how Python 3 writes bytes at protocol 2 (str -> latin-1 bytes)
+}
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """Resolves only the numpy globals listed in `_ALLOWED`."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _ALLOWED:
+            # resolved here, not imported: old pickles name numpy.core, which numpy 2 renamed
+            reconstruct = np.ndarray.__reduce__(np.zeros(0))[0]
+            import codecs
+
+            return {
+                "_reconstruct": reconstruct, "ndarray": np.ndarray, "dtype": np.dtype,
+                "encode": codecs.encode,
+            }[name]  # fmt: skip
+        raise pickle.UnpicklingError(f"global {module}.{name} is not allowed in a CIFAR batch")
+
+
+def read_python_batch(path: Path) -> dict[str, Any]:
+    """One CIFAR python batch as a dict with str keys, read with the restricted unpickler."""
+    try:
+        with open(path, "rb") as fh:
+            obj = _CifarUnpickler(io.BytesIO(fh.read()), encoding="bytes").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as exc:
+        raise DatasetError(
+            f"CIFAR python batch {path}: not a CIFAR batch that can be read safely ({exc})"
+        ) from None
+    if not isinstance(obj, dict):
+        raise DatasetError(f"CIFAR python batch {path}: expected a dict, got {type(obj).__name__}")
+    return {k.decode() if isinstance(k, bytes) else str(k): v for k, v in obj.items()}
+
+
+def _images(data: Any, path: Path) -> np.ndarray:
+    if (
+        not isinstance(data, np.ndarray)
+        or data.dtype != np.uint8
+        or data.ndim != 2
+        or (data.shape[1] != 3072)
+    ):
+        shape = getattr(data, "shape", None)
+        raise DatasetError(
+            f"CIFAR batch {path}: expected 'data' as uint8 (N, 3072), got "
+            f"{type(data).__name__} {getattr(data, 'dtype', '')} {shape}"
+        )
+    return data.reshape(-1, 3, 32, 32)
+
+
+def _labels(batch: dict[str, Any], key: str, n: int, classes: int, path: Path) -> np.ndarray:
+    if key not in batch:
+        raise DatasetError(f"CIFAR batch {path}: no {key!r} entry (keys: {sorted(batch)})")
+    y = np.asarray(batch[key])
+    if y.shape != (n,) or y.dtype.kind not in "iu" or (n and (y.min() < 0 or y.max() >= classes)):
+        raise DatasetError(f"CIFAR batch {path}: {key!r} must be {n} integers in 0..{classes - 1}")
+    return y.astype(np.int64)
+
+
+def _names(values: Any) -> tuple[str, ...]:
+    return tuple(v.decode() if isinstance(v, bytes) else str(v) for v in values)
+
+
+def _load_python(directory: Path, variant: str) -> ImageDataset:
+    if variant == "cifar10":
+        files = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
+        meta, names_key, label_key, n_classes = "batches.meta", "label_names", "labels", 10
+    else:
+        files = {"train": ["train"], "test": ["test"]}
+        meta, names_key, label_key, n_classes = "meta", "fine_label_names", "fine_labels", 100
+    splits = {}
+    for split, names in files.items():
+        xs, ys = [], []
+        for name in names:
+            path = directory / name
+            if not path.is_file():
+                raise DatasetError(
+                    f"{variant}: expected the python batch {name} in {directory} "
+                    f"(files: {', '.join(files['train'] + files['test'])}, {meta})"
+                )
+            batch = read_python_batch(path)
+            x = _images(batch.get("data"), path)
+            xs.append(x)
+            ys.append(_labels(batch, label_key, len(x), n_classes, path))
+        splits[split] = Split(np.concatenate(xs), np.concatenate(ys))
+    classes = tuple(str(i) for i in range(n_classes))
+    if (directory / meta).is_file():
+        names = read_python_batch(directory / meta).get(names_key)
+        if names is not None and len(names) == n_classes:
+            classes = _names(names)
+    prov = {"dataset": variant, "path": str(directory), "format": "python batches (restricted)"}
+    return ImageDataset(variant, splits["train"], splits["test"], classes, prov)
+
+
+def read_binary_batch(path: Path, label_bytes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Records of `label_bytes` label bytes then 3072 pixel bytes; returns the images and
+    the last label byte (CIFAR-100's fine label)."""
+    raw = np.fromfile(path, dtype=np.uint8)
+    record = label_bytes + 3072
+    if raw.size == 0 or raw.size % record:
+        raise DatasetError(
+            f"CIFAR binary batch {path}: {raw.size} bytes is not a multiple of the "
+            f"{record}-byte record ({label_bytes} label byte(s) + 3072 pixels)"
+        )
+    rows = raw.reshape(-1, record)
+    return rows[:, label_bytes:].reshape(-1, 3, 32, 32).copy(), rows[:, label_bytes - 1].astype(
+        np.int64
+    )
+
+
+def _load_binary(directory: Path, variant: str) -> ImageDataset:
+    if variant == "cifar10":
+        files = {"train": [f"data_batch_{i}.bin" for i in range(1, 6)], "test": ["test_batch.bin"]}
+        label_bytes, n_classes, meta = 1, 10, "batches.meta.txt"
+    else:
+        files = {"train": ["train.bin"], "test": ["test.bin"]}
+        label_bytes, n_classes, meta = 2, 100, "fine_label_names.txt"
+    splits = {}
+    for split, names in files.items():
+        parts = [read_binary_batch(directory / n, label_bytes) for n in names]
+        y = np.concatenate([p[1] for p in parts])
+        if y.size and y.max() >= n_classes:
+            raise DatasetError(f"{variant} in {directory}: labels outside 0..{n_classes - 1}")
+        splits[split] = Split(np.concatenate([p[0] for p in parts]), y)
+    classes = tuple(str(i) for i in range(n_classes))
+    if (directory / meta).is_file():
+        lines = [s.strip() for s in (directory / meta).read_text().splitlines() if s.strip()]
+        if len(lines) == n_classes:
+            classes = tuple(lines)
+    prov = {"dataset": variant, "path": str(directory), "format": "binary batches"}
+    return ImageDataset(variant, splits["train"], splits["test"], classes, prov)
+
+
+def load_cifar(path: str | None, variant: str) -> ImageDataset:
+    if not path:
+        raise DatasetError(
+            f"{variant}: give the directory of its python or binary batches, e.g. "
+            f"{variant}:~/data/{'cifar-10-batches-py' if variant == 'cifar10' else 'cifar-100-python'}"
+            " (hwnas downloads nothing)"
+        )
+    directory = Path(path)
+    if not directory.is_dir():
+        raise DatasetError(f"{variant}: expected a directory of CIFAR batches at {directory}")
+    binary = "data_batch_1.bin" if variant == "cifar10" else "train.bin"
+    if (directory / binary).is_file():
+        return _load_binary(directory, variant)
+    return _load_python(directory, variant)
+
+
+@register_dataset("cifar10")
+def cifar10(path: str | None) -> ImageDataset:
+    """CIFAR-10: `cifar10:DIR` with `data_batch_1..5` + `test_batch` (python version) or
+    the same names with `.bin` (binary version)."""
+    return load_cifar(path, "cifar10")
+
+
+@register_dataset("cifar100")
+def cifar100(path: str | None) -> ImageDataset:
+    """CIFAR-100 (fine labels): `cifar100:DIR` with `train` + `test` (python version) or
+    `train.bin` + `test.bin` (binary version)."""
+    return load_cifar(path, "cifar100")

@@ -1,0 +1,233 @@
+"""Accuracy predictors whose features are the architecture's encoding plus zero-cost
+proxies (ParZC / FBNetV3 style), and the `predictor` quality estimator that serves one in
+a search: `--quality predictor` (trained on 100 architectures of the space's table),
+`predictor:n=200,proxies=synflow+nwot,seed=1` or `predictor:LABELS.csv` (columns `arch`
+and `accuracy`, for spaces without a table)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hwnas.errors import HwnasError, SpecError
+from hwnas.evaluation import EvalContext, Measurement, MetricSource
+from hwnas.metrics import Metric
+from hwnas.quality import QualityEstimator, register_quality
+from hwnas.spaces import Architecture, SearchSpace
+
+DEFAULT_PROXIES: tuple[str, ...] = ("synflow", "params", "flops")
+
+
+class ProxyFeaturizer:
+    """Rows of [encodings..., proxies...] for architectures; proxy scores are cached by key,
+    so an architecture is scored once however often it is featurised."""
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        dataset: str,
+        encodings: Sequence[str] = ("onehot", "opcount", "path"),
+        proxies: Sequence[str] = DEFAULT_PROXIES,
+        data: str | None = None,
+        batch_size: int = 64,
+        seed: int = 0,
+    ) -> None:
+        self.space = space
+        self.dataset = dataset
+        self.encodings = tuple(e for e in encodings if e in space.encodings)
+        self.proxies = tuple(proxies)
+        self.data = data
+        self.batch_size = batch_size
+        self.seed = seed
+        self._cache: dict[str, list[float]] = {}
+        self._batch: Any = None
+        self.provenance: dict[str, Any] = {}
+
+    def proxy_rows(self, archs: Sequence[Architecture]) -> np.ndarray:
+        from hwnas.quality.proxies import DATA_FREE, compute_proxies, default_data, proxy_batch
+
+        if not self.proxies:
+            return np.zeros((len(archs), 0))
+        if self._batch is None and any(p not in DATA_FREE for p in self.proxies):
+            self._batch = proxy_batch(
+                self.data or default_data(), self.space.input_shape(self.dataset),
+                self.batch_size, self.seed,
+            )  # fmt: skip
+            self.provenance["data"] = self._batch.provenance
+        for arch in archs:
+            if arch.key not in self._cache:
+                values = compute_proxies(
+                    self.space, arch, self.dataset, self.proxies, self._batch, self.seed
+                )
+                self._cache[arch.key] = [values[p] for p in self.proxies]
+        return np.array([self._cache[a.key] for a in archs], dtype=np.float64)
+
+    def __call__(self, archs: Sequence[Architecture]) -> np.ndarray:
+        blocks = [self.space.encode(archs, e) for e in self.encodings]
+        blocks.append(self.proxy_rows(archs))
+        return np.concatenate(blocks, axis=1)
+
+
+@dataclass
+class ProxyPredictor:
+    """An ensemble of gradient-boosted trees (scikit-learn) on encoding + proxy features;
+    the spread of its members is the uncertainty. Non-finite proxy values (e.g. NASWOT's
+    -inf for a network with no signal path) become the column's finite minimum minus one."""
+
+    n_members: int = 5
+    n_estimators: int = 300
+    max_depth: int = 3
+    learning_rate: float = 0.05
+    subsample: float = 0.8
+    seed: int = 0
+    members_: list[Any] = field(default_factory=list, init=False, repr=False)
+    floor_: np.ndarray | None = field(default=None, init=False, repr=False)
+
+    def _clean(self, X: np.ndarray) -> np.ndarray:
+        assert self.floor_ is not None
+        X = np.array(X, dtype=np.float64, copy=True)
+        bad = ~np.isfinite(X)
+        X[bad] = np.broadcast_to(self.floor_, X.shape)[bad]
+        return X
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> ProxyPredictor:
+        from sklearn.ensemble import GradientBoostingRegressor
+
+        X = np.asarray(X, dtype=np.float64)
+        finite = np.where(np.isfinite(X), X, np.nan)
+        with np.errstate(all="ignore"):
+            lows = np.nanmin(np.where(np.isnan(finite), np.inf, finite), axis=0)
+        self.floor_ = np.where(np.isfinite(lows), lows - 1.0, 0.0)
+        X = self._clean(X)
+        self.members_ = [
+            GradientBoostingRegressor(
+                n_estimators=self.n_estimators, max_depth=self.max_depth,
+                learning_rate=self.learning_rate, subsample=self.subsample,
+                random_state=self.seed + m,
+            ).fit(X, np.asarray(y, dtype=np.float64))
+            for m in range(self.n_members)
+        ]  # fmt: skip
+        return self
+
+    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if not self.members_:
+            raise HwnasError("predictor is not fitted: call fit(X, y) first")
+        X = self._clean(np.asarray(X, dtype=np.float64))
+        preds = np.stack([m.predict(X) for m in self.members_])
+        return preds.mean(axis=0), preds.std(axis=0)
+
+
+def parse_spec(spec: str) -> dict[str, Any]:
+    """`n=100,proxies=synflow+params,seed=0,data=digits` or a labels CSV path."""
+    out: dict[str, Any] = {"n": 100, "proxies": DEFAULT_PROXIES, "seed": 0, "data": None}
+    if not spec:
+        return out
+    if spec.endswith(".csv"):
+        out["labels"] = spec
+        return out
+    for part in spec.split(","):
+        key, sep, value = part.partition("=")
+        key = key.strip()
+        if not sep or key not in ("n", "proxies", "seed", "data"):
+            raise SpecError(
+                f"predictor option {part!r}: expected n=INT, proxies=A+B, seed=INT, data=SPEC "
+                "or a labels .csv file"
+            )
+        if key in ("n", "seed"):
+            try:
+                out[key] = int(value)
+            except ValueError:
+                raise SpecError(f"predictor option {part!r}: {value!r} is not an integer") from None
+        elif key == "proxies":
+            out[key] = tuple(p for p in value.split("+") if p)
+        else:
+            out[key] = value
+    return out
+
+
+class PredictorSource(MetricSource):
+    """Accuracy predicted for each architecture; fitted on first use."""
+
+    cheap = False
+
+    def __init__(self, ctx: EvalContext, metric: Metric, spec: str) -> None:
+        self.ctx = ctx
+        self.metric = metric.name
+        self.options = parse_spec(spec)
+        self.featurizer = ProxyFeaturizer(
+            ctx.space, ctx.dataset, proxies=self.options["proxies"],
+            data=self.options["data"], seed=self.options["seed"],
+        )  # fmt: skip
+        self.model: ProxyPredictor | None = None
+        self.provenance: dict[str, Any] = {}
+
+    def _training_set(self) -> tuple[list[Architecture], np.ndarray, str]:
+        space = self.ctx.space
+        if "labels" in self.options:
+            import pandas as pd
+
+            path = Path(self.options["labels"])
+            if not path.is_file():
+                raise HwnasError(f"predictor labels: expected a CSV (arch, accuracy) at {path}")
+            frame = pd.read_csv(path)
+            if not {"arch", "accuracy"} <= set(frame.columns):
+                raise HwnasError(f"predictor labels {path}: needs columns arch and accuracy")
+            archs = [space.parse(a) for a in frame["arch"]]
+            return archs, frame["accuracy"].to_numpy(dtype=np.float64), str(path)
+        from hwnas.quality import get_quality
+
+        rng = np.random.default_rng(self.options["seed"])
+        chosen: dict[str, Architecture] = {}
+        while len(chosen) < self.options["n"]:
+            a = space.sample(rng)
+            chosen.setdefault(a.key, a)
+        archs = list(chosen.values())
+        base = Metric(self.metric.split("@")[0])
+        table = get_quality("tabular").source(self.ctx, base)
+        y = np.array([m.value for m in table.evaluate(archs)])
+        return archs, y, f"{len(archs)} architectures of the {space.name} table"
+
+    def _fit(self) -> ProxyPredictor:
+        if self.model is None:
+            archs, y, source = self._training_set()
+            self.model = ProxyPredictor(seed=self.options["seed"]).fit(self.featurizer(archs), y)
+            self.provenance = {
+                "kind": "predictor",
+                "model": "ensemble of 5 gradient-boosted trees (scikit-learn)",
+                "features": list(self.featurizer.encodings) + list(self.featurizer.proxies),
+                "trained_on": source,
+                "n_train": len(archs),
+                "seed": self.options["seed"],
+                **self.featurizer.provenance,
+            }
+        return self.model
+
+    def evaluate(self, archs: Sequence[Any]) -> list[Measurement]:
+        model = self._fit()
+        mean, std = model.predict(self.featurizer(list(archs)))
+        return [
+            Measurement(float(m), {**self.provenance, "std": float(s)}) for m, s in zip(mean, std)
+        ]
+
+
+@register_quality("predictor")
+class PredictorQuality(QualityEstimator):
+    description = (
+        "accuracy predicted from encoding + zero-cost proxies (GBT ensemble); "
+        "predictor[:n=100,proxies=synflow+params+flops,seed=0 | :LABELS.csv]"
+    )
+
+    def __init__(self, spec: str = "") -> None:
+        self.spec = spec
+
+    @classmethod
+    def with_spec(cls, spec: str) -> PredictorQuality:
+        parse_spec(spec)  # fail early on a malformed spec
+        return cls(spec)
+
+    def source(self, ctx: EvalContext, metric: Metric) -> MetricSource:
+        return PredictorSource(ctx, metric, self.spec)

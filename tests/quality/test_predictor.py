@@ -1,0 +1,96 @@
+"""The proxy-feature accuracy predictor: estimator contract, and as `--quality predictor`
+in a search (encoding-only features here, so no network is built)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import kendalltau
+
+import hwnas
+from hwnas.errors import HwnasError, SpecError
+from hwnas.quality import get_quality
+from hwnas.quality.predictor import ProxyFeaturizer, ProxyPredictor, parse_spec
+from hwnas.spaces import get_space
+from hwnas.tabular.nb201 import load_frame
+
+pytest.importorskip("sklearn")
+
+
+def _data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    space = get_space("nb201")
+    rng = np.random.default_rng(seed)
+    archs = [space.sample(rng) for _ in range(n)]
+    table = load_frame().set_index("arch_str")
+    y = table.loc[[a.key for a in archs], "cifar10_test_acc_200ep"].to_numpy()
+    return ProxyFeaturizer(space, "cifar10", proxies=())(archs), y
+
+
+def test_fit_returns_self_and_predict_gives_mean_and_std() -> None:
+    X, y = _data(150, seed=0)
+    model = ProxyPredictor(n_members=3, n_estimators=60)
+    assert model.fit(X[:100], y[:100]) is model
+    mean, std = model.predict(X[100:])
+    assert mean.shape == std.shape == (50,)
+    assert (std >= 0).all() and std.max() > 0
+    assert kendalltau(mean, y[100:]).statistic > 0.3  # learns something from 100 archs
+
+
+def test_non_finite_proxy_values_are_floored() -> None:
+    X = np.array([[1.0, 5.0], [2.0, -np.inf], [3.0, 7.0], [4.0, 9.0]])
+    model = ProxyPredictor(n_members=1, n_estimators=10).fit(X, np.array([1.0, 0.0, 2.0, 3.0]))
+    mean, _ = model.predict(np.array([[2.0, -np.inf], [np.nan, 7.0]]))
+    assert np.isfinite(mean).all()
+
+
+def test_predict_before_fit_is_an_error() -> None:
+    with pytest.raises(HwnasError, match="not fitted"):
+        ProxyPredictor().predict(np.zeros((1, 2)))
+
+
+def test_spec_parsing() -> None:
+    assert parse_spec("n=20,proxies=synflow+nwot,seed=3")["proxies"] == ("synflow", "nwot")
+    assert parse_spec("labels.csv")["labels"] == "labels.csv"
+    with pytest.raises(SpecError, match="n=INT"):
+        parse_spec("trees=5")
+    with pytest.raises(SpecError):
+        get_quality("tabular:x")
+    assert get_quality("predictor:n=5").spec == "n=5"
+
+
+def test_predictor_is_the_quality_of_a_search(tmp_path: Path) -> None:
+    study = hwnas.Study(
+        objectives=["accuracy:max", "flops:min"], quality="predictor:n=40,proxies=,seed=1",
+        budget=12, seed=0, out_dir=tmp_path / "run",
+    ).optimize()  # fmt: skip
+    evals = study.evaluations()
+    assert (evals["status"] == "ok").all() and evals["accuracy"].between(0, 100).all()
+    table = load_frame().set_index("arch_str")
+    true = table.loc[evals["arch"], "cifar10valid_valid_acc_200ep"].to_numpy()
+    assert not np.allclose(evals["accuracy"].to_numpy(), true)  # predicted, not looked up
+
+
+def test_labels_csv_trains_the_predictor(tmp_path: Path) -> None:
+    space = get_space("nb201")
+    rng = np.random.default_rng(2)
+    archs = list({a.key: a for a in (space.sample(rng) for _ in range(30))}.values())
+    table = load_frame().set_index("arch_str")
+    labels = tmp_path / "labels.csv"
+    pd.DataFrame(
+        {"arch": [a.key for a in archs],
+         "accuracy": table.loc[[a.key for a in archs], "cifar10_test_acc_200ep"].to_numpy()}
+    ).to_csv(labels, index=False)  # fmt: skip
+    from hwnas.evaluation import EvalContext
+    from hwnas.metrics import Metric
+    from hwnas.quality.predictor import PredictorSource
+
+    source = PredictorSource(EvalContext(space, "cifar10"), Metric("accuracy"), str(labels))
+    source.featurizer.proxies = ()
+    out = source.evaluate(archs[:3])
+    assert len(out) == 3 and out[0].provenance["trained_on"] == str(labels)
+    missing = PredictorSource(EvalContext(space, "cifar10"), Metric("accuracy"), "nope.csv")
+    with pytest.raises(HwnasError, match="nope.csv"):
+        missing.evaluate(archs[:1])
