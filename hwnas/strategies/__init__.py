@@ -9,7 +9,14 @@ from hwnas.registry import Registry
 from hwnas.strategies._base import FAILED, INFEASIBLE, OK, Problem, Strategy, Trial
 
 STRATEGIES: Registry[type[Strategy]] = Registry(
-    "strategy", ("hwnas.strategies.random_search", "hwnas.strategies.nsga2")
+    "strategy", (
+        "hwnas.strategies.random_search",
+        "hwnas.strategies.nsga2",
+        "hwnas.strategies.evolution",
+        "hwnas.strategies.local_search",
+        "hwnas.strategies.linas",
+        "hwnas.strategies.bayes",
+    ),
 )
 
 #: What `hwnas search` uses when no strategy is named: the winner of `hwnas bench`.
