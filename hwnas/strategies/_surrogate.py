@@ -31,31 +31,57 @@ def single_threaded() -> Iterator[None]:
         yield
 
 
-class Encoder:
+def _features(space: SearchSpace, archs: Sequence[Architecture]) -> np.ndarray:
     """All of a space's encodings but the raw index vector, side by side (one-hot plus,
-    for NB201, op counts and path counts), cached by key."""
+    for NB201, op counts and path counts)."""
+    kinds = [k for k in space.encodings if k != "vector"] or ["vector"]
+    return np.hstack([space.encode(archs, k) for k in kinds])
 
-    def __init__(self, space: SearchSpace) -> None:
-        self.space = space
-        self.kinds = [k for k in space.encodings if k != "vector"] or ["vector"]
-        self._cache: dict[str, np.ndarray] = {}
 
-    def __call__(self, archs: Sequence[Architecture]) -> np.ndarray:
-        missing = [a for a in archs if a.key not in self._cache]
-        if missing:
-            X = np.hstack([self.space.encode(missing, k) for k in self.kinds])
-            for a, row in zip(missing, X):
-                self._cache[a.key] = row
-        if not archs:
-            return np.zeros((0, len(next(iter(self._cache.values()), ()))))
-        return np.stack([self._cache[a.key] for a in archs])
+#: per space (class and dimensions): every architecture, its row index and the feature matrix
+_ENUMERATED: dict[tuple[type, object], tuple[list[Architecture], dict[str, int], np.ndarray]] = {}
+
+
+def enumerated(
+    space: SearchSpace,
+) -> tuple[list[Architecture], dict[str, int], np.ndarray] | None:
+    """Every architecture of a small space with its features, computed once per process
+    (None for spaces too large to enumerate)."""
+    if space.size() > ENUMERATE_LIMIT:
+        return None
+    cache_key = (type(space), space.dimensions)
+    cached = _ENUMERATED.get(cache_key)
+    if cached is None:
+        archs = list(space.enumerate())
+        cached = (archs, {a.key: i for i, a in enumerate(archs)}, _features(space, archs))
+        _ENUMERATED[cache_key] = cached
+    return cached
 
 
 def all_architectures(space: SearchSpace) -> list[Architecture] | None:
     """Every architecture of a small space (None for large ones)."""
-    if space.size() > ENUMERATE_LIMIT:
-        return None
-    return list(space.enumerate())
+    table = enumerated(space)
+    return None if table is None else table[0]
+
+
+class Encoder:
+    """Feature rows of architectures: looked up for enumerable spaces, computed and
+    cached by key otherwise."""
+
+    def __init__(self, space: SearchSpace) -> None:
+        self.space = space
+        self._table = enumerated(space)
+        self._cache: dict[str, np.ndarray] = {}
+
+    def __call__(self, archs: Sequence[Architecture]) -> np.ndarray:
+        if self._table is not None:
+            _, index, X = self._table
+            return X[[index[a.key] for a in archs]]
+        missing = [a for a in archs if a.key not in self._cache]
+        if missing:
+            for a, row in zip(missing, _features(self.space, missing)):
+                self._cache[a.key] = row
+        return np.stack([self._cache[a.key] for a in archs]) if archs else np.zeros((0, 0))
 
 
 class ObjectiveModels:
