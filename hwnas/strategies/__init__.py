@@ -20,7 +20,7 @@ STRATEGIES: Registry[type[Strategy]] = Registry(
 )
 
 #: What `hwnas search` uses when no strategy is named: the winner of `hwnas bench`.
-DEFAULT_STRATEGY = "nsga2"
+DEFAULT_STRATEGY = "bayes"
 
 
 def register_strategy(name: str) -> Callable[[type[Strategy]], type[Strategy]]:

@@ -37,7 +37,7 @@ class BayesMO(Strategy):
         predictor: str = "ridge",
         n_init: int = 10,
         batch_size: int = 10,
-        kappa: float = 1.0,
+        kappa: float = 0.0,
         explore: float = 0.1,
         local_share: float = 0.5,
         pool_size: int = 2000,
