@@ -15,14 +15,20 @@ from hwnas.study import Study
 
 
 def main() -> None:
-    names = sys.argv[1:] or [DEFAULT_STRATEGY] + [s for s in list_strategies() if s != DEFAULT_STRATEGY]
+    names = sys.argv[1:] or [DEFAULT_STRATEGY] + [
+        s for s in list_strategies() if s != DEFAULT_STRATEGY
+    ]
     print("| strategy | task | evaluations | wall (s) |")
     print("|---|---|---:|---:|")
     for name in names:
         for device in ("raspi4", "fpga"):
             start = time.perf_counter()
-            study = Study(objectives=["accuracy:max", f"latency@{device}:min"], strategy=name,
-                          budget=300, seed=0)
+            study = Study(
+                objectives=["accuracy:max", f"latency@{device}:min"],
+                strategy=name,
+                budget=300,
+                seed=0,
+            )
             study.optimize()
             wall = time.perf_counter() - start
             print(f"| {name} | cifar10:{device} | {len(study.evaluations())} | {wall:.1f} |")

@@ -8,7 +8,12 @@ from hwnas.bench._run import Evaluator, RunResult, run_many, run_one
 from hwnas.bench._tasks import Task, TaskContext, context, parse_task
 
 #: The tasks of the issue's targets: CIFAR-10 validation accuracy x 4 HW-NAS-Bench devices.
-MAIN_TASKS: tuple[str, ...] = ("cifar10:raspi4", "cifar10:pixel3", "cifar10:eyeriss", "cifar10:fpga")
+MAIN_TASKS: tuple[str, ...] = (
+    "cifar10:raspi4",
+    "cifar10:pixel3",
+    "cifar10:eyeriss",
+    "cifar10:fpga",
+)
 #: Tasks no strategy was tuned on: other datasets, and HELP devices.
 UNTUNED_TASKS: tuple[str, ...] = (
     "cifar100:raspi4",
@@ -32,17 +37,17 @@ __all__ = [
     "BASELINE_METHODS",
     "MAIN_TASKS",
     "UNTUNED_TASKS",
-    "default_methods",
-    "markdown_table",
-    "runs_frame",
-    "summary_frame",
-    "write_report",
     "Evaluator",
     "RunResult",
     "Task",
     "TaskContext",
     "context",
+    "default_methods",
+    "markdown_table",
     "parse_task",
     "run_many",
     "run_one",
+    "runs_frame",
+    "summary_frame",
+    "write_report",
 ]

@@ -4,7 +4,7 @@ front and the normalisation bounds taken over the whole table."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -95,6 +95,6 @@ class TaskContext:
         return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def context(task: Task) -> TaskContext:
     return TaskContext(task)

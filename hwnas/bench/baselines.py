@@ -6,6 +6,7 @@ the cache, as hwnas's ledger would."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +49,7 @@ def pymoo_nsga2(ev: Evaluator, seed: int) -> None:
         algorithm.tell(infills=pop)
 
 
-def _optuna(make_sampler: Callable[[int], object]) -> Runner:
+def _optuna(make_sampler: Callable[[int], Any]) -> Runner:
     def run(ev: Evaluator, seed: int) -> None:
         import optuna
 
@@ -66,13 +67,13 @@ def _optuna(make_sampler: Callable[[int], object]) -> Runner:
     return run
 
 
-def _nsga2_sampler(seed: int) -> object:
+def _nsga2_sampler(seed: int) -> Any:
     import optuna
 
     return optuna.samplers.NSGAIISampler(seed=seed)
 
 
-def _tpe_sampler(seed: int) -> object:
+def _tpe_sampler(seed: int) -> Any:
     import optuna
 
     return optuna.samplers.TPESampler(seed=seed)

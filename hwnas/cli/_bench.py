@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -15,13 +14,13 @@ from hwnas.errors import SpecError
 @app.command()
 @friendly
 def bench(
-    task: Optional[list[str]] = typer.Option(
+    task: list[str] | None = typer.Option(
         None,
         "--task",
         "-t",
         help="DATASET:DEVICE, repeatable (default: cifar10 x raspi4, pixel3, eyeriss, fpga).",
     ),
-    method: Optional[list[str]] = typer.Option(
+    method: list[str] | None = typer.Option(
         None,
         "--method",
         "-m",
@@ -29,13 +28,14 @@ def bench(
         "optuna-tpe), repeatable (default: every strategy and baseline).",
     ),
     seeds: int = typer.Option(20, help="Seeds per method and task (0..N-1)."),
-    budget: Optional[list[int]] = typer.Option(
-        None, "--budget", "-b", help="Evaluation budgets to report, repeatable (default 50 100 300)."
+    budget: list[int] | None = typer.Option(
+        None,
+        "--budget",
+        "-b",
+        help="Evaluation budgets to report, repeatable (default 50 100 300).",
     ),
     workers: int = typer.Option(2, help="Parallel processes."),
-    out: Optional[Path] = typer.Option(
-        None, help="Output directory (default: bench/TIME)."
-    ),
+    out: Path | None = typer.Option(None, help="Output directory (default: bench/TIME)."),
 ) -> None:
     """Mean and std of HV gap to the true front per method x task x budget, with plots."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn

@@ -56,8 +56,9 @@ class Predictor:
             raise HwnasError(f"{type(self).__name__} is not fitted; call fit(X, y) first")
         X = as_matrix(X)
         if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, the predictor was fitted on "
-                             f"{self.n_features_in_}")
+            raise ValueError(
+                f"X has {X.shape[1]} features, the predictor was fitted on {self.n_features_in_}"
+            )
         mean, std = self._predict(X)
         return mean * self.y_scale_ + self.y_mean_, np.maximum(std, 0.0) * self.y_scale_
 

@@ -56,8 +56,9 @@ class GaussianProcess(Predictor):
         self.X_train_ = Xc
 
     def _predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        Ks = np.exp(-0.5 * _sqdist(X - self.x_mean_, self.X_train_) / self.d_scale_
-                    / self.length_scale_**2)
+        Ks = np.exp(
+            -0.5 * _sqdist(X - self.x_mean_, self.X_train_) / self.d_scale_ / self.length_scale_**2
+        )
         mean = Ks @ self.alpha_
         v = np.linalg.solve(self.chol_, Ks.T)
         var = 1.0 + self.noise_ - (v * v).sum(axis=0)

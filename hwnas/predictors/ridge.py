@@ -24,7 +24,7 @@ class BayesianRidge(Predictor):
         self.max_iter = max_iter
 
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
-        n, d = X.shape
+        n = X.shape[0]
         self.x_mean_ = X.mean(axis=0)
         Xc = X - self.x_mean_
         # eigen-decomposition of X^T X makes every (alpha, beta) solve O(d^2)

@@ -9,7 +9,8 @@ from hwnas.registry import Registry
 from hwnas.strategies._base import FAILED, INFEASIBLE, OK, Problem, Strategy, Trial
 
 STRATEGIES: Registry[type[Strategy]] = Registry(
-    "strategy", (
+    "strategy",
+    (
         "hwnas.strategies.random_search",
         "hwnas.strategies.nsga2",
         "hwnas.strategies.evolution",
@@ -67,8 +68,8 @@ __all__ = [
     "FAILED",
     "INFEASIBLE",
     "OK",
-    "Problem",
     "STRATEGIES",
+    "Problem",
     "Strategy",
     "Trial",
     "get_strategy",

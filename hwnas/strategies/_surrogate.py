@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from hwnas.metrics import Constraint
 from hwnas.pareto import pareto_mask
 from hwnas.predictors import Predictor, make_predictor
 from hwnas.spaces import Architecture, SearchSpace
@@ -93,7 +94,7 @@ class ObjectiveModels:
         self.predictor = predictor
         self.params = dict(params or {})
         self.models: list[Predictor] = []
-        self.constraint_models: list[tuple[Predictor, object]] = []
+        self.constraint_models: list[tuple[Predictor, Constraint]] = []
 
     def fit(self, trials: Sequence[Trial], X: np.ndarray) -> bool:
         """Fit on the successful trials; False when there are too few to learn from."""
@@ -141,7 +142,11 @@ class ObjectiveModels:
 def told_front(problem: Problem, trials: Sequence[Trial]) -> np.ndarray:
     """Minimisation rows of the feasible, successful, non-dominated told trials."""
     F = np.array(
-        [problem.objective_vector(t) for t in trials if t.status == OK and problem.violation(t) == 0]
+        [
+            problem.objective_vector(t)
+            for t in trials
+            if t.status == OK and problem.violation(t) == 0
+        ]
     ).reshape(-1, len(problem.objectives))
     F = F[np.all(np.isfinite(F), axis=1)]
     return F[pareto_mask(F)] if len(F) else F

@@ -154,11 +154,7 @@ def select_batch(
     chosen: list[int] = []
     free = np.ones(len(mean), dtype=bool)
     for slot in range(min(n, len(mean))):
-        near = (
-            local is not None
-            and (slot + 0.5) / n < local_share
-            and bool(np.any(local & free))
-        )
+        near = local is not None and (slot + 0.5) / n < local_share and bool(np.any(local & free))
         allowed = free & local if near else free  # type: ignore[operator]
         if rng.random() < explore:
             pick = int(rng.choice(np.flatnonzero(free)))

@@ -35,7 +35,11 @@ def test_true_front_is_non_dominated_and_bounds_cover_the_table() -> None:
 
 @pytest.mark.parametrize(
     ("text", "error"),
-    [("cifar10", SpecError), ("cifar10:nowhere", UnknownNameError), ("mnist:fpga", UnknownNameError)],
+    [
+        ("cifar10", SpecError),
+        ("cifar10:nowhere", UnknownNameError),
+        ("mnist:fpga", UnknownNameError),
+    ],
 )
 def test_bad_tasks_are_clear_errors(text: str, error: type[Exception]) -> None:
     with pytest.raises(error):
@@ -90,8 +94,21 @@ def test_unknown_method_fails_before_running() -> None:
 
 def test_cli_bench_writes_table_and_plot(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     res = cli(
-        "bench", "--task", "cifar10:fpga", "--method", "random", "--method", "optuna-tpe",
-        "--seeds", "2", "--budget", "10", "--budget", "20", "--out", "b",
+        "bench",
+        "--task",
+        "cifar10:fpga",
+        "--method",
+        "random",
+        "--method",
+        "optuna-tpe",
+        "--seeds",
+        "2",
+        "--budget",
+        "10",
+        "--budget",
+        "20",
+        "--out",
+        "b",
     )
     assert res.returncode == 0, res.stderr
     assert "| cifar10:fpga | optuna-tpe |" in res.stdout

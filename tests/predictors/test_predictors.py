@@ -48,8 +48,8 @@ def test_beats_the_mean_on_held_out_nb201(name: str, nb201_data) -> None:
     idx = rng.permutation(len(X))
     train, test = idx[:150], idx[150:1150]
     for y in (acc, lat):
-        mean, std = make_predictor(name, **FAST.get(name, {})).fit(X[train], y[train]).predict(
-            X[test]
+        mean, std = (
+            make_predictor(name, **FAST.get(name, {})).fit(X[train], y[train]).predict(X[test])
         )
         baseline = np.mean((y[test] - y[train].mean()) ** 2)
         assert np.mean((mean - y[test]) ** 2) < 0.8 * baseline, name

@@ -87,9 +87,7 @@ def test_linas_exhaustive_on_a_large_space_is_refused() -> None:
 
 def test_bayes_never_proposes_what_precheck_rejects_after_the_initial_design() -> None:
     ctx = context(parse_task("cifar10:fpga"))
-    problem = Problem(
-        ctx.space, ctx.problem.objectives, precheck=lambda a: float(a.genes[3] != 1)
-    )
+    problem = Problem(ctx.space, ctx.problem.objectives, precheck=lambda a: float(a.genes[3] != 1))
     strategy = make_strategy("bayes", problem, seed=0, options={"n_init": 5})
     asked = 0
     for _ in range(4):
@@ -109,7 +107,9 @@ def test_bayes_learns_only_from_told_trials() -> None:
         trials = ctx.trials(batch, 0)
         if flip:  # tell the opposite accuracies
             trials = [
-                Trial(t.number, t.arch, t.status, {**t.values, "accuracy": 100 - t.values["accuracy"]})
+                Trial(
+                    t.number, t.arch, t.status, {**t.values, "accuracy": 100 - t.values["accuracy"]}
+                )
                 for t in trials
             ]
         strategy.tell(trials)
