@@ -109,6 +109,7 @@ class BayesMO(Strategy):
             self.rng,
             local=local,
             local_share=self.local_share,
+            period=self.batch_size,
         )
         return [pool[i] for i in picks]
 
@@ -136,12 +137,15 @@ def select_batch(
     rng: np.random.Generator,
     local: np.ndarray | None = None,
     local_share: float = 0.0,
+    period: int | None = None,
 ) -> list[int]:
     """Indices of `n` candidates: greedy optimistic HV improvement with believer updates
     (2 objectives), or random Chebyshev scalarisations (other counts); a share `explore`
     of the picks is uniformly random, and a share `local_share` is taken among the
     candidates flagged `local` (one gene from the told front), where a surrogate's error
-    matters least."""
+    matters least: slot k is local when (k mod period + 0.5) / period < local_share, so the
+    first k picks do not depend on `n` and a resumed study replays the same proposals."""
+    period = period or n
     front = told_front(problem, trials)
     told = np.array([problem.objective_vector(t) for t in trials])
     told = told[np.all(np.isfinite(told), axis=1)]
@@ -154,7 +158,11 @@ def select_batch(
     chosen: list[int] = []
     free = np.ones(len(mean), dtype=bool)
     for slot in range(min(n, len(mean))):
-        near = local is not None and (slot + 0.5) / n < local_share and bool(np.any(local & free))
+        near = (
+            local is not None
+            and (slot % period + 0.5) / period < local_share
+            and bool(np.any(local & free))
+        )
         allowed = free & local if near else free  # type: ignore[operator]
         if rng.random() < explore:
             pick = int(rng.choice(np.flatnonzero(free)))

@@ -116,3 +116,19 @@ def test_bayes_learns_only_from_told_trials() -> None:
         return [a.key for a in strategy.ask(10)]
 
     assert proposals(False) != proposals(True)
+
+
+@pytest.mark.parametrize("name", ["bayes", "linas", "local", "evolution"])
+def test_a_smaller_ask_is_a_prefix_of_a_larger_one(name: str) -> None:
+    """A study whose budget ends mid-batch asks fewer; resumed, it asks a full batch and
+    must get the same first picks, or the replay would not match the ledger."""
+    ctx = context(parse_task("cifar10:pixel3"))
+
+    def last_ask(n: int) -> list[str]:
+        options = {"population_size": 20} if name == "evolution" else {"batch_size": 10}
+        strategy = make_strategy(name, ctx.problem, seed=2, options=options)
+        for told in range(0, 30, 10):
+            strategy.tell(ctx.trials(strategy.ask(10), told))
+        return [a.key for a in strategy.ask(n)]
+
+    assert last_ask(5) == last_ask(10)[:5]
