@@ -36,8 +36,8 @@ def runs_frame(results: Sequence[RunResult]) -> pd.DataFrame:
 
 
 def summary_frame(results: Sequence[RunResult]) -> pd.DataFrame:
-    """Mean and std over seeds of every indicator, per method x task x budget (std with
-    ddof=0; `seeds` says how many runs each cell averages)."""
+    """Mean and std over seeds of every indicator, per method x task x budget (sample std,
+    ddof=1; `seeds` says how many runs each cell averages)."""
     runs = runs_frame(results)
     keys = ["method", "task", "budget"]
     grouped = runs.groupby(keys, sort=False)
