@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any, ClassVar
 
 import numpy as np
@@ -120,7 +121,6 @@ def _path_encoding(genes: Sequence[int]) -> list[float]:
     """Counts of input->output paths by op sequence (White et al., BANANAS): the op
     sequences along every path from node 0 to node 3, `none` edges cutting a path."""
     edge_op = {edge: genes[i] for i, edge in enumerate(EDGES)}
-    live = [1, 2, 3, 4]  # ops that carry signal (all but `none`)
     paths: list[tuple[int, ...]] = []
 
     def walk(node: int, ops: tuple[int, ...]) -> None:
@@ -133,7 +133,17 @@ def _path_encoding(genes: Sequence[int]) -> list[float]:
                 walk(dest, ops + (op,))
 
     walk(0, ())
-    # feature index: one slot per op sequence of length 1..3 over the 4 live ops
+    index = _path_index()
+    vec = [0.0] * len(index)
+    for p in paths:
+        vec[index[p]] += 1.0
+    return vec
+
+
+@lru_cache(maxsize=1)
+def _path_index() -> dict[tuple[int, ...], int]:
+    """Feature index: one slot per op sequence of length 1..3 over the 4 live ops."""
+    live = [1, 2, 3, 4]  # ops that carry signal (all but `none`)
     index: dict[tuple[int, ...], int] = {}
     for length in (1, 2, 3):
         for flat in range(len(live) ** length):
@@ -142,7 +152,4 @@ def _path_encoding(genes: Sequence[int]) -> list[float]:
                 seq.append(live[rest % len(live)])
                 rest //= len(live)
             index[tuple(seq)] = len(index)
-    vec = [0.0] * len(index)
-    for p in paths:
-        vec[index[p]] += 1.0
-    return vec
+    return index

@@ -9,11 +9,19 @@ from hwnas.registry import Registry
 from hwnas.strategies._base import FAILED, INFEASIBLE, OK, Problem, Strategy, Trial
 
 STRATEGIES: Registry[type[Strategy]] = Registry(
-    "strategy", ("hwnas.strategies.random_search", "hwnas.strategies.nsga2")
+    "strategy",
+    (
+        "hwnas.strategies.random_search",
+        "hwnas.strategies.nsga2",
+        "hwnas.strategies.evolution",
+        "hwnas.strategies.local_search",
+        "hwnas.strategies.linas",
+        "hwnas.strategies.bayes",
+    ),
 )
 
 #: What `hwnas search` uses when no strategy is named: the winner of `hwnas bench`.
-DEFAULT_STRATEGY = "nsga2"
+DEFAULT_STRATEGY = "bayes"
 
 
 def register_strategy(name: str) -> Callable[[type[Strategy]], type[Strategy]]:
@@ -60,8 +68,8 @@ __all__ = [
     "FAILED",
     "INFEASIBLE",
     "OK",
-    "Problem",
     "STRATEGIES",
+    "Problem",
     "Strategy",
     "Trial",
     "get_strategy",

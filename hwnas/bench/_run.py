@@ -1,0 +1,180 @@
+"""One run = one method on one task with one seed, evaluated up to the largest budget;
+indicators are read off the prefixes of its evaluation sequence (every method is
+budget-agnostic), so one run serves every budget. Runs go to parallel processes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from hwnas.bench._indicators import indicators
+from hwnas.bench._tasks import Task, TaskContext, context
+from hwnas.errors import SpecError
+from hwnas.spaces import Architecture
+
+
+class BudgetSpent(Exception):
+    """Raised by `Evaluator` inside an external optimiser's loop to stop it."""
+
+
+class Evaluator:
+    """Evaluation oracle for external optimisers: counts distinct architectures only (a
+    repeat is answered from the cache for free, as a ledger would) and stops the run
+    when the budget is spent or the optimiser keeps proposing repeats."""
+
+    def __init__(self, ctx: TaskContext, budget: int, max_repeats: int = 20) -> None:
+        self.ctx = ctx
+        self.budget = budget
+        self.keys: list[str] = []
+        self.rows: list[np.ndarray] = []
+        self._cache: dict[str, np.ndarray] = {}
+        self._calls = 0
+        self._max_calls = max_repeats * budget
+
+    def __call__(self, archs: Sequence[Architecture]) -> np.ndarray:
+        out = np.empty((len(archs), len(self.ctx.metrics)))
+        for i, arch in enumerate(archs):
+            self._calls += 1
+            if arch.key not in self._cache:
+                if len(self.keys) >= self.budget or self._calls > self._max_calls:
+                    raise BudgetSpent
+                row = self.ctx.objective_rows([arch])[0]
+                self._cache[arch.key] = row
+                self.keys.append(arch.key)
+                self.rows.append(row)
+            out[i] = self._cache[arch.key]
+        return out
+
+    @property
+    def done(self) -> bool:
+        return len(self.keys) >= self.budget
+
+
+def _run_strategy(name: str, options: dict[str, Any]) -> Callable[[Evaluator, int], None]:
+    def run(ev: Evaluator, seed: int) -> None:
+        from hwnas.strategies import make_strategy
+
+        ctx = ev.ctx
+        strategy = make_strategy(name, ctx.problem, seed, options)
+        while not ev.done:
+            batch = strategy.ask(min(max(strategy.batch_size, 1), ev.budget - len(ev.keys)))
+            if not batch:
+                break
+            start = len(ev.keys)
+            ev(batch)
+            strategy.tell(ctx.trials(batch, start))
+
+    return run
+
+
+def method_runner(method: str) -> Callable[[Evaluator, int], None]:
+    """`NAME` or `NAME:key=value,...` of an hwnas strategy, or an external baseline."""
+    from hwnas.bench.baselines import BASELINES
+    from hwnas.strategies import list_strategies
+
+    name, _, opts = method.partition(":")
+    options: dict[str, Any] = {}
+    for item in filter(None, opts.split(",")):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SpecError(f"method {method!r}: option {item!r} is not KEY=VALUE")
+        try:
+            import json
+
+            options[key] = json.loads(value)
+        except ValueError:
+            options[key] = value
+    if name in BASELINES:
+        if options:
+            raise SpecError(f"baseline {name!r} runs with its default settings only")
+        return BASELINES.get(name)
+    if name not in list_strategies():
+        valid = list_strategies() + BASELINES.names()
+        from hwnas.errors import UnknownNameError
+
+        raise UnknownNameError("strategy or baseline", name, valid)
+    return _run_strategy(name, options)
+
+
+@dataclass
+class RunResult:
+    method: str
+    task: str
+    seed: int
+    wall_s: float
+    evaluations: int
+    #: budget -> indicator -> value
+    at: dict[int, dict[str, float]] = field(default_factory=dict)
+    #: (evaluations, hv_gap) along the run, for the plot
+    curve: list[tuple[int, float]] = field(default_factory=list)
+
+
+def run_one(
+    method: str, task: Task, seed: int, budgets: Sequence[int], curve_step: int = 10
+) -> RunResult:
+    ctx = context(task)
+    budget = max(budgets)
+    ev = Evaluator(ctx, budget)
+    runner = method_runner(method)
+    start = time.perf_counter()
+    try:
+        runner(ev, seed)
+    except BudgetSpent:
+        pass
+    wall = time.perf_counter() - start
+    F = np.array(ev.rows).reshape(-1, len(ctx.metrics))
+    result = RunResult(method, task.name, seed, wall, len(ev.keys))
+    for b in sorted(set(budgets)):
+        result.at[b] = indicators(ctx, ev.keys[:b], F[:b])
+    for k in range(curve_step, budget + 1, curve_step):
+        result.curve.append((k, indicators(ctx, ev.keys[:k], F[:k])["hv_gap"]))
+    return result
+
+
+def _one_blas_thread() -> None:
+    """Worker initializer: the runs are the parallelism; BLAS threads would only fight."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(1)
+
+
+def _job(args: tuple[str, Task, int, tuple[int, ...]]) -> RunResult:
+    return run_one(*args)
+
+
+def run_many(
+    methods: Sequence[str],
+    tasks: Sequence[Task],
+    seeds: Sequence[int],
+    budgets: Sequence[int],
+    workers: int = 2,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[RunResult]:
+    """Every method x task x seed, seeds (and everything else) spread over `workers`
+    processes; results come back in job order whatever the completion order."""
+    for m in methods:
+        method_runner(m)  # unknown names fail before any process starts
+    jobs = [(m, t, s, tuple(budgets)) for t in tasks for m in methods for s in seeds]
+    results: list[RunResult] = []
+    if workers <= 1:
+        for job in jobs:
+            results.append(_job(job))
+            if progress:
+                progress(len(results), len(jobs))
+        return results
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_one_blas_thread) as pool:
+        for res in pool.map(_job, jobs, chunksize=1):
+            results.append(res)
+            if progress:
+                progress(len(results), len(jobs))
+    return results

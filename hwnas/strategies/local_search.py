@@ -1,0 +1,69 @@
+"""Multi-objective local search (after White et al., "Local search is state of the art
+for NAS benchmarks"): evaluate the unseen one-gene neighbours of the current front,
+front members taken in turn, so the front is pushed outwards wherever it is; when the
+front's neighbourhood is exhausted, the next non-dominated rank, then random restarts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from hwnas.pareto import non_dominated_sort
+from hwnas.spaces import Architecture
+from hwnas.strategies import register_strategy
+from hwnas.strategies._base import Problem, Strategy
+
+
+@register_strategy("local")
+class LocalSearch(Strategy):
+    description = "local search: unseen neighbours of the current front"
+
+    def __init__(
+        self, problem: Problem, seed: int = 0, n_init: int = 10, batch_size: int = 10
+    ) -> None:
+        super().__init__(problem, seed)
+        if n_init < 1:
+            raise ValueError("n_init must be >= 1")
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        self.n_init = n_init
+        self.batch_size = batch_size
+
+    def options(self) -> dict[str, Any]:
+        return {"n_init": self.n_init, "batch_size": self.batch_size}
+
+    def _propose(self, n: int) -> list[Architecture]:
+        if len(self.trials) < self.n_init:
+            return self.random_new(n)
+        F = np.array([self.problem.objective_vector(t) for t in self.trials])
+        v = np.array([self.problem.violation(t) for t in self.trials])
+        ranks = non_dominated_sort(F, v)
+        check = self.problem.precheck
+        out: dict[str, Architecture] = {}
+        for rank in np.unique(ranks):
+            members = [self.trials[i] for i in np.flatnonzero(ranks == rank)]
+            # one neighbour per member per round, members in a random order
+            pools = []
+            for t in members:
+                nbrs = [
+                    a
+                    for a in self.space.neighbours(t.arch)
+                    if self.is_new(a) and (check is None or check(a) <= 0)
+                ]
+                self.rng.shuffle(nbrs)  # type: ignore[arg-type]
+                pools.append(nbrs)
+            order = self.rng.permutation(len(pools))
+            while len(out) < n and any(pools):
+                for i in order:
+                    while pools[i] and pools[i][-1].key in out:
+                        pools[i].pop()
+                    if pools[i] and len(out) < n:
+                        arch = pools[i].pop()
+                        out[arch.key] = arch
+            if len(out) >= n:
+                break
+        if len(out) < n:
+            for arch in self.random_new(n - len(out), exclude=set(out)):
+                out[arch.key] = arch
+        return list(out.values())

@@ -1,0 +1,117 @@
+"""The bench: indicators on a hand-computed case, task parsing, the evaluation oracle's
+budget and repeat rules, and a tiny run end to end (API and CLI)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hwnas.bench import Evaluator, context, parse_task, run_many, summary_frame, write_report
+from hwnas.bench._indicators import indicators
+from hwnas.errors import SpecError, UnknownNameError
+from hwnas.indicators import front_share, hypervolume_ratio, igd
+
+
+def test_indicators_against_a_hand_computed_case() -> None:
+    lower, upper = np.array([0.0, 0.0]), np.array([10.0, 10.0])
+    true = np.array([[0.0, 5.0], [5.0, 0.0]])  # normalised: (0, .5), (.5, 0); HV = .75
+    found = np.array([[0.0, 5.0], [10.0, 10.0]])  # HV = .5
+    assert hypervolume_ratio(found, true, lower, upper) == pytest.approx(0.5 / 0.75)
+    # IGD: (0 + distance from (.5, 0) to (0, .5)) / 2
+    assert igd(found, true, lower, upper) == pytest.approx(np.sqrt(0.5) / 2)
+    assert front_share(["a", "x"], ["a", "b"]) == 0.5
+
+
+def test_true_front_is_non_dominated_and_bounds_cover_the_table() -> None:
+    ctx = context(parse_task("cifar10:fpga"))
+    assert len(ctx.true_keys) == len(ctx.true_F) > 3
+    assert np.all(ctx.true_F >= ctx.lower) and np.all(ctx.true_F <= ctx.upper)
+    # the whole true front scores a zero gap, and everything found is in [0, 1]
+    assert indicators(ctx, ctx.true_keys, ctx.true_F)["hv_gap"] == pytest.approx(0.0, abs=1e-12)
+    assert indicators(ctx, ctx.true_keys, ctx.true_F)["front_share"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("cifar10", SpecError),
+        ("cifar10:nowhere", UnknownNameError),
+        ("mnist:fpga", UnknownNameError),
+    ],
+)
+def test_bad_tasks_are_clear_errors(text: str, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        parse_task(text)
+
+
+def test_evaluator_counts_distinct_architectures_and_stops_at_the_budget() -> None:
+    from hwnas.bench._run import BudgetSpent
+
+    ctx = context(parse_task("cifar10:eyeriss"))
+    space = ctx.space
+    a, b, c = space.make([1] * 6), space.make([2] * 6), space.make([3] * 6)
+    ev = Evaluator(ctx, budget=2)
+    ev([a, a, b])
+    assert ev.keys == [a.key, b.key] and ev.done
+    ev([a])  # a repeat is free
+    with pytest.raises(BudgetSpent):
+        ev([c])
+
+
+def test_tiny_bench_table_shape_gaps_and_files(tmp_path: Path) -> None:
+    tasks = [parse_task("cifar10:eyeriss")]
+    methods = ["random", "nsga2", "pymoo-nsga2", "optuna-nsga2"]
+    results = run_many(methods, tasks, seeds=range(2), budgets=(10, 30), workers=2)
+    assert len(results) == len(methods) * 2
+    assert all(r.evaluations == 30 for r in results)
+    summary = summary_frame(results)
+    assert len(summary) == len(methods) * 2  # methods x budgets, one task
+    assert set(summary["seeds"]) == {2}
+    assert summary["hv_gap_mean"].between(0, 1).all()
+    # more evaluations never hurt a run (prefixes of one sequence)
+    for r in results:
+        assert r.at[30]["hv_gap"] <= r.at[10]["hv_gap"]
+    paths = write_report(results, tmp_path)
+    assert all(p.exists() for p in paths.values())
+    assert "| cifar10:eyeriss | random |" in paths["markdown"].read_text()
+
+
+def test_seeds_are_reproducible_and_differ() -> None:
+    task = parse_task("cifar10:fpga")
+    runs = run_many(["pymoo-nsga2"], [task], seeds=(0, 0, 1), budgets=(25,), workers=1)
+    gaps = [r.at[25]["hv_gap"] for r in runs]
+    assert gaps[0] == gaps[1]
+    assert runs[0].curve == runs[1].curve
+    assert runs[2].curve != runs[0].curve
+
+
+def test_unknown_method_fails_before_running() -> None:
+    with pytest.raises(UnknownNameError, match="pymoo-nsga2"):
+        run_many(["nope"], [parse_task("cifar10:fpga")], seeds=(0,), budgets=(5,))
+
+
+def test_cli_bench_writes_table_and_plot(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    res = cli(
+        "bench",
+        "--task",
+        "cifar10:fpga",
+        "--method",
+        "random",
+        "--method",
+        "optuna-tpe",
+        "--seeds",
+        "2",
+        "--budget",
+        "10",
+        "--budget",
+        "20",
+        "--out",
+        "b",
+    )
+    assert res.returncode == 0, res.stderr
+    assert "| cifar10:fpga | optuna-tpe |" in res.stdout
+    assert (tmp_path / "b" / "hv_gap.png").stat().st_size > 0
+    bad = cli("bench", "--task", "cifar10:fpga", "--method", "nope", "--seeds", "1")
+    assert bad.returncode == 2 and "unknown strategy or baseline" in bad.stderr
