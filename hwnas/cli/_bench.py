@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from hwnas.cli import app, console, err_console, friendly
+from hwnas.cli import app, console, friendly, progress_bar
 from hwnas.errors import SpecError
 
 
@@ -38,8 +38,6 @@ def bench(
     out: Path | None = typer.Option(None, help="Output directory (default: bench/TIME)."),
 ) -> None:
     """Mean and std of HV gap to the true front per method x task x budget, with plots."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
     from hwnas.bench import MAIN_TASKS, default_methods, parse_task, run_many, write_report
     from hwnas.bench._report import markdown_table, summary_frame
 
@@ -51,14 +49,7 @@ def bench(
     out_dir = out or Path("bench") / time.strftime("%Y%m%d-%H%M%S")
     if (out_dir / "summary.csv").exists():
         raise SpecError(f"{out_dir} already holds bench results; choose another --out")
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
+    with progress_bar() as bar:
         job = bar.add_task("bench runs", total=len(tasks) * len(methods) * seeds)
         results = run_many(
             methods,

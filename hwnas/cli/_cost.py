@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from hwnas.cli import app, console, err_console, friendly
+from hwnas.cli import app, console, friendly, progress_bar
 from hwnas.errors import HwnasError
 
 
@@ -147,21 +147,12 @@ def profile(
     ),
 ) -> None:
     """Profile this device into a lookup table plus a fitted latency predictor."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
     from hwnas.cost.profile import parse_restrict
     from hwnas.cost.profile import profile as run_profile
     from hwnas.spaces import get_space
 
     ds = _dataset(get_space(space), dataset)
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
+    with progress_bar() as bar:
         tasks: dict[str, Any] = {}
 
         def progress(stage: str, done: int, total: int) -> None:

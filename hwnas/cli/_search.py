@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 import typer
 
-from hwnas.cli import app, console, err_console, friendly
+from hwnas.cli import app, console, friendly, progress_bar
 from hwnas.errors import SpecError
 
 
@@ -146,8 +146,6 @@ def _explicit(ctx: typer.Context, param: str) -> bool:
 
 
 def _run(study: Any, quiet: bool) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
     from hwnas.report.console import print_study
 
     cfg = study.config
@@ -155,14 +153,7 @@ def _run(study: Any, quiet: bool) -> None:
         study.optimize()
         console.print(str(study.out_dir))
         return
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
+    with progress_bar() as bar:
         task = bar.add_task(f"{cfg.strategy} on {cfg.space}/{cfg.dataset}", total=cfg.budget)
         study.optimize(progress=lambda done, total: bar.update(task, completed=done, total=total))
     print_study(study, console)
