@@ -62,15 +62,7 @@ def plot_front(study: Study, path: str | Path) -> Path:
         if y_floor is not None:
             below = int((frame[y] < y_floor).sum())
             ax.set_ylim(bottom=y_floor - 0.02 * (ok[y].max() - y_floor))
-            ax.annotate(
-                f"{below} evaluated point(s) below {y_floor:.3g} drawn at the axis",
-                xy=(0.99, 0.01),
-                xycoords="axes fraction",
-                ha="right",
-                va="bottom",
-                fontsize=7,
-                color="0.4",
-            )
+            _note_floor(ax, f"{below} evaluated point(s) below {y_floor:.3g} drawn at the axis")
         for c in study.constraints:
             if c.metric.name == x:
                 ax.axvline(c.bound, ls="--", c="tab:red", lw=1, label=f"constraint {c.spec}")
@@ -108,11 +100,30 @@ def _floor(study: Study, y: str, ok: pd.DataFrame) -> float | None:
     from squashing the front; None when nothing is that far out."""
     if ok.empty or not any(o.metric.name == y and o.direction == "max" for o in study.objectives):
         return None
-    values = ok[y].dropna()
-    lo, q05, hi = values.min(), values.quantile(0.05), values.max()
-    if hi - lo > 3 * (hi - q05):
-        return float(q05)
-    return None
+    return outlier_floor(ok[y].dropna().tolist())
+
+
+def outlier_floor(values: list[float]) -> float | None:
+    """The 5% quantile of `values` when the lowest values lie more than three times the
+    spread above it away (a few far outliers, e.g. NB201 cells at chance accuracy, that
+    would squash a maximised axis); None otherwise."""
+    if len(values) < 20:
+        return None
+    values = sorted(values)
+    lo, q05, hi = values[0], values[len(values) // 20], values[-1]
+    return float(q05) if hi - lo > 3 * (hi - q05) else None
+
+
+def _note_floor(ax: Any, text: str) -> None:
+    ax.annotate(
+        text,
+        xy=(0.99, 0.01),
+        xycoords="axes fraction",
+        ha="right",
+        va="bottom",
+        fontsize=7,
+        color="0.4",
+    )
 
 
 def _label(study: Study, name: str) -> str:
@@ -283,25 +294,13 @@ def _cut_far_outliers(ax: Any, data: dict[str, Any], y: str) -> None:
         o["metric"] == y and o["direction"] == "max" for r in data["runs"] for o in r["objectives"]
     ):
         return
-    values = sorted(
-        p["m"][y] for r in data["runs"] for p in r["points"] if p["m"].get(y) is not None
-    )
-    if len(values) < 20:
+    values = [p["m"][y] for r in data["runs"] for p in r["points"] if p["m"].get(y) is not None]
+    floor = outlier_floor(values)
+    if floor is None:
         return
-    lo, q05, hi = values[0], values[len(values) // 20], values[-1]
-    if hi - lo <= 3 * (hi - q05):
-        return
-    below = sum(v < q05 for v in values)
-    ax.set_ylim(bottom=q05 - 0.03 * (hi - q05))
-    ax.annotate(
-        f"{below} evaluated point(s) below {q05:.3g} not shown",
-        xy=(0.99, 0.01),
-        xycoords="axes fraction",
-        ha="right",
-        va="bottom",
-        fontsize=7,
-        color="0.4",
-    )
+    below = sum(v < floor for v in values)
+    ax.set_ylim(bottom=floor - 0.03 * (max(values) - floor))
+    _note_floor(ax, f"{below} evaluated point(s) below {floor:.3g} not shown")
 
 
 def hypervolume_figure(data: dict[str, Any]) -> Any:
