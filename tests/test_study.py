@@ -10,7 +10,7 @@ import pytest
 
 import hwnas
 from hwnas.errors import ConfigConflictError, HwnasError, SpecError, UnknownNameError
-from hwnas.evaluation import Measurement, MetricSource
+from hwnas.evaluation import MetricSource
 from hwnas.ledger import LEDGER_FILE, Ledger
 
 
@@ -214,4 +214,3 @@ def test_summary_against_true_front() -> None:
     assert s["evaluations"] == 200 and s["ok"] == 200
     assert 0.9 < s["hv_ratio"] <= 1.0
     assert s["true_front_size"] > 10 and 0 <= s["true_front_found"] <= 1
-    assert isinstance(Measurement(1.0).provenance, dict)
