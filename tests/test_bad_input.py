@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
@@ -314,3 +315,101 @@ def test_cli_resume_of_a_damaged_run(copy_run) -> None:
     for args in (["search", "--resume", str(run)], ["show", str(run)], ["report", str(run)]):
         result = runner.invoke(app, args)
         assert_clean(result, allowed=(2,))
+
+
+# --- files users hand in: device specs, latency profiles, predictor labels --------------------
+def _mutations(valid: dict) -> st.SearchStrategy[object]:
+    """A valid document with keys dropped or values replaced, or any JSON value at all."""
+    keys = st.sampled_from(sorted(valid))
+    replaced = st.dictionaries(keys, json_values, max_size=3).map(lambda d: {**valid, **d})
+    dropped = st.sets(keys, max_size=3).map(
+        lambda ks: {k: v for k, v in valid.items() if k not in ks}
+    )
+    return st.one_of(replaced, dropped, json_values)
+
+
+def _write(tmp: Path, name: str, text: str | bytes) -> Path:
+    path = tmp / name
+    path.write_bytes(text.encode() if isinstance(text, str) else text)
+    return path
+
+
+VALID_SPEC = json.loads(
+    (Path(hwnas.__file__).parent / "data" / "devices" / "stm32f746.json").read_text()
+)
+
+
+@FAST
+@given(_mutations(VALID_SPEC))
+@example({**VALID_SPEC, "memory_bandwidth_bytes_per_s": float("nan")})
+@example({**VALID_SPEC, "peak_ops_per_s": {"fp32": -1.0}})
+def test_device_spec_files_load_or_raise_spec_error(tmp_path_factory, doc: object) -> None:
+    from hwnas.cost.analytic import load_spec
+
+    path = _write(tmp_path_factory.mktemp("spec"), "device.json", json.dumps(doc))
+    try:
+        spec = load_spec.__wrapped__(str(path))
+    except HwnasError:
+        return
+    assert spec.memory_bandwidth_bytes_per_s > 0
+    assert all(v > 0 for v in spec.peak_ops_per_s.values())
+
+
+@pytest.fixture(scope="module")
+def valid_profile() -> dict:
+    from hwnas.cost.profile import LatencyPredictor
+
+    meta = {"space": "nb201", "dataset": "cifar10", "host": "test", "target": "local-cpu"}
+    return LatencyPredictor(meta, {"conv:a": 0.5, "conv:b": 1.5}, [0.1, 1.0, 0.0]).to_dict()
+
+
+@FAST
+@given(st.one_of(st.text(max_size=50), st.binary(max_size=50).map(repr)))
+def test_latency_profile_text_loads_or_raises_spec_error(tmp_path_factory, text: str) -> None:
+    from hwnas.cost.profile import LatencyPredictor
+
+    path = _write(tmp_path_factory.mktemp("lut"), "profile.json", text)
+    with pytest.raises(HwnasError):
+        LatencyPredictor.load(path)
+
+
+@FAST
+@given(st.data())
+def test_mutated_latency_profiles_load_or_raise_spec_error(
+    tmp_path_factory, valid_profile: dict, data: st.DataObject
+) -> None:
+    from hwnas.cost.profile import LatencyPredictor
+
+    doc = data.draw(_mutations(valid_profile))
+    path = _write(tmp_path_factory.mktemp("lut"), "profile.json", json.dumps(doc))
+    try:
+        LatencyPredictor.load(path)
+    except HwnasError:
+        pass
+
+
+label_csv = st.one_of(
+    st.text(max_size=80),
+    st.binary(max_size=80),
+    st.lists(
+        st.tuples(st.one_of(st.text(max_size=30), near_miss()), st.text(max_size=8)), max_size=4
+    ).map(lambda rows: "arch,accuracy\n" + "".join(f"{a},{v}\n" for a, v in rows)),
+)
+
+
+@FAST
+@given(label_csv)
+def test_predictor_label_csvs_load_or_raise_clear_errors(tmp_path_factory, content) -> None:
+    from hwnas.evaluation import EvalContext
+    from hwnas.metrics import Metric
+    from hwnas.quality.predictor import PredictorSource
+
+    path = _write(tmp_path_factory.mktemp("labels"), "labels.csv", content)
+    ctx = EvalContext(get_space("nb201"), "cifar10", f"predictor:{path}")
+    source = PredictorSource(ctx, Metric("accuracy"), str(path))
+    try:
+        archs, y, _ = source._training_set()
+    except HwnasError:
+        return
+    assert len(archs) == len(y) > 0
+    assert np.isfinite(y).all()

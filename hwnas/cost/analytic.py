@@ -313,6 +313,8 @@ class DeviceSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str) -> DeviceSpec:
+        if not isinstance(data, dict):
+            raise SpecError(f"{where}: expected a JSON object, got {type(data).__name__}")
         version = data.get("schema_version")
         if version != SPEC_SCHEMA_VERSION:
             raise SpecError(
@@ -332,6 +334,13 @@ class DeviceSpec:
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise SpecError(f"{where}: malformed device spec ({exc!r})") from None
+        rates = {
+            **spec.peak_ops_per_s,
+            "memory_bandwidth_bytes_per_s": spec.memory_bandwidth_bytes_per_s,
+        }
+        for name, rate in rates.items():
+            if not (math.isfinite(rate) and rate > 0):
+                raise SpecError(f"{where}: {name} must be a positive number, got {rate!r}")
         if spec.default_precision not in spec.peak_ops_per_s:
             raise SpecError(
                 f"{where}: default_precision {spec.default_precision!r} has no peak_ops_per_s"

@@ -114,7 +114,9 @@ class LatencyPredictor:
                 if k not in ("correction", "lut_ms", "kind", "schema_version")
             }
             meta["space"], meta["dataset"] = str(data["space"]), str(data["dataset"])
-        except (KeyError, TypeError, ValueError) as exc:
+            if not all(np.isfinite(coef)) or not all(np.isfinite(list(lut.values()))):
+                raise ValueError("coefficients and lookup-table entries must be finite numbers")
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise SpecError(f"{path}: malformed latency profile ({exc})") from None
         return cls(meta, lut, coef)
 

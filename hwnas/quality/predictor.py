@@ -173,11 +173,27 @@ class PredictorSource(MetricSource):
             path = Path(self.options["labels"])
             if not path.is_file():
                 raise HwnasError(f"predictor labels: expected a CSV (arch, accuracy) at {path}")
-            frame = pd.read_csv(path)
-            if not {"arch", "accuracy"} <= set(frame.columns):
-                raise HwnasError(f"predictor labels {path}: needs columns arch and accuracy")
-            archs = [space.parse(a) for a in frame["arch"]]
-            return archs, frame["accuracy"].to_numpy(dtype=np.float64), str(path)
+            try:
+                frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+            except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+                raise HwnasError(f"predictor labels {path}: not a readable CSV ({exc})") from None
+            if not {"arch", "accuracy"} <= set(frame.columns) or frame.empty:
+                raise HwnasError(
+                    f"predictor labels {path}: needs columns arch and accuracy and one row per "
+                    "labelled architecture"
+                )
+            accuracy = pd.to_numeric(frame["accuracy"], errors="coerce").to_numpy(np.float64)
+            archs = []
+            for row, (key, value) in enumerate(zip(frame["arch"], accuracy), start=1):
+                if not np.isfinite(value):
+                    raise HwnasError(
+                        f"predictor labels {path}, data row {row}: accuracy is not a number"
+                    )
+                try:
+                    archs.append(space.parse(key))
+                except HwnasError as exc:
+                    raise HwnasError(f"predictor labels {path}, data row {row}: {exc}") from None
+            return archs, accuracy, str(path)
         from hwnas.quality import get_quality
 
         rng = np.random.default_rng(self.options["seed"])
