@@ -353,7 +353,8 @@ def test_cli_export_and_errors(run_dir: Path, tmp_path: Path, tiny_nb201: None) 
     assert result.exit_code == 0, result.output
     assert "model.onnx" in result.stdout and (out / "model_card.md").exists()
     card = json.loads((out / "model_card.json").read_text())
-    assert card["command"].startswith("hwnas ") and card["pick"]["spec"] == "best:accuracy"
+    assert card["command"] == f"hwnas export {run_dir} --pick best:accuracy --out {out}"
+    assert card["pick"]["spec"] == "best:accuracy"
 
     for args, says in [
         ([str(tmp_path / "missing"), "--pick", "index:0"], "no such run directory"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -15,6 +14,7 @@ from hwnas.cli import app, console, friendly, progress_bar
 @app.command("export")
 @friendly
 def export_command(
+    ctx: typer.Context,
     run_dir: Path = typer.Argument(..., help="A run directory (from `hwnas search`)."),
     pick: str = typer.Option(
         ...,
@@ -45,7 +45,7 @@ def export_command(
     from hwnas.export import export_run
     from hwnas.training import TrainConfig
 
-    command = shlex.join(["hwnas", *sys.argv[1:]])
+    command = _command_line(ctx)
     train_config = TrainConfig(batch_size=batch_size, lr=lr) if finetune_epochs else None
     if finetune_epochs and data:
         with progress_bar() as bar:
@@ -85,3 +85,18 @@ def export_command(
         highlight=False,
         soft_wrap=True,
     )
+
+
+def _command_line(ctx: typer.Context) -> str:
+    """The command as typed, rebuilt from the parsed options (sys.argv is not the command
+    when the app is invoked from Python): the run, then every option given explicitly."""
+    words = ["hwnas", "export", str(ctx.params["run_dir"])]
+    for param in ctx.command.params:
+        name = param.name or ""
+        source = ctx.get_parameter_source(name)
+        if name == "run_dir" or source is None or source.name == "DEFAULT":
+            continue
+        flag = max(param.opts, key=len)
+        value = ctx.params[name]
+        words += [flag] if isinstance(value, bool) else [flag, str(value)]
+    return shlex.join(words)
