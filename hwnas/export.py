@@ -586,7 +586,7 @@ def onnx_bytes(model: nn.Module, shape: Sequence[int], opset: int = 17) -> bytes
         torch.onnx.export(
             model.eval(),
             (torch.zeros((1, *shape)),),
-            buffer,
+            buffer,  # type: ignore[arg-type]
             dynamo=False,
             opset_version=opset,
             input_names=["input"],
@@ -607,7 +607,9 @@ def _onnx_checked(
         import onnx
         import onnxruntime as ort
     except ImportError:
-        raise DependencyError('exporting needs onnx and onnxruntime: pip install "hwnas[torch]"') from None
+        raise DependencyError(
+            'exporting needs onnx and onnxruntime: pip install "hwnas[torch]"'
+        ) from None
     try:
         content = onnx_bytes(model, shape, opset)
         onnx.checker.check_model(onnx.load_from_string(content), full_check=True)
@@ -795,11 +797,15 @@ def render_card(card: dict[str, Any]) -> str:
     lines = [
         "# Model card",
         "",
-        f"Architecture {md_code(arch['key'])} from the {md_code(space['name'])} space "
-        f"({space['description']}), built for {md_code(space['dataset'])}.",
+        (
+            f"Architecture {md_code(arch['key'])} from the {md_code(space['name'])} space "
+            f"({space['description']}), built for {md_code(space['dataset'])}."
+        ),
         "",
-        f"- input: {md_code(card['input_shape'])} float32 (batch axis dynamic), "
-        f"output: logits over {card['classes']} classes",
+        (
+            f"- input: {md_code(card['input_shape'])} float32 (batch axis dynamic), "
+            f"output: logits over {card['classes']} classes"
+        ),
         f"- parameters: {card['parameters']:,}",
         f"- chosen by {md_code(pick['spec'])}: trial {pick['trial']}, "
         + ("feasible" if pick["feasible"] else f"status {md_code(pick['status'])}")
@@ -818,7 +824,9 @@ def render_card(card: dict[str, Any]) -> str:
             f"(sha256 {md_code(w['sha256'])})."
         )
         for k, v in w.get("provenance", {}).items():
-            lines.append(f"- {md_code(k)}: {md_code(json.dumps(v) if isinstance(v, (dict, list)) else v)}")
+            lines.append(
+                f"- {md_code(k)}: {md_code(json.dumps(v) if isinstance(v, (dict, list)) else v)}"
+            )
     else:
         trained = "finetuned" in w
         lines.append(
@@ -833,15 +841,27 @@ def render_card(card: dict[str, Any]) -> str:
             "",
             "## Accuracy of these weights",
             "",
-            f"On {md_code(acc['data'])} (train/val/test {acc['sizes']['train']}/"
-            f"{acc['sizes']['val']}/{acc['sizes']['test']} images, split seed "
-            f"{acc['dataset_provenance'].get('split', {}).get('seed')}, resized to "
-            f"{md_code(acc['input_shape'])}):",
+            (
+                f"On {md_code(acc['data'])} (train/val/test {acc['sizes']['train']}/"
+                f"{acc['sizes']['val']}/{acc['sizes']['test']} images, split seed "
+                f"{acc['dataset_provenance'].get('split', {}).get('seed')}, resized to "
+                f"{md_code(acc['input_shape'])}):"
+            ),
             "",
-            f"- validation accuracy before fine-tuning: {acc['val_accuracy_before']:.2f}%",
-            f"- after {acc['epochs']} epoch(s) of fine-tuning: validation "
-            f"{acc['val_accuracy']:.2f}%, test {acc['test_accuracy']:.2f}%",
         ]
+        if acc["epochs"]:
+            lines += [
+                f"- validation accuracy before fine-tuning: {acc['val_accuracy_before']:.2f}%",
+                (
+                    f"- after {acc['epochs']} epoch(s) of fine-tuning: validation "
+                    f"{acc['val_accuracy']:.2f}%, test {acc['test_accuracy']:.2f}%"
+                ),
+            ]
+        else:
+            lines.append(
+                f"- validation {acc['val_accuracy']:.2f}%, test {acc['test_accuracy']:.2f}% "
+                "(not fine-tuned)"
+            )
         if "train_config" in acc:
             cfg = ", ".join(f"{k}={v}" for k, v in acc["train_config"].items())
             lines.append(f"- schedule (hwnas.training.fit): {md_code(cfg)}")
@@ -880,9 +900,11 @@ def render_card(card: dict[str, Any]) -> str:
         + f", quality {md_code(run['quality'])}, strategy {md_code(run['strategy'])}, "
         f"seed {md_code(run['seed'])}",
         f"- run host: {md_code(', '.join(f'{k}={v}' for k, v in sorted(run['host'].items())))}",
-        f"- ONNX opset {card['onnx']['opset']}, checked with onnx.checker; ONNX Runtime "
-        f"{md_code(onnx_check['onnxruntime'])} matches PyTorch on a batch of "
-        f"{onnx_check['batch']} (max |diff| {onnx_check['max_abs_diff']:.2g})",
+        (
+            f"- ONNX opset {card['onnx']['opset']}, checked with onnx.checker; ONNX Runtime "
+            f"{md_code(onnx_check['onnxruntime'])} matches PyTorch on a batch of "
+            f"{onnx_check['batch']} (max |diff| {onnx_check['max_abs_diff']:.2g})"
+        ),
         f"- hwnas {md_code(card['hwnas_version'])}, {md_code(card['date'])}",
         f"- command: {md_code(card['command'])}",
         "",

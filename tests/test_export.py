@@ -349,7 +349,9 @@ def test_finetune_needs_data_with_the_network_classes(
 # --- the command line ------------------------------------------------------------------------------------
 def test_cli_export_and_errors(run_dir: Path, tmp_path: Path, tiny_nb201: None) -> None:
     out = tmp_path / "cli"
-    result = runner.invoke(app, ["export", str(run_dir), "--pick", "best:accuracy", "--out", str(out)])
+    result = runner.invoke(
+        app, ["export", str(run_dir), "--pick", "best:accuracy", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert "model.onnx" in result.stdout and (out / "model_card.md").exists()
     card = json.loads((out / "model_card.json").read_text())

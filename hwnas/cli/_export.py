@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -22,13 +21,13 @@ def export_command(
         "best in the first objective meeting it; several joined by ','), index:N (row of "
         "pareto.csv) or arch:KEY.",
     ),
-    out: Optional[Path] = typer.Option(
+    out: Path | None = typer.Option(
         None, help="Output directory (default: RUN_DIR/export-trialN)."
     ),
     finetune_epochs: int = typer.Option(
         0, help="Fine-tune for this many epochs on --data before exporting."
     ),
-    data: Optional[str] = typer.Option(
+    data: str | None = typer.Option(
         None,
         help="Dataset spec (e.g. digits, fashion-mnist, cifar10:DIR): fine-tuning data; "
         "alone, it measures the exported weights' validation and test accuracy.",
@@ -76,9 +75,10 @@ def export_command(
     if acc is not None:
         console.print(
             f"  on {acc['data']}: validation {acc['val_accuracy']:.2f}%, "
-            f"test {acc['test_accuracy']:.2f}% after {acc['epochs']} epoch(s)",
+            f"test {acc['test_accuracy']:.2f}% "
+            + (f"after {acc['epochs']} epoch(s)" if acc["epochs"] else "(not fine-tuned)"),
             highlight=False,
-        soft_wrap=True,
+            soft_wrap=True,
         )
     console.print(
         f"files in {result.out_dir}: " + ", ".join(p.name for p in result.files.values()),
