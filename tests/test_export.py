@@ -348,20 +348,25 @@ def test_finetune_needs_data_with_the_network_classes(
 
 # --- the command line ------------------------------------------------------------------------------------
 def test_cli_export_and_errors(run_dir: Path, tmp_path: Path, tiny_nb201: None) -> None:
+    pytest.importorskip("sklearn")
     out = tmp_path / "cli"
-    result = runner.invoke(
-        app, ["export", str(run_dir), "--pick", "best:accuracy", "--out", str(out)]
-    )
+    tune = ["--finetune-epochs", "1", "--data", "digits", "--batch-size", "128"]
+    args = ["export", str(run_dir), "--pick", "best:params", "--out", str(out), *tune]
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert "model.onnx" in result.stdout and (out / "model_card.md").exists()
+    assert "model.onnx" in result.stdout and "on digits: validation" in result.stdout
     card = json.loads((out / "model_card.json").read_text())
-    assert card["command"] == f"hwnas export {run_dir} --pick best:accuracy --out {out}"
-    assert card["pick"]["spec"] == "best:accuracy"
+    assert card["command"] == f"hwnas export {run_dir} --pick best:params --out {out} " + " ".join(
+        tune
+    )
+    assert card["pick"]["spec"] == "best:params"
+    assert card["weights"]["finetuned"]["batch_size"] == 128
 
     for args, says in [
         ([str(tmp_path / "missing"), "--pick", "index:0"], "no such run directory"),
         ([str(run_dir), "--pick", "best:nope"], "available: accuracy"),
         ([str(run_dir), "--pick", "best:accuracy", "--out", str(out)], "already holds"),
+        ([str(run_dir), "--pick", "index:0", "--finetune-epochs", "1"], "needs a dataset"),
     ]:
         bad = runner.invoke(app, ["export", *args])
         assert bad.exit_code == 2, bad.output
