@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from hwnas.cli import app
@@ -47,6 +49,11 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     return out
+
+
+@pytest.fixture(scope="module")
+def run(run_dir: Path) -> Any:
+    return load_run(run_dir)
 
 
 @pytest.fixture
@@ -141,6 +148,22 @@ def test_bad_picks_say_what_is_available(run_dir: Path, pick: str, says: str) ->
         pick_evaluation(load_run(run_dir), pick)
     assert says in str(info.value)
     assert "\n" not in str(info.value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    prefix=st.sampled_from(
+        ["", "best:", "best:accuracy:", "index:", "arch:", "accuracy<=", "latency@pixel3<"]
+    ),
+    rest=st.text(max_size=40),
+)
+def test_any_pick_text_picks_or_is_a_clear_error(run: Any, prefix: str, rest: str) -> None:
+    try:
+        picked = pick_evaluation(run, prefix + rest)
+    except HwnasError as exc:
+        assert str(exc)
+    else:
+        assert picked.evaluation.status in ("ok", "infeasible")
 
 
 def test_best_of_a_non_objective_metric_needs_a_direction(run_dir: Path, tmp_path: Path) -> None:
