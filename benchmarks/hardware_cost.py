@@ -76,11 +76,13 @@ def main() -> None:
             f"repeats within 10% {noise['repeat_within_10pct']:.0%}, MAPE "
             f"{noise['repeat_mape']:.1%}, IQR/median {noise['repeat_rel_iqr_median']:.1%}; "
             f"split halves within 10% {noise['split_half_within_10pct']:.0%}, MAPE "
-            f"{noise['split_half_mape']:.1%}; bias {r['bias']:+.1%}, drift "
+            f"{noise['split_half_mape']:.1%} (medians off by ~{noise['median_mape_est']:.1%}); "
+            f"bias {r['bias']:+.1%}, drift "
             f"x{r['drift']['now_over_profiled']:.2f} | drift removed: within 10% "
             f"{ref['within_10pct']:.0%}, within 5% {ref['within_5pct']:.0%}, MAPE "
             f"{ref['mape']:.1%}, tau {ref['kendall_tau']:.3f}, noise floor split halves MAPE "
-            f"{ref['noise_floor']['split_half_mape']:.1%}, single repeats MAPE "
+            f"{ref['noise_floor']['split_half_mape']:.1%} (medians off by "
+            f"~{ref['noise_floor']['median_mape_est']:.1%}), single repeats MAPE "
             f"{ref['noise_floor']['repeat_mape']:.1%}; load {os.getloadavg()[0]:.1f}",
             flush=True,
         )

@@ -218,7 +218,8 @@ def validate_cost(
         f"{noise['repeat_within_10pct']:.0%}; median IQR/median {noise['repeat_rel_iqr_median']:.1%}"
         f"\n               split halves of the repeats: MAPE {noise['split_half_mape']:.1%}, "
         f"within 5% {noise['split_half_within_5pct']:.0%}, within 10% "
-        f"{noise['split_half_within_10pct']:.0%}; {report['noisy_measurements']} "
+        f"{noise['split_half_within_10pct']:.0%}; so the medians themselves are off by "
+        f"~{noise['median_mape_est']:.1%}; {report['noisy_measurements']} "
         "measurement(s) flagged noisy\n"
         f"  mean signed error {report['bias']:+.1%}",
         highlight=False,
@@ -231,6 +232,7 @@ def validate_cost(
             f"  drift removed (ratio to the reference x its profiled time): MAPE "
             f"{ref['mape']:.1%}, within 5% {ref['within_5pct']:.0%}, within 10% "
             f"{ref['within_10pct']:.0%}, Kendall tau {ref['kendall_tau']:.3f}; its noise "
-            f"floor: split halves MAPE {ref['noise_floor']['split_half_mape']:.1%}",
+            f"floor: split halves MAPE {ref['noise_floor']['split_half_mape']:.1%}, medians off "
+            f"by ~{ref['noise_floor']['median_mape_est']:.1%}",
             highlight=False,
         )

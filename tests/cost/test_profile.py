@@ -43,6 +43,7 @@ def test_kendall_tau_and_errors() -> None:
     assert floor["repeat_within_10pct"] == pytest.approx(5 / 6)
     # split halves: medians of [1.0, 1.2] and [1.0] differ by 0.1 / 1.0
     assert floor["split_half_mape"] == pytest.approx((0.1 + 0.0) / 2)
+    assert floor["median_mape_est"] == pytest.approx(floor["split_half_mape"] / 2)
 
 
 def _synthetic_profile(path: Path) -> LatencyPredictor:
