@@ -29,6 +29,9 @@ def main() -> None:
     parser.add_argument("--held-out", type=int, default=100)
     parser.add_argument("--unit-repeats", type=int, default=7)
     parser.add_argument("--net-repeats", type=int, default=21)
+    parser.add_argument(
+        "--validate-repeats", type=int, help="repeats per held-out network (default: --net-repeats)"
+    )
     parser.add_argument("--statistic", default="median", choices=["median", "min"])
     parser.add_argument(
         "--no-reference", action="store_true", help="profile without the reference network"
@@ -52,7 +55,7 @@ def main() -> None:
         profile_s = time.time() - started
         path = args.out.with_name(f"profile_mbv3_{dataset}_{args.statistic}.json")
         predictor.save(path)
-        report = validate(path, n=args.held_out, repeats=args.net_repeats)
+        report = validate(path, n=args.held_out, repeats=args.validate_repeats or args.net_repeats)
         args.out.with_name(f"validation_mbv3_{dataset}_{args.statistic}.json").write_text(
             json.dumps(report, indent=1) + "\n"
         )
@@ -62,6 +65,11 @@ def main() -> None:
             "profile_seconds": profile_s,
             "lookup_entries": predictor.meta["n_units"],
             "fit_samples": args.samples,
+            "repeats": {
+                "unit": args.unit_repeats,
+                "net": args.net_repeats,
+                "validate": args.validate_repeats or args.net_repeats,
+            },
             "load_average_1min": os.getloadavg()[0],
             "load_average_at_start": load_start,
             "training_fit": predictor.meta["training"]["fit"],
