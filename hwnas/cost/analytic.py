@@ -332,7 +332,7 @@ class DeviceSpec:
                 default_precision=str(data.get("default_precision", "fp32")),
                 sources=[str(s) for s in data.get("sources", [])],
             )
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             raise SpecError(f"{where}: malformed device spec ({exc!r})") from None
         rates = {
             **spec.peak_ops_per_s,

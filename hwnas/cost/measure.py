@@ -74,6 +74,16 @@ class Timing:
     noisy: bool
     provenance: dict[str, Any] = field(default_factory=dict)
     statistic: str = "median"
+    #: per repeat, this network's time over the reference's time in the same round (only
+    #: when measured with a reference; see `measure_referenced`)
+    ratios: list[float] | None = None
+
+    @property
+    def ratio(self) -> float:
+        """Median of `ratios`: the latency in units of the reference's, drift cancelled."""
+        if not self.ratios:
+            raise HwnasError("this timing was measured without a reference")
+        return float(np.median(self.ratios))
 
     @property
     def min_ms(self) -> float:
@@ -257,16 +267,45 @@ def measure(
     models: Sequence[tuple[Any, tuple[int, ...]]], cfg: MeasureConfig | None = None
 ) -> list[Timing]:
     """Per-call latency of each (module, input shape), measured interleaved."""
-    cfg = cfg or MeasureConfig()
+    return _measure(models, cfg or MeasureConfig(), None)[0]
+
+
+def measure_referenced(
+    models: Sequence[tuple[Any, tuple[int, ...]]],
+    reference: tuple[Any, tuple[int, ...]],
+    cfg: MeasureConfig | None = None,
+) -> tuple[list[Timing], list[float]]:
+    """As `measure`, with `reference` timed first in every round of every chunk. Each timing
+    then carries `ratios` (its time over the reference's in the same round): on a shared
+    machine whose speed drifts by tens of percent within minutes, the ratio of two things
+    measured milliseconds apart stays put while either time alone does not. Also returns
+    every repeat of the reference (ms), whose statistic turns ratios back into ms."""
+    return _measure(models, cfg or MeasureConfig(), reference)
+
+
+def _measure(
+    models: Sequence[tuple[Any, tuple[int, ...]]],
+    cfg: MeasureConfig,
+    reference: tuple[Any, tuple[int, ...]] | None,
+) -> tuple[list[Timing], list[float]]:
     info = runtime_info(cfg)
     make = _ort_runner if cfg.backend == "onnxruntime" else _torch_runner
     out: list[Timing] = []
+    reference_ms: list[float] = []
     with device_lock(cfg.device), _torch_threads(cfg):
+        ref_runner = make(reference[0], reference[1], cfg) if reference is not None else None
         for start in range(0, len(models), cfg.chunk):
             chunk = models[start : start + cfg.chunk]
             runners = [make(m, shape, cfg) for m, shape in chunk]
-            out += _time_interleaved(runners, cfg, info)
-    return out
+            if ref_runner is None:
+                out += _time_interleaved(runners, cfg, info)
+                continue
+            ref, *timings = _time_interleaved([ref_runner, *runners], cfg, info)
+            reference_ms += ref.repeats_ms
+            for t in timings:
+                t.ratios = [a / b for a, b in zip(t.repeats_ms, ref.repeats_ms)]
+            out += timings
+    return out, reference_ms
 
 
 def _time_interleaved(

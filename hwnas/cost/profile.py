@@ -2,7 +2,12 @@
 distinct layer configuration of a space once (the lookup table), measure a sample of whole
 networks, and fit a linear correction of the table's sum (what a whole network costs beyond
 its parts: fusion, memory traffic, per-layer overhead). The result is versioned JSON, plain
-numbers only, usable as a target anywhere (`latency@FILE.json`)."""
+numbers only, usable as a target anywhere (`latency@FILE.json`).
+
+Every chunk of measurements also times one reference network in each round, and each entry
+is stored as its ratio to the reference times the reference's latency over the whole session
+(schema 2): on a shared machine whose speed drifts by up to 1.5x within minutes, entries
+measured minutes apart are otherwise not on one scale, and the table's sum inherits that."""
 
 from __future__ import annotations
 
@@ -20,10 +25,10 @@ import numpy as np
 from hwnas.errors import EvaluationError, HwnasError, SpecError
 from hwnas.spaces import Architecture, SearchSpace, get_space
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: schema 1 (no reference network) has the same predictor, so it still loads
+READABLE_VERSIONS = (1, 2)
 KIND = "hwnas-latency-predictor"
-#: training networks re-measured by `validate` to see the machine's drift since profiling
-ANCHORS = 8
 #: ridge penalty on the correction's slopes, relative to their scale (keeps tiny samples sane)
 RIDGE = 1e-6
 
@@ -98,10 +103,11 @@ class LatencyPredictor:
             raise SpecError(f"{path}: not valid JSON ({exc})") from None
         if not isinstance(data, dict) or data.get("kind") != KIND:
             raise SpecError(f"{path}: not an hwnas latency profile (kind {KIND!r} expected)")
-        if data.get("schema_version") != SCHEMA_VERSION:
+        if data.get("schema_version") not in READABLE_VERSIONS:
             raise SpecError(
                 f"{path}: profile schema_version {data.get('schema_version')!r}, this hwnas "
-                f"reads {SCHEMA_VERSION}; profile the device again with this version"
+                f"reads {', '.join(map(str, READABLE_VERSIONS))}; profile the device again "
+                "with this version"
             )
         try:
             coef = [float(c) for c in data["correction"]["coef"]]
@@ -218,10 +224,13 @@ def profile(
     restrict: dict[str, list[Any]] | None = None,
     statistic: str = "median",
     progress: Callable[[str, int, int], None] | None = None,
+    reference: bool = True,
 ) -> LatencyPredictor:
-    """Measure the lookup table and `samples` whole networks on a local target, and fit."""
+    """Measure the lookup table and `samples` whole networks on a local target, and fit.
+    With `reference` (the default) the first sampled network is timed beside every chunk
+    and all figures are put on its scale (see the module docstring)."""
     from hwnas import __version__
-    from hwnas.cost.measure import measure, runtime_info
+    from hwnas.cost.measure import measure, measure_referenced, runtime_info
     from hwnas.cost.targets import measured_config
     from hwnas.evaluation import validate_dataset
 
@@ -236,29 +245,42 @@ def profile(
     if samples < 1:
         raise SpecError(f"profiling needs at least 1 whole-network sample, got {samples}")
     started = time.time()
+    archs = sample_archs(space, samples, seed, restrict=restrict)
+    ref = (space.build(archs[0], dataset), _net_shape(space, archs[0], dataset))
+    reference_ms: list[float] = []
+
+    def run(models: list[tuple[Any, tuple[int, ...]]], cfg: Any) -> list[Any]:
+        if not reference:
+            return measure(models, cfg)
+        timings, ref_ms = measure_referenced(models, ref, cfg)
+        reference_ms.extend(ref_ms)
+        return timings
+
     units = space.profile_units(dataset, allowed_choices(space, restrict))  # type: ignore[attr-defined]
     unit_cfg = replace(base, repeats=unit_repeats)
-    lut: dict[str, float] = {}
-    unit_noise: list[float] = []
+    unit_timings: list[Any] = []
     chunk = unit_cfg.chunk
     for start in range(0, len(units), chunk):
         part = units[start : start + chunk]
-        timings = measure([(make(), shape) for _, make, shape in part], unit_cfg)
-        for (sig, _, _), t in zip(part, timings):
-            lut[sig] = t.value
-            unit_noise.append(t.rel_iqr)
+        unit_timings += run([(make(), shape) for _, make, shape in part], unit_cfg)
         if progress is not None:
             progress("lookup table", min(start + chunk, len(units)), len(units))
     lut_done = time.time()
-    archs = sample_archs(space, samples, seed, restrict=restrict)
     net_cfg = replace(base, repeats=net_repeats)
-    measured: list[float] = []
+    net_timings: list[Any] = []
     for start in range(0, len(archs), net_cfg.chunk):
         part = archs[start : start + net_cfg.chunk]
         nets = [(space.build(a, dataset), _net_shape(space, a, dataset)) for a in part]
-        measured += [t.value for t in measure(nets, net_cfg)]
+        net_timings += run(nets, net_cfg)
         if progress is not None:
             progress("whole networks", min(start + net_cfg.chunk, len(archs)), len(archs))
+    scale = _statistic(reference_ms, statistic) if reference else math.nan
+
+    def value(t: Any) -> float:
+        return t.ratio * scale if reference else float(t.value)
+
+    lut = {sig: value(t) for (sig, _, _), t in zip(units, unit_timings)}
+    measured = [value(t) for t in net_timings]
     info = runtime_info(base)
     meta: dict[str, Any] = {
         "space": space_name,
@@ -282,8 +304,14 @@ def profile(
         },
         "restrict": restrict or {},
         "n_units": len(lut),
-        "unit_rel_iqr_median": float(np.median(unit_noise)) if unit_noise else None,
-        "training": {"seed": seed, "archs": [a.key for a in archs], "measured_ms": measured},
+        "unit_rel_iqr_median": float(np.median([t.rel_iqr for t in unit_timings])),
+        "reference": _reference_meta(archs[0].key, reference_ms, statistic) if reference else None,
+        "training": {
+            "seed": seed,
+            "archs": [a.key for a in archs],
+            "measured_ms": measured,
+            "raw_ms": [float(t.value) for t in net_timings],
+        },
     }
     predictor = LatencyPredictor(meta, lut, [0.0, 1.0, 0.0])
     sums = [predictor.lut_sum(a) for a in archs]
@@ -296,6 +324,22 @@ def profile(
         "total": time.time() - started,
     }
     return predictor
+
+
+def _statistic(values: Sequence[float], statistic: str) -> float:
+    return float(np.min(values) if statistic == "min" else np.median(values))
+
+
+def _reference_meta(key: str, repeats_ms: Sequence[float], statistic: str) -> dict[str, Any]:
+    q1, med, q3 = np.percentile(repeats_ms, [25, 50, 75])
+    return {
+        "arch": key,
+        "ms": _statistic(repeats_ms, statistic),
+        "repeats": len(repeats_ms),
+        "rel_iqr": float((q3 - q1) / med),
+        "meaning": "every table entry and training figure is its time over this network's "
+        "in the same round, times `ms` (this network's latency over the whole session)",
+    }
 
 
 # --- validation -----------------------------------------------------------------------------
@@ -329,7 +373,12 @@ def error_report(predicted: Sequence[float], measured: Sequence[float]) -> dict[
 def noise_floor(repeats: Sequence[Sequence[float]], statistic: str = "median") -> dict[str, float]:
     """How reproducible the measurements themselves are, to set beside the predictor's error:
     single repeats against their network's median, and the statistic of the odd repeats
-    against that of the even ones (split-half: two measurements of the same network)."""
+    against that of the even ones (split-half: two measurements of the same network).
+    `median_mape_est` is half the split-half MAPE: the two halves differ by twice the error
+    of a statistic over all the repeats (each half has half the repeats: twice the variance,
+    and the difference of two adds them), so it estimates how far the reported figure itself
+    is from the network's latency in this session, the least error any predictor can show
+    against it. Drift between sessions is not in it."""
     stat = np.min if statistic == "min" else np.median
     series = [np.asarray(r, dtype=np.float64) for r in repeats if len(r)]
     rel = (
@@ -345,14 +394,22 @@ def noise_floor(repeats: Sequence[Sequence[float]], statistic: str = "median") -
         "repeat_within_5pct": float(np.mean(rel <= 0.05)) if len(rel) else math.nan,
         "repeat_within_10pct": float(np.mean(rel <= 0.10)) if len(rel) else math.nan,
         "split_half_mape": float(np.mean(halves)) if halves else math.nan,
+        "median_mape_est": float(np.mean(halves)) / 2 if halves else math.nan,
         "split_half_within_5pct": float(np.mean(np.array(halves) <= 0.05)) if halves else math.nan,
         "split_half_within_10pct": float(np.mean(np.array(halves) <= 0.10)) if halves else math.nan,
     }
 
 
 def validate(path: str | Path, n: int = 30, seed: int = 12345, repeats: int = 11) -> dict[str, Any]:
-    """Measure `n` held-out architectures (none used in fitting) and compare."""
-    from hwnas.cost.measure import measure
+    """Measure `n` held-out architectures (none used in fitting) and compare.
+
+    The profile's reference network (for a schema-1 profile: its first training network) is
+    timed beside every chunk again. The top-level figures compare the predictions with the
+    measured latencies as they are; `referenced` compares them with the same measurements put
+    on the profile's scale (ratio to the reference in the same round, times the reference's
+    latency at profiling), which removes the machine's drift since profiling and during the
+    run. On a quiet, dedicated device the two agree."""
+    from hwnas.cost.measure import measure, measure_referenced
     from hwnas.cost.targets import measured_config
 
     predictor = LatencyPredictor.load(path)
@@ -361,36 +418,47 @@ def validate(path: str | Path, n: int = 30, seed: int = 12345, repeats: int = 11
     dataset = meta["dataset"]
     statistic = str(meta.get("statistic", "median"))
     cfg = replace(measured_config(meta["target"]), repeats=repeats, statistic=statistic)
+    training = meta.get("training", {})
     held_out = sample_archs(
         space,
         n,
         seed,
-        exclude=set(meta.get("training", {}).get("archs", [])),
+        exclude=set(training.get("archs", [])),
         restrict=meta.get("restrict") or None,
     )
     if not held_out:
         raise HwnasError(f"{path}: no held-out architecture left in the profiled sub-space")
     predicted = [predictor.predict(a) for a in held_out]
-    # a few training networks are measured again, spread over the batches, so that a drift
-    # of the machine since profiling is seen and reported rather than taken for error
-    training = meta.get("training", {})
-    anchors = [
-        (space.parse(k), float(v))
-        for k, v in list(zip(training.get("archs", []), training.get("measured_ms", [])))[:ANCHORS]
-    ]
-    per_chunk = max(cfg.chunk - 1, 1)
-    timings, anchor_ratios = [], []
-    for c, start in enumerate(range(0, len(held_out), per_chunk)):
-        part = held_out[start : start + per_chunk]
-        extra = [anchors[c % len(anchors)]] if anchors and c < 2 * len(anchors) else []
-        nets = [(space.build(a, dataset), _net_shape(space, a, dataset)) for a in part]
-        nets += [(space.build(a, dataset), _net_shape(space, a, dataset)) for a, _ in extra]
-        measured_part = measure(nets, cfg)
-        timings += measured_part[: len(part)]
-        anchor_ratios += [t.value / then for t, (_, then) in zip(measured_part[len(part) :], extra)]
+    nets = [(space.build(a, dataset), _net_shape(space, a, dataset)) for a in held_out]
+    ref_meta = meta.get("reference")
+    if ref_meta:
+        ref_key, ref_then = str(ref_meta["arch"]), float(ref_meta["ms"])
+    elif training.get("archs"):
+        ref_key, ref_then = str(training["archs"][0]), float(training["measured_ms"][0])
+    else:
+        ref_key, ref_then = "", math.nan
+    referenced: dict[str, Any] = {}
+    drift: dict[str, Any] = {}
+    if ref_key:
+        ref_arch = space.parse(ref_key)
+        reference = (space.build(ref_arch, dataset), _net_shape(space, ref_arch, dataset))
+        timings, ref_ms = measure_referenced(nets, reference, cfg)
+        normalised = [t.ratio * ref_then for t in timings]
+        referenced = {
+            **error_report(predicted, normalised),
+            "noise_floor": noise_floor([t.ratios or [] for t in timings], "median"),
+            "meaning": "measured ratio to the reference network in the same round, times its "
+            "latency at profiling: the machine's drift removed",
+        }
+        drift = {
+            "reference": ref_key,
+            "now_over_profiled": _statistic(ref_ms, statistic) / ref_then,
+            "meaning": "the reference network's latency now over its latency at profiling",
+        }
+    else:
+        timings = measure(nets, cfg)
     measured = [t.value for t in timings]
-    ratio = float(np.median(anchor_ratios)) if anchor_ratios else math.nan
-    report: dict[str, Any] = {
+    return {
         "profile": str(path),
         "space": meta["space"],
         "dataset": dataset,
@@ -400,24 +468,21 @@ def validate(path: str | Path, n: int = 30, seed: int = 12345, repeats: int = 11
         "statistic": statistic,
         "noise_floor": noise_floor([t.repeats_ms for t in timings], statistic),
         "noisy_measurements": int(sum(t.noisy for t in timings)),
-        "drift": {
-            "anchors_measured": len(anchor_ratios),
-            "now_over_profiled_median": ratio,
-            "meaning": "training networks measured again now, over their figure at profiling",
-        },
-        "drift_corrected": error_report([p * ratio for p in predicted], measured)
-        if anchor_ratios
-        else {},
+        "drift": drift,
+        "referenced": referenced,
         "measurement": {
             k: v
             for k, v in timings[0].provenance.items()
             if k not in ("median_ms", "iqr_ms", "rel_iqr", "number", "noisy", "measured_at")
-        }
-        if timings
-        else {},
+        },
         "archs": [
-            {"arch": a.key, "predicted_ms": p, "measured_ms": t.value, "iqr_ms": t.iqr_ms}
+            {
+                "arch": a.key,
+                "predicted_ms": p,
+                "measured_ms": t.value,
+                "iqr_ms": t.iqr_ms,
+                **({"referenced_ms": t.ratio * ref_then} if t.ratios else {}),
+            }
             for a, p, t in zip(held_out, predicted, timings)
         ],
     }
-    return report

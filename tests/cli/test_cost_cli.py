@@ -167,11 +167,15 @@ def test_profile_and_validate_cli(tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 0, result.output
-    assert json.loads(path.read_text())["schema_version"] == 1
+    assert json.loads(path.read_text())["schema_version"] == 2
     report = _json(
         ["validate-cost", "--target", str(path), "--samples", "2", "--repeats", "2", "--json"]
     )
     assert report["n"] == 2 and "repeat_within_10pct" in report["noise_floor"]
+    assert report["referenced"]["n"] == 2
+    text = runner.invoke(app, ["validate-cost", "--target", str(path), "--samples", "1"])
+    assert text.exit_code == 0, text.output
+    assert "drift removed" in text.output and "Kendall tau" in text.output
 
 
 def test_targets_lists_table_devices_and_local_targets_by_space() -> None:

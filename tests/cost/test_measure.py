@@ -43,6 +43,26 @@ def test_min_statistic_reports_the_fastest_repeat() -> None:
     assert t.provenance["statistic"] == "min"
 
 
+def test_referenced_measurement_pairs_each_round_with_the_reference() -> None:
+    from hwnas.cost.measure import measure_referenced
+
+    cfg = MeasureConfig(warmup=0, repeats=3, chunk=2)
+    timings, ref_ms = measure_referenced([_tiny(), _tiny(), _tiny()], _tiny(), cfg)
+    assert len(timings) == 3 and len(ref_ms) == 2 * 3  # two chunks, three rounds each
+    for i, t in enumerate(timings):
+        chunk_ref = ref_ms[3 * (i // 2) : 3 * (i // 2) + 3]
+        assert t.ratios == pytest.approx([a / b for a, b in zip(t.repeats_ms, chunk_ref)])
+        assert t.ratio == pytest.approx(sorted(t.ratios)[1])
+
+
+def test_ratio_needs_a_reference() -> None:
+    from hwnas.cost.measure import measure
+
+    (t,) = measure([_tiny()], MeasureConfig(warmup=0, repeats=1))
+    with pytest.raises(HwnasError, match="reference"):
+        _ = t.ratio
+
+
 def test_bad_configurations() -> None:
     with pytest.raises(UnknownNameError):
         MeasureConfig(statistic="mean")

@@ -43,6 +43,7 @@ def test_kendall_tau_and_errors() -> None:
     assert floor["repeat_within_10pct"] == pytest.approx(5 / 6)
     # split halves: medians of [1.0, 1.2] and [1.0] differ by 0.1 / 1.0
     assert floor["split_half_mape"] == pytest.approx((0.1 + 0.0) / 2)
+    assert floor["median_mape_est"] == pytest.approx(floor["split_half_mape"] / 2)
 
 
 def _synthetic_profile(path: Path) -> LatencyPredictor:
@@ -60,13 +61,17 @@ def test_json_round_trip_and_checks(tmp_path: Path) -> None:
     path = tmp_path / "p.json"
     original = _synthetic_profile(path)
     data = json.loads(path.read_text())
-    assert data["schema_version"] == 1 and data["kind"] == "hwnas-latency-predictor"
+    assert data["schema_version"] == 2 and data["kind"] == "hwnas-latency-predictor"
     loaded = LatencyPredictor.load(path)
     arch = get_space("mbv3").parse("mobilenetv3-large")
     assert loaded.predict(arch) == pytest.approx(original.predict(arch))
-    path.write_text(json.dumps({**data, "schema_version": 0}))
-    with pytest.raises(SpecError, match="schema_version"):
-        LatencyPredictor.load(path)
+    # schema 1 (before the reference network) has the same predictor and still loads
+    path.write_text(json.dumps({**data, "schema_version": 1}))
+    assert LatencyPredictor.load(path).predict(arch) == pytest.approx(original.predict(arch))
+    for version in (0, 3):
+        path.write_text(json.dumps({**data, "schema_version": version}))
+        with pytest.raises(SpecError, match="schema_version"):
+            LatencyPredictor.load(path)
 
 
 def test_profile_is_a_target_in_a_study(tmp_path: Path) -> None:
@@ -101,6 +106,9 @@ def test_profile_and_validate_a_tiny_subspace(tmp_path: Path) -> None:
 
     predictor = profile("mbv3", "cifar10", samples=3, unit_repeats=2, net_repeats=2, restrict=TINY)
     assert predictor.meta["n_units"] == 13
+    ref, training = predictor.meta["reference"], predictor.meta["training"]
+    assert ref["arch"] == training["archs"][0] and ref["ms"] > 0
+    assert ref["repeats"] == 2 * (2 + 1)  # 13 units in 2 chunks of 8, 3 networks in 1
     assert predictor.meta["threads"] == 1 and predictor.meta["runtime"] == "onnxruntime"
     for key in ("host", "created", "runtime_version", "restrict", "seconds"):
         assert key in predictor.meta
@@ -112,3 +120,22 @@ def test_profile_and_validate_a_tiny_subspace(tmp_path: Path) -> None:
     for key in ("rmse_ms", "mape", "within_5pct", "within_10pct", "kendall_tau", "noise_floor"):
         assert key in report
     assert report["measurement"]["threads"] == 1
+    assert report["drift"]["reference"] == ref["arch"] and report["drift"]["now_over_profiled"] > 0
+    assert report["referenced"]["n"] == 2 and "noise_floor" in report["referenced"]
+    for arch in report["archs"]:
+        assert arch["referenced_ms"] > 0
+
+
+def test_profile_without_reference_validates_against_a_training_network(tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    from hwnas.cost.profile import profile, validate
+
+    predictor = profile(
+        "mbv3", "cifar10", samples=2, unit_repeats=1, net_repeats=1, restrict=TINY, reference=False
+    )
+    assert predictor.meta["reference"] is None
+    assert predictor.meta["training"]["measured_ms"] == predictor.meta["training"]["raw_ms"]
+    path = tmp_path / "plain.json"
+    predictor.save(path)
+    report = validate(path, n=1, repeats=1)
+    assert report["drift"]["reference"] == predictor.meta["training"]["archs"][0]
