@@ -96,7 +96,7 @@ def subnet_from_checkpoint(
         recalibrate_bn(net, images, CALIB_BATCH, device)
         net.cpu()
         calibration = {
-            "images": int(len(chosen)),
+            "images": len(chosen),
             "from": "training split",
             "seed": cfg.split_seed,
             "batch_size": CALIB_BATCH,
@@ -148,7 +148,12 @@ def evaluate_subnet(
     shape = space.arch_input_shape(space.parse(prov["arch"]), ckpt.dataset)
     acc = evaluate(net, part, shape, device=device)
     net.cpu()
-    return acc, {**prov, "split_evaluated": split, "images_evaluated": len(part), "metric": "top-1 %"}
+    return acc, {
+        **prov,
+        "split_evaluated": split,
+        "images_evaluated": len(part),
+        "metric": "top-1 %",
+    }
 
 
 __all__ = [

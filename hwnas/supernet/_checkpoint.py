@@ -65,7 +65,9 @@ class Checkpoint:
         from hwnas.supernet._elastic import MBV3Supernet
 
         if self.space != "mbv3":
-            raise CheckpointError(f"{self.path}: supernet of space {self.space!r}; only mbv3 exists")
+            raise CheckpointError(
+                f"{self.path}: supernet of space {self.space!r}; only mbv3 exists"
+            )
         net = MBV3Supernet(self.dataset)
         try:
             net.load_state_dict(self.model_state(), strict=True)

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hwnas.spaces._base import Architecture
 from hwnas.spaces.mbv3 import (
     DEPTHS,
     EXPANDS,
@@ -30,7 +31,6 @@ from hwnas.spaces.mbv3 import (
     MBV3Space,
     make_divisible,
 )
-from hwnas.spaces._base import Architecture
 
 MAX_KERNEL = max(KERNELS)
 
@@ -189,7 +189,9 @@ class MBV3Supernet(nn.Module):
         self.space = MBV3Space()
         self.dataset = dataset
         self.max_plan = self.space.plan(largest_arch(self.space), dataset)
-        self.stem = ElasticConvBN(self.max_plan["stem"]["in_ch"], self.max_plan["stem"]["out_ch"], 3)
+        self.stem = ElasticConvBN(
+            self.max_plan["stem"]["in_ch"], self.max_plan["stem"]["out_ch"], 3
+        )
         blocks = self.max_plan["blocks"]
         self.first = ElasticBlock(blocks[0])
         self.stages = nn.ModuleList()
@@ -198,7 +200,9 @@ class MBV3Supernet(nn.Module):
             self.stages.append(nn.ModuleList([ElasticBlock(c) for c in cfgs]))
         self.head = ElasticHead(self.max_plan["head"])
 
-    def layout(self, arch: Architecture) -> tuple[dict[str, Any], list[tuple[ElasticBlock, BlockConfig]]]:
+    def layout(
+        self, arch: Architecture
+    ) -> tuple[dict[str, Any], list[tuple[ElasticBlock, BlockConfig]]]:
         """The architecture's plan and each of its blocks beside the supernet block whose
         weights it uses."""
         plan = self.space.plan(arch, self.dataset)

@@ -14,7 +14,9 @@ from hwnas.spaces._base import Architecture
 from hwnas.supernet._elastic import ElasticConvBN, MBV3Supernet
 
 
-def _copy_conv_bn(static: nn.Sequential, elastic: ElasticConvBN, cout: int, cin: int, k: int) -> None:
+def _copy_conv_bn(
+    static: nn.Sequential, elastic: ElasticConvBN, cout: int, cin: int, k: int
+) -> None:
     conv, bn = static[0], static[1]
     assert isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d)
     conv.weight.copy_(elastic.weight(cout, cin, k))

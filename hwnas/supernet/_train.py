@@ -146,7 +146,9 @@ def train_supernet(
                 for k, v in config.as_dict().items()
                 if stored["config"].get(k) != v
             ]
-            raise CheckpointError(f"{out} was trained with another configuration: {'; '.join(diff)}")
+            raise CheckpointError(
+                f"{out} was trained with another configuration: {'; '.join(diff)}"
+            )
         if stored.get("finished"):
             return stored
 
