@@ -1,5 +1,6 @@
-"""Accuracy from a trained weight-sharing supernet: `--quality supernet:CHECKPOINT`.
-`accuracy` is the validation top-1 (%) of the subnet taken out of the supernet with its
+"""Accuracy from a trained weight-sharing supernet: `--quality supernet:CHECKPOINT` or
+`supernet:CHECKPOINT,calib=N` (N training images recalibrate the batch norms, default
+2000; fewer is faster on a CPU, noisier). `accuracy` is the validation top-1 (%) of the subnet taken out of the supernet with its
 batch norms recalibrated; `test_accuracy` the same on the test split. The checkpoint's
 space and dataset must be the study's; `--data` (the context's data spec) overrides where
 the images are read from."""
@@ -20,7 +21,9 @@ class SupernetSource(MetricSource):
 
     cheap = False
 
-    def __init__(self, ctx: EvalContext, metric: Metric, checkpoint: Path) -> None:
+    def __init__(
+        self, ctx: EvalContext, metric: Metric, checkpoint: Path, calib_images: int
+    ) -> None:
         from hwnas.models import require_torch
 
         require_torch()
@@ -41,8 +44,9 @@ class SupernetSource(MetricSource):
         from hwnas.supernet import evaluate_subnet
 
         acc, prov = evaluate_subnet(
-            self.checkpoint, arch, split=self.split, data=getattr(self.ctx, "data", None)
-        )
+            self.checkpoint, arch, split=self.split, data=self.ctx.data,
+            calib_images=self.calib_images,
+        )  # fmt: skip
         return Measurement(acc, prov)
 
 
@@ -53,16 +57,27 @@ class SupernetQuality(QualityEstimator):
         "recalibrated; supernet:CHECKPOINT.safetensors (train with `hwnas supernet train`)"
     )
 
-    def __init__(self, checkpoint: str = "") -> None:
+    def __init__(self, checkpoint: str = "", calib_images: int = 2000) -> None:
         self.checkpoint = checkpoint
+        self.calib_images = calib_images
 
     @classmethod
     def with_spec(cls, spec: str) -> SupernetQuality:
-        if not spec.strip():
+        path, *options = spec.split(",")
+        if not path.strip():
             raise SpecError("quality supernet needs a checkpoint: supernet:CHECKPOINT.safetensors")
-        return cls(spec.strip())
+        calib = 2000
+        for option in options:
+            key, _, value = option.partition("=")
+            if key.strip() != "calib" or not value.strip().isdigit():
+                raise SpecError(
+                    f"quality supernet option {option!r}: expected calib=N (training images "
+                    "for batch-norm recalibration)"
+                )
+            calib = int(value)
+        return cls(path.strip(), calib)
 
     def source(self, ctx: EvalContext, metric: Metric) -> MetricSource:
         if not self.checkpoint:
             raise SpecError("quality supernet needs a checkpoint: supernet:CHECKPOINT.safetensors")
-        return SupernetSource(ctx, metric, Path(self.checkpoint).expanduser())
+        return SupernetSource(ctx, metric, Path(self.checkpoint).expanduser(), self.calib_images)
