@@ -48,15 +48,6 @@ def _arch(space: Any, arch: Architecture | str) -> Architecture:
     return space.parse(arch)
 
 
-def _supernet(ckpt: Checkpoint) -> MBV3Supernet:
-    """The checkpoint's supernet, built once per loaded checkpoint."""
-    cached = getattr(ckpt, "_supernet", None)
-    if cached is None:
-        cached = ckpt.supernet()
-        ckpt._supernet = cached  # type: ignore[attr-defined]
-    return cached
-
-
 def _split(ckpt: Checkpoint, data: str | None) -> tuple[str, Any]:
     cfg = SupernetConfig.from_dict(ckpt.config)
     spec = data or cfg.data
@@ -83,7 +74,7 @@ def subnet_from_checkpoint(
     ckpt = load_checkpoint(checkpoint)
     space = get_space(ckpt.space)
     arch = _arch(space, arch)
-    net = extract_subnet(_supernet(ckpt), arch)
+    net = extract_subnet(ckpt.supernet(), arch)
     cfg = SupernetConfig.from_dict(ckpt.config)
     spec, ds = _split(ckpt, data)
     calibration: dict[str, Any] = {"images": 0, "note": "supernet's shared statistics"}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ class Checkpoint:
     meta: dict[str, Any]
     tensors: dict[str, torch.Tensor]
     sha256: str
+    _net: Any = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def space(self) -> str:
@@ -61,9 +62,12 @@ class Checkpoint:
         return {"state": state, "param_groups": self.meta["optimizer_param_groups"]}
 
     def supernet(self) -> Any:
-        """The supernet with the checkpoint's weights (CPU, eval mode)."""
+        """The supernet with the checkpoint's weights (CPU, eval mode), built once per
+        loaded checkpoint and shared: read it, do not train it."""
         from hwnas.supernet._elastic import MBV3Supernet
 
+        if self._net is not None:
+            return self._net
         if self.space != "mbv3":
             raise CheckpointError(
                 f"{self.path}: supernet of space {self.space!r}; only mbv3 exists"
@@ -77,7 +81,8 @@ class Checkpoint:
                 f"{self.path}: weights do not fit the {self.space}/{self.dataset} supernet "
                 f"({first})"
             ) from None
-        return net.eval()
+        self._net = net.eval()
+        return self._net
 
 
 def save_checkpoint(
