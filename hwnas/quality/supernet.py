@@ -1,9 +1,9 @@
-"""Accuracy from a trained weight-sharing supernet: `--quality supernet:CHECKPOINT` or
-`supernet:CHECKPOINT,calib=N` (N training images recalibrate the batch norms, default
-2000; fewer is faster on a CPU, noisier). `accuracy` is the validation top-1 (%) of the subnet taken out of the supernet with its
-batch norms recalibrated; `test_accuracy` the same on the test split. The checkpoint's
-space and dataset must be the study's; `--data` (the context's data spec) overrides where
-the images are read from."""
+"""Accuracy from a trained weight-sharing supernet: `--quality supernet:CHECKPOINT` (the
+whole spec is the path, as `hwnas export` reads it). `accuracy` is the validation top-1 (%)
+of the subnet taken out of the supernet with its batch norms recalibrated on 2,000 training
+images (`SupernetQuality(path, calib_images=N)` in Python); `test_accuracy` the same on the
+test split. The checkpoint's space and dataset must be the study's; `--data` (the
+context's data spec) overrides where the images are read from."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ class SupernetSource(MetricSource):
         self.metric = metric.name
         self.split = "test" if metric.base == "test_accuracy" else "val"
         self.checkpoint = checkpoint
+        self.calib_images = calib_images
         from hwnas.supernet import read_meta
 
         meta = read_meta(checkpoint)
@@ -63,19 +64,9 @@ class SupernetQuality(QualityEstimator):
 
     @classmethod
     def with_spec(cls, spec: str) -> SupernetQuality:
-        path, *options = spec.split(",")
-        if not path.strip():
+        if not spec.strip():
             raise SpecError("quality supernet needs a checkpoint: supernet:CHECKPOINT.safetensors")
-        calib = 2000
-        for option in options:
-            key, _, value = option.partition("=")
-            if key.strip() != "calib" or not value.strip().isdigit():
-                raise SpecError(
-                    f"quality supernet option {option!r}: expected calib=N (training images "
-                    "for batch-norm recalibration)"
-                )
-            calib = int(value)
-        return cls(path.strip(), calib)
+        return cls(spec.strip())
 
     def source(self, ctx: EvalContext, metric: Metric) -> MetricSource:
         if not self.checkpoint:
