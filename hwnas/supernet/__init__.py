@@ -18,6 +18,7 @@ import torch
 
 from hwnas.errors import HwnasError
 from hwnas.spaces._base import Architecture
+from hwnas.spaces.mbv3 import MBV3Space
 from hwnas.supernet._checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -48,6 +49,12 @@ def _arch(space: Any, arch: Architecture | str) -> Architecture:
     return space.parse(arch)
 
 
+def _space(ckpt: Checkpoint) -> MBV3Space:
+    if ckpt.space != MBV3Space.name:
+        raise CheckpointError(f"{ckpt.path}: supernet of space {ckpt.space!r}; only mbv3 exists")
+    return MBV3Space()
+
+
 def _split(ckpt: Checkpoint, data: str | None) -> tuple[str, Any]:
     cfg = SupernetConfig.from_dict(ckpt.config)
     spec = data or cfg.data
@@ -68,11 +75,10 @@ def subnet_from_checkpoint(
     (default: the data the supernet was trained on). Returns it on the CPU in eval mode,
     with a provenance dict (checkpoint path and sha256, step, data, calibration).
     `calib_images=0` keeps the supernet's shared statistics."""
-    from hwnas.spaces import get_space
     from hwnas.training import image_tensors
 
     ckpt = load_checkpoint(checkpoint)
-    space = get_space(ckpt.space)
+    space = _space(ckpt)
     arch = _arch(space, arch)
     net = extract_subnet(ckpt.supernet(), arch)
     cfg = SupernetConfig.from_dict(ckpt.config)
@@ -124,7 +130,6 @@ def evaluate_subnet(
 ) -> tuple[float, dict[str, Any]]:
     """Top-1 accuracy (%) on the `val` (or `test`) split of the extracted, recalibrated
     subnet, and its provenance."""
-    from hwnas.spaces import get_space
     from hwnas.training import evaluate
 
     if split not in ("val", "test"):
@@ -135,7 +140,7 @@ def evaluate_subnet(
     ckpt = load_checkpoint(checkpoint)
     _, ds = _split(ckpt, data)
     part = ds.val if split == "val" else ds.test
-    space = get_space(ckpt.space)
+    space = _space(ckpt)
     shape = space.arch_input_shape(space.parse(prov["arch"]), ckpt.dataset)
     acc = evaluate(net, part, shape, device=device)
     net.cpu()

@@ -113,6 +113,7 @@ class ElasticSE(nn.Module):
 
     def tensors(self, channels: int) -> dict[str, torch.Tensor]:
         sq = make_divisible(channels / 4)
+        assert self.reduce.bias is not None and self.expand.bias is not None
         return {
             "reduce.weight": self.reduce.weight[:sq, :channels],
             "reduce.bias": self.reduce.bias[:sq],

@@ -37,9 +37,11 @@ def extract_subnet(supernet: MBV3Supernet, arch: Architecture) -> nn.Module:
         layers = list(sblock.body)
         mid = cfg.mid_ch
         if mid != cfg.in_ch:
+            assert eblock.expand is not None
             _copy_conv_bn(layers.pop(0), eblock.expand, mid, cfg.in_ch, 1)
         _copy_conv_bn(layers.pop(0), eblock.depthwise, mid, 1, cfg.kernel)
         if cfg.se:
+            assert eblock.se is not None
             se = layers.pop(0)
             for name, tensor in eblock.se.tensors(mid).items():
                 se.get_parameter(name).copy_(tensor)

@@ -127,14 +127,14 @@ def train_supernet(
     import torch
     import torch.nn.functional as F
 
-    from hwnas.spaces import get_space
+    from hwnas.spaces.mbv3 import MBV3Space
     from hwnas.supernet._elastic import MBV3Supernet, largest_arch, smallest_arch
     from hwnas.training import augment, batch_indices, image_tensors, make_optimizer, resolve_device
 
     out = Path(out)
     if config.space != "mbv3":
         raise HwnasError(f"supernets exist for space 'mbv3' only, not {config.space!r}")
-    space = get_space(config.space)
+    space = MBV3Space()
     space.input_shape(config.dataset)  # unknown dataset -> clear error
     stored: dict[str, Any] | None = None
     if out.exists():
