@@ -74,3 +74,35 @@ def test_damaged_or_foreign_files_are_clear_errors(tmp_path: Path) -> None:
     save_file({"w": torch.zeros(2)}, str(foreign))
     with pytest.raises(CheckpointError, match="not a hwnas supernet checkpoint"):
         read_meta(foreign)
+
+
+def test_sigkill_then_resume_from_the_command_line(checkpoint: Path, tmp_path: Path) -> None:
+    """A real kill: the CLI process dies after its first checkpoint; `--resume` finishes
+    with the weights of the session's uninterrupted run (same settings)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "k.safetensors"
+    args = [sys.executable, "-m", "hwnas", "supernet", "train", "--data", "digits",
+            "--dataset", "fashion-mnist", "--epochs", "1", "--batch-size", "8",
+            "--train-images", "16", "--n-random", "1", "--lr", "0.1", "--checkpoint-every",
+            "1", "--out", str(out), "--device", "cpu", "--threads", "1"]  # fmt: skip
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if out.exists() and read_meta(out)["step"] >= 1:
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    proc.wait(timeout=60)
+    if read_meta(out)["step"] != 1:
+        pytest.skip("the run finished before it could be killed")
+    resumed = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    done, ref = load_checkpoint(out), load_checkpoint(checkpoint)
+    assert done.meta["step"] == 2 and done.meta["config"]["checkpoint_every"] == 1
+    for name, tensor in ref.tensors.items():
+        assert torch.equal(done.tensors[name], tensor), name
