@@ -27,11 +27,14 @@ class Measurement:
 
 @dataclass(frozen=True)
 class EvalContext:
-    """What a metric is evaluated for: the space, the dataset and the quality estimator."""
+    """What a metric is evaluated for: the space, the dataset, the quality estimator and,
+    for data-dependent estimators (e.g. a supernet), the images' dataset spec
+    (`hwnas.datasets`, e.g. `fashion-mnist` or `folder:DIR`)."""
 
     space: SearchSpace
     dataset: str
     quality: str = "tabular"
+    data: str | None = None
 
 
 class MetricSource:

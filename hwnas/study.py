@@ -72,6 +72,8 @@ class StudyConfig:
     budget: int = 200
     seed: int = 0
     quality: str = "tabular"
+    #: dataset spec of the images data-dependent estimators read (None: their default)
+    data: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -109,12 +111,15 @@ _FIELD_KINDS = {
     "budget": "an integer",
     "seed": "an integer",
     "quality": "a string",
+    "data": "a string or null",
 }
 
 
 def _is_kind(value: Any, kind: str) -> bool:
     if kind == "a string":
         return isinstance(value, str)
+    if kind == "a string or null":
+        return value is None or isinstance(value, str)
     if kind == "a list of strings":
         return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
     if kind == "an object":
@@ -159,6 +164,7 @@ class Study:
         seed: int = 0,
         quality: str = "tabular",
         out_dir: str | Path | None = None,
+        data: str | None = None,
         *,
         executor: str | Executor = DEFAULT_EXECUTOR,
         workers: int | None = None,
@@ -174,6 +180,7 @@ class Study:
             budget=int(budget),
             seed=int(seed),
             quality=quality,
+            data=data,
         )
         self._setup()
         self.executor: Executor = (
@@ -201,7 +208,11 @@ class Study:
         # canonical spellings, so a resumed run compares equal however it was typed
         cfg.objectives = [o.spec for o in self.objectives]
         cfg.constraints = [c.spec for c in self.constraints]
-        self.context = EvalContext(self.space, cfg.dataset, cfg.quality)
+        if cfg.data is not None:
+            from hwnas.datasets import DATASETS
+
+            DATASETS.get(cfg.data.partition(":")[0].strip())  # unknown name -> clear error
+        self.context = EvalContext(self.space, cfg.dataset, cfg.quality, cfg.data)
         self.metrics: list[Metric] = []
         for m in [o.metric for o in self.objectives] + [c.metric for c in self.constraints]:
             if m not in self.metrics:

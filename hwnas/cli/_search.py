@@ -63,6 +63,11 @@ def search(
     budget: int = typer.Option(200, help="Number of evaluations."),
     seed: int = typer.Option(0, help="Seed: the same seed gives the same evaluations."),
     quality: str = typer.Option("tabular", help="Quality estimator for `accuracy`."),
+    data: Optional[str] = typer.Option(
+        None,
+        help="Images for data-dependent quality estimators (NAME[:PATH] of hwnas.datasets, "
+        "e.g. fashion-mnist); --dataset then defaults to NAME when the space knows it.",
+    ),
     out: Optional[Path] = typer.Option(
         None, help="Run directory (default: runs/SPACE-DATASET-STRATEGY-seedN-TIME)."
     ),
@@ -109,6 +114,7 @@ def search(
                 "budget": budget,
                 "seed": seed,
                 "quality": quality,
+                "data": data,
             }.items()
             if _explicit(ctx, _PARAM_OF.get(name, name))
         }
@@ -119,6 +125,8 @@ def search(
         study = Study.resume(resume, executor=runner, **given)
     else:
         strategy = strategy or DEFAULT_STRATEGY
+        if data is not None and not _explicit(ctx, "dataset"):
+            dataset = _dataset_of(space, data)
         run_dir = out or _default_run_dir(space, dataset, strategy, seed)
         study = Study(
             space=space,
@@ -130,10 +138,25 @@ def search(
             budget=budget,
             seed=seed,
             quality=quality,
+            data=data,
             out_dir=run_dir,
             executor=runner,
         )
     _run(study, quiet)
+
+
+def _dataset_of(space: str, data: str) -> str:
+    """The space's dataset named like the data spec (fashion-mnist -> fashion-mnist)."""
+    from hwnas.spaces import get_space
+
+    name = data.partition(":")[0].strip()
+    known = get_space(space).datasets
+    if name not in known:
+        raise SpecError(
+            f"--data {data!r}: space {space!r} has no dataset {name!r}; give --dataset "
+            f"(one of {', '.join(known)}) for the networks' input shape and classes"
+        )
+    return name
 
 
 _PARAM_OF = {"objectives": "objective", "constraints": "constraint", "strategy_options": "option"}

@@ -27,7 +27,8 @@ class QualityEstimator:
 
 
 QUALITY: Registry[QualityEstimator] = Registry(
-    "quality estimator", ("hwnas.quality.tabular", "hwnas.quality.predictor")
+    "quality estimator",
+    ("hwnas.quality.tabular", "hwnas.quality.predictor", "hwnas.quality.supernet"),
 )
 
 

@@ -1,0 +1,105 @@
+"""`hwnas supernet train` and `hwnas supernet eval`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from hwnas.cli import app, console, friendly, progress_bar
+from hwnas.errors import SpecError
+
+supernet_app = typer.Typer(
+    help="Weight-sharing supernet (mbv3): train it once, evaluate any subnet from it.",
+    no_args_is_help=True,
+)
+app.add_typer(supernet_app, name="supernet")
+
+
+@supernet_app.command()
+@friendly
+def train(
+    space: str = typer.Option("mbv3", help="Search space (only mbv3 has a supernet)."),
+    data: str = typer.Option(
+        "fashion-mnist", help="Training images: NAME[:PATH] of hwnas.datasets."
+    ),
+    dataset: Optional[str] = typer.Option(
+        None, help="The space's dataset (input shape, classes); default: the data's name."
+    ),
+    epochs: int = typer.Option(5, help="Epochs over the training images."),
+    out: Path = typer.Option(..., "--out", help="Checkpoint file (.safetensors)."),
+    resume: bool = typer.Option(
+        False, help="Continue the checkpoint at --out (same settings); start it if absent."
+    ),
+    batch_size: int = typer.Option(128, help="Images per step."),
+    lr: float = typer.Option(0.05, help="Peak learning rate (SGD Nesterov, cosine)."),
+    seed: int = typer.Option(0, help="Seed of the weights, subnets, batches and augmentation."),
+    n_random: int = typer.Option(2, help="Random subnets per step besides largest and smallest."),
+    train_images: Optional[int] = typer.Option(
+        None, help="Train on a seeded subset of this many training images (default: all)."
+    ),
+    split_seed: int = typer.Option(0, help="Seed of the train/validation/test split."),
+    checkpoint_every: Optional[int] = typer.Option(
+        None, help="Also checkpoint every N steps (default: each epoch)."
+    ),
+    device: str = typer.Option("auto", help="auto (GPU when present), cpu or cuda[:N]."),
+    threads: Optional[int] = typer.Option(None, help="Torch CPU threads (default: torch's)."),
+) -> None:
+    """Train a supernet (sandwich rule, in-place distillation); checkpoints each epoch."""
+    import torch
+
+    from hwnas.cli._search import _dataset_of
+    from hwnas.supernet import SupernetConfig, train_supernet
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    config = SupernetConfig(
+        space=space, dataset=dataset or _dataset_of(space, data), data=data, epochs=epochs,
+        batch_size=batch_size, lr=lr, seed=seed, n_random=n_random,
+        train_images=train_images, split_seed=split_seed, checkpoint_every=checkpoint_every,
+    )  # fmt: skip
+    with progress_bar() as bar:
+        task = bar.add_task(f"supernet {space}/{config.dataset}", total=None)
+
+        def on_step(done: int, total: int, loss: float) -> None:
+            bar.update(task, completed=done, total=total, description=f"loss {loss:.3f}")
+
+        meta = train_supernet(config, out, resume=resume, device=device, on_step=on_step)
+    last = meta["history"][-1] if meta["history"] else {}
+    console.print(
+        f"{out}: step {meta['step']}/{meta['total_steps']}, {meta['train_images']} training "
+        f"images, {meta['elapsed_s']:.0f} s" + (f", last loss {last['loss']:.3f}" if last else ""),
+        highlight=False,
+    )
+
+
+@supernet_app.command("eval")
+@friendly
+def eval_(
+    checkpoint: Path = typer.Argument(..., help="Supernet checkpoint (.safetensors)."),
+    arch: list[str] = typer.Option(
+        ..., "--arch", "-a", help="Architecture key or preset, repeatable."
+    ),
+    split: str = typer.Option("val", help="val or test."),
+    data: Optional[str] = typer.Option(None, help="Images (default: the training data)."),
+    calib_images: int = typer.Option(2000, help="Training images for batch-norm recalibration."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda[:N]."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON lines with provenance."),
+) -> None:
+    """Top-1 accuracy of subnets taken out of a supernet (batch norms recalibrated)."""
+    from hwnas.supernet import evaluate_subnet
+
+    if split not in ("val", "test"):
+        raise SpecError(f"--split must be val or test, got {split!r}")
+    for a in arch:
+        acc, prov = evaluate_subnet(
+            checkpoint, a, split=split, data=data, calib_images=calib_images, device=device
+        )
+        if as_json:
+            console.print(json.dumps({"arch": prov["arch"], "accuracy": acc, "provenance": prov}),
+                          highlight=False, soft_wrap=True)  # fmt: skip
+        else:
+            console.print(f"{acc:.2f}%  {prov['arch']}  ({split}, {prov['images_evaluated']} images)",
+                          highlight=False, soft_wrap=True)  # fmt: skip

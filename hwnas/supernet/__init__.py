@@ -1,0 +1,171 @@
+"""Weight-sharing supernet for the `mbv3` space (the `torch` extra): train it once
+(BigNAS-style sandwich rule with in-place distillation), then take any architecture out of
+it as a static network with inherited weights and recalibrated batch norms.
+
+>>> from hwnas.supernet import SupernetConfig, train_supernet, subnet_from_checkpoint
+>>> train_supernet(SupernetConfig(epochs=3), "fmnist.safetensors")
+>>> net, provenance = subnet_from_checkpoint("fmnist.safetensors", "mobilenetv3-large")
+
+Importing this package imports torch; `import hwnas` never does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from hwnas.errors import HwnasError
+from hwnas.spaces._base import Architecture
+from hwnas.spaces.mbv3 import MBV3Space
+from hwnas.supernet._checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    load_checkpoint,
+    read_meta,
+    save_checkpoint,
+)
+from hwnas.supernet._elastic import MBV3Supernet, largest_arch, smallest_arch
+from hwnas.supernet._extract import extract_subnet, recalibrate_bn
+from hwnas.supernet._train import (
+    SupernetConfig,
+    check_data,
+    dataset_split,
+    train_supernet,
+    training_subset,
+)
+
+#: batch size of batch-norm recalibration
+CALIB_BATCH = 256
+
+
+def _arch(space: Any, arch: Architecture | str) -> Architecture:
+    if isinstance(arch, Architecture):
+        made = space.make(arch.genes)
+        if made.key != arch.key:
+            raise HwnasError(f"architecture {arch.key!r} is not a point of space {space.name!r}")
+        return made
+    return space.parse(arch)
+
+
+def _space(ckpt: Checkpoint) -> MBV3Space:
+    if ckpt.space != MBV3Space.name:
+        raise CheckpointError(f"{ckpt.path}: supernet of space {ckpt.space!r}; only mbv3 exists")
+    return MBV3Space()
+
+
+def _split(ckpt: Checkpoint, data: str | None) -> tuple[str, Any]:
+    cfg = SupernetConfig.from_dict(ckpt.config)
+    spec = data or cfg.data
+    return spec, dataset_split(spec, cfg.val_fraction, cfg.test_fraction, cfg.split_seed)
+
+
+def subnet_from_checkpoint(
+    checkpoint: str | Path,
+    arch: Architecture | str,
+    *,
+    data: str | None = None,
+    calib_images: int = 2000,
+    device: str = "auto",
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The static network of `arch` exactly as `MBV3Space().build(arch, dataset)` builds it
+    (so it exports to ONNX like any built network), with the supernet's weights copied in
+    and batch-norm statistics recalibrated on `calib_images` training images of `data`
+    (default: the data the supernet was trained on). Returns it on the CPU in eval mode,
+    with a provenance dict (checkpoint path and sha256, step, data, calibration).
+    `calib_images=0` keeps the supernet's shared statistics."""
+    from hwnas.training import image_tensors
+
+    ckpt = load_checkpoint(checkpoint)
+    space = _space(ckpt)
+    arch = _arch(space, arch)
+    net = extract_subnet(ckpt.supernet(), arch)
+    cfg = SupernetConfig.from_dict(ckpt.config)
+    spec, ds = _split(ckpt, data)
+    calibration: dict[str, Any] = {"images": 0, "note": "supernet's shared statistics"}
+    if calib_images > 0:
+        check_data(spec, space, ckpt.dataset, ds)
+        order = np.random.default_rng(cfg.split_seed).permutation(len(ds.train))
+        chosen = np.sort(order[: min(calib_images, len(ds.train))])
+        shape = space.arch_input_shape(arch, ckpt.dataset)
+        images, _ = image_tensors(ds.train.take(chosen), shape)
+        recalibrate_bn(net, images, CALIB_BATCH, device)
+        net.cpu()
+        calibration = {
+            "images": len(chosen),
+            "from": "training split",
+            "seed": cfg.split_seed,
+            "batch_size": CALIB_BATCH,
+            "statistics": "exact average over the images (momentum None)",
+        }
+    provenance = {
+        "kind": "supernet",
+        "checkpoint": str(ckpt.path),
+        "sha256": ckpt.sha256,
+        "step": int(ckpt.meta["step"]),
+        "epoch": ckpt.meta.get("epoch"),
+        "space": ckpt.space,
+        "dataset": ckpt.dataset,
+        "arch": arch.key,
+        "data": spec,
+        "split": {
+            "seed": cfg.split_seed,
+            "val_fraction": cfg.val_fraction,
+            "test_fraction": cfg.test_fraction,
+        },
+        "calibration": calibration,
+    }
+    return net.eval(), provenance
+
+
+def evaluate_subnet(
+    checkpoint: str | Path,
+    arch: Architecture | str,
+    *,
+    split: str = "val",
+    data: str | None = None,
+    calib_images: int = 2000,
+    device: str = "auto",
+) -> tuple[float, dict[str, Any]]:
+    """Top-1 accuracy (%) on the `val` (or `test`) split of the extracted, recalibrated
+    subnet, and its provenance."""
+    from hwnas.training import evaluate
+
+    if split not in ("val", "test"):
+        raise HwnasError(f"split must be val or test, got {split!r}")
+    net, prov = subnet_from_checkpoint(
+        checkpoint, arch, data=data, calib_images=calib_images, device=device
+    )
+    ckpt = load_checkpoint(checkpoint)
+    _, ds = _split(ckpt, data)
+    part = ds.val if split == "val" else ds.test
+    space = _space(ckpt)
+    shape = space.arch_input_shape(space.parse(prov["arch"]), ckpt.dataset)
+    acc = evaluate(net, part, shape, device=device)
+    net.cpu()
+    return acc, {
+        **prov,
+        "split_evaluated": split,
+        "images_evaluated": len(part),
+        "metric": "top-1 %",
+    }
+
+
+__all__ = [
+    "Checkpoint",
+    "CheckpointError",
+    "MBV3Supernet",
+    "SupernetConfig",
+    "evaluate_subnet",
+    "extract_subnet",
+    "largest_arch",
+    "load_checkpoint",
+    "read_meta",
+    "recalibrate_bn",
+    "save_checkpoint",
+    "smallest_arch",
+    "subnet_from_checkpoint",
+    "train_supernet",
+    "training_subset",
+]

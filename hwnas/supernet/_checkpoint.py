@@ -1,0 +1,172 @@
+"""Supernet checkpoints as safetensors: the weights, the optimizer's momentum buffers and,
+in the metadata, one JSON object with the configuration, the step, the schedule's state and
+the training history. Written atomically (temporary file, fsync, rename), read without
+unpickling anything."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from hwnas.errors import HwnasError
+
+SCHEMA_VERSION = 1
+KIND = "hwnas.supernet"
+META_KEY = "hwnas"
+
+
+class CheckpointError(HwnasError):
+    """A checkpoint that is missing, damaged, or made for another space or dataset."""
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: `meta` (the JSON metadata) and its tensors by name
+    (`model/...`, `optimizer/...`)."""
+
+    path: Path
+    meta: dict[str, Any]
+    tensors: dict[str, torch.Tensor]
+    sha256: str
+    _net: Any = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def space(self) -> str:
+        return str(self.meta["space"])
+
+    @property
+    def dataset(self) -> str:
+        return str(self.meta["dataset"])
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return dict(self.meta["config"])
+
+    def model_state(self) -> dict[str, torch.Tensor]:
+        return {k[len("model/") :]: v for k, v in self.tensors.items() if k.startswith("model/")}
+
+    def optimizer_state(self) -> dict[str, Any]:
+        """`torch.optim.Optimizer.state_dict()` as it was saved."""
+        state: dict[int, dict[str, torch.Tensor]] = {}
+        for name, tensor in self.tensors.items():
+            if name.startswith("optimizer/"):
+                _, index, key = name.split("/")
+                state.setdefault(int(index), {})[key] = tensor
+        return {"state": state, "param_groups": self.meta["optimizer_param_groups"]}
+
+    def supernet(self) -> Any:
+        """The supernet with the checkpoint's weights (CPU, eval mode), built once per
+        loaded checkpoint and shared: read it, do not train it."""
+        from hwnas.supernet._elastic import MBV3Supernet
+
+        if self._net is not None:
+            return self._net
+        if self.space != "mbv3":
+            raise CheckpointError(
+                f"{self.path}: supernet of space {self.space!r}; only mbv3 exists"
+            )
+        net = MBV3Supernet(self.dataset)
+        try:
+            net.load_state_dict(self.model_state(), strict=True)
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise CheckpointError(
+                f"{self.path}: weights do not fit the {self.space}/{self.dataset} supernet "
+                f"({first})"
+            ) from None
+        self._net = net.eval()
+        return self._net
+
+
+def save_checkpoint(
+    path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, meta: dict[str, Any]
+) -> None:
+    """Write weights, momentum buffers and `meta` to `path` atomically."""
+    from safetensors.torch import save_file
+
+    tensors = {f"model/{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    opt = optimizer.state_dict()
+    for index, state in opt["state"].items():
+        for key, value in state.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optimizer/{index}/{key}"] = value.detach().cpu().contiguous()
+    meta = {"schema_version": SCHEMA_VERSION, "kind": KIND, **meta}
+    meta["optimizer_param_groups"] = opt["param_groups"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(meta)})
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def read_meta(path: str | Path) -> dict[str, Any]:
+    """The metadata of a checkpoint (header only: cheap), checked."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"supernet checkpoint {path} does not exist")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            raw = (fh.metadata() or {}).get(META_KEY)
+    except Exception as exc:  # noqa: BLE001 - safetensors raises several types
+        raise CheckpointError(
+            f"{path} is not a readable safetensors file ({type(exc).__name__}: {exc})"
+        ) from None
+    return _parse_meta(path, raw)
+
+
+def _parse_meta(path: Path, raw: str | None) -> dict[str, Any]:
+    if raw is None:
+        raise CheckpointError(f"{path} is a safetensors file but not a hwnas supernet checkpoint")
+    try:
+        meta = json.loads(raw)
+    except json.JSONDecodeError:
+        raise CheckpointError(f"{path}: damaged checkpoint metadata (not JSON)") from None
+    if not isinstance(meta, dict) or meta.get("kind") != KIND:
+        raise CheckpointError(f"{path} is not a hwnas supernet checkpoint")
+    if meta.get("schema_version") != SCHEMA_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint schema {meta.get('schema_version')!r}, this hwnas reads "
+            f"{SCHEMA_VERSION}; retrain it with this version"
+        )
+    for key in ("space", "dataset", "config", "step", "optimizer_param_groups"):
+        if key not in meta:
+            raise CheckpointError(f"{path}: checkpoint metadata lacks {key!r}")
+    return meta
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """A checkpoint, read in full; cached while the file is unchanged."""
+    path = Path(path).expanduser().resolve()
+    if not path.is_file():
+        raise CheckpointError(f"supernet checkpoint {path} does not exist")
+    stat = path.stat()
+    return _load(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=2)
+def _load(path_str: str, mtime_ns: int, size: int) -> Checkpoint:
+    from safetensors import SafetensorError, safe_open
+    from safetensors.torch import load
+
+    path = Path(path_str)
+    data = path.read_bytes()
+    try:
+        tensors = load(data)
+        with safe_open(path_str, framework="pt") as fh:
+            raw = (fh.metadata() or {}).get(META_KEY)
+    except (SafetensorError, ValueError, OSError) as exc:
+        raise CheckpointError(
+            f"{path} is not a readable safetensors file ({type(exc).__name__}: {exc})"
+        ) from None
+    meta = _parse_meta(path, raw)
+    return Checkpoint(path, meta, tensors, hashlib.sha256(data).hexdigest())

@@ -1,0 +1,228 @@
+"""The elastic MobileNetV3 supernet: one set of the largest weights from which every network
+of the `mbv3` space is a slice (Once-for-All / BigNAS weight sharing).
+
+- width and expand ratio: the leading output / input channels of each weight;
+- kernel size: the centre crop of the largest (7x7) depthwise kernel;
+- depth: the first blocks of each stage;
+- resolution: the input is resized before the network.
+
+The forward pass reads the same plan (`MBV3Space.plan`) as the static builder
+(`hwnas.models.mbv3`), and uses the same operations in the same order, so a subnet's
+outputs equal those of the static network with the sliced weights copied in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hwnas.spaces._base import Architecture
+from hwnas.spaces.mbv3 import (
+    DEPTHS,
+    EXPANDS,
+    KERNELS,
+    MAX_DEPTH,
+    RESOLUTIONS,
+    STAGES,
+    WIDTHS,
+    BlockConfig,
+    MBV3Space,
+    make_divisible,
+)
+
+MAX_KERNEL = max(KERNELS)
+
+
+def largest_arch(space: MBV3Space) -> Architecture:
+    """Widest, deepest, largest kernels and expand ratios, full resolution."""
+    stages = "|".join([",".join([f"k{MAX_KERNEL}e{max(EXPANDS):g}"] * MAX_DEPTH)] * len(STAGES))
+    return space.parse(f"w{max(WIDTHS):g}|r{max(RESOLUTIONS):g}|{stages}")
+
+
+def smallest_arch(space: MBV3Space) -> Architecture:
+    """Narrowest, shallowest, smallest kernels and expand ratios, lowest resolution."""
+    block = f"k{min(KERNELS)}e{min(EXPANDS):g}"
+    stages = "|".join([",".join([block] * min(DEPTHS))] * len(STAGES))
+    return space.parse(f"w{min(WIDTHS):g}|r{min(RESOLUTIONS):g}|{stages}")
+
+
+def _act(x: torch.Tensor, name: str | None) -> torch.Tensor:
+    if name is None:
+        return x
+    return F.hardswish(x) if name == "hswish" else F.relu(x)
+
+
+class ElasticConvBN(nn.Module):
+    """Conv (no bias) + BatchNorm at their largest size; `forward` uses the leading
+    `cout` x `cin` channels and the centre `kernel` x `kernel` of the weights. Depthwise when
+    `depthwise` (groups = channels)."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, depthwise: bool = False) -> None:
+        super().__init__()
+        self.depthwise = depthwise
+        self.conv = nn.Conv2d(
+            cin, cout, kernel, 1, kernel // 2, groups=cout if depthwise else 1, bias=False
+        )
+        self.bn = nn.BatchNorm2d(cout)
+
+    def weight(self, cout: int, cin: int, kernel: int) -> torch.Tensor:
+        w = self.conv.weight
+        full = w.shape[-1]
+        start = (full - kernel) // 2
+        w = w[:cout] if self.depthwise else w[:cout, :cin]
+        return w[:, :, start : start + kernel, start : start + kernel]
+
+    def bn_tensors(self, cout: int) -> dict[str, torch.Tensor]:
+        bn = self.bn
+        assert bn.running_mean is not None and bn.running_var is not None
+        return {
+            "weight": bn.weight[:cout],
+            "bias": bn.bias[:cout],
+            "running_mean": bn.running_mean[:cout],
+            "running_var": bn.running_var[:cout],
+        }
+
+    def forward(
+        self, x: torch.Tensor, cout: int, kernel: int, stride: int, act: str | None
+    ) -> torch.Tensor:
+        cin = x.shape[1]
+        groups = cout if self.depthwise else 1
+        x = F.conv2d(x, self.weight(cout, cin, kernel), None, stride, kernel // 2, 1, groups)
+        bn = self.bn
+        t = self.bn_tensors(cout)
+        # the slices of the running statistics are views: training updates the shared buffers
+        momentum = bn.momentum if bn.momentum is not None else 0.0
+        x = F.batch_norm(
+            x, t["running_mean"], t["running_var"], t["weight"], t["bias"],
+            self.training, momentum, bn.eps,
+        )  # fmt: skip
+        return _act(x, act)
+
+
+class ElasticSE(nn.Module):
+    """Squeeze-excite at its largest size; a subnet with `c` channels squeezes to
+    `make_divisible(c / 4)`, the leading rows and columns of both 1x1 convolutions."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        squeeze = make_divisible(channels / 4)
+        self.reduce = nn.Conv2d(channels, squeeze, 1)
+        self.expand = nn.Conv2d(squeeze, channels, 1)
+
+    def tensors(self, channels: int) -> dict[str, torch.Tensor]:
+        sq = make_divisible(channels / 4)
+        assert self.reduce.bias is not None and self.expand.bias is not None
+        return {
+            "reduce.weight": self.reduce.weight[:sq, :channels],
+            "reduce.bias": self.reduce.bias[:sq],
+            "expand.weight": self.expand.weight[:channels, :sq],
+            "expand.bias": self.expand.bias[:channels],
+        }
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        t = self.tensors(x.shape[1])
+        s = F.adaptive_avg_pool2d(x, 1)
+        s = F.relu(F.conv2d(s, t["reduce.weight"], t["reduce.bias"]))
+        s = F.conv2d(s, t["expand.weight"], t["expand.bias"])
+        return x * F.hardsigmoid(s)
+
+
+class ElasticBlock(nn.Module):
+    """An inverted-residual block at its largest configuration `cfg`."""
+
+    def __init__(self, cfg: BlockConfig) -> None:
+        super().__init__()
+        mid = cfg.mid_ch
+        self.has_expand = mid != cfg.in_ch
+        self.expand = ElasticConvBN(cfg.in_ch, mid, 1) if self.has_expand else None
+        self.depthwise = ElasticConvBN(mid, mid, cfg.kernel, depthwise=True)
+        self.se = ElasticSE(mid) if cfg.se else None
+        self.project = ElasticConvBN(mid, cfg.out_ch, 1)
+
+    def forward(self, x: torch.Tensor, cfg: BlockConfig) -> torch.Tensor:
+        out = x
+        mid = cfg.mid_ch
+        if mid != cfg.in_ch:
+            assert self.expand is not None
+            out = self.expand(out, mid, 1, 1, cfg.act)
+        out = self.depthwise(out, mid, cfg.kernel, cfg.stride, cfg.act)
+        if self.se is not None:
+            out = self.se(out)
+        out = self.project(out, cfg.out_ch, 1, 1, None)
+        return x + out if cfg.residual else out
+
+
+class ElasticHead(nn.Module):
+    def __init__(self, spec: dict[str, Any]) -> None:
+        super().__init__()
+        self.expand = ElasticConvBN(spec["in_ch"], spec["mid_ch"], 1)
+        self.feature = nn.Linear(spec["mid_ch"], spec["last_ch"])
+        self.classifier = nn.Linear(spec["last_ch"], spec["classes"])
+
+    def tensors(self, mid: int, last: int) -> dict[str, torch.Tensor]:
+        return {
+            "feature.weight": self.feature.weight[:last, :mid],
+            "feature.bias": self.feature.bias[:last],
+            "classifier.weight": self.classifier.weight[:, :last],
+            "classifier.bias": self.classifier.bias,
+        }
+
+    def forward(self, x: torch.Tensor, spec: dict[str, Any]) -> torch.Tensor:
+        x = self.expand(x, spec["mid_ch"], 1, 1, "hswish")
+        x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+        t = self.tensors(spec["mid_ch"], spec["last_ch"])
+        x = F.hardswish(F.linear(x, t["feature.weight"], t["feature.bias"]))
+        return F.linear(x, t["classifier.weight"], t["classifier.bias"])
+
+
+class MBV3Supernet(nn.Module):
+    """Every network of the `mbv3` space for one dataset, as slices of the largest.
+
+    >>> net = MBV3Supernet("fashion-mnist")
+    >>> logits = net(images, space.parse("w1|r0.75|k3e3,k3e3|..."))
+
+    The input is given at the dataset's native side and resized to the architecture's."""
+
+    def __init__(self, dataset: str) -> None:
+        super().__init__()
+        self.space = MBV3Space()
+        self.dataset = dataset
+        self.max_plan = self.space.plan(largest_arch(self.space), dataset)
+        self.stem = ElasticConvBN(
+            self.max_plan["stem"]["in_ch"], self.max_plan["stem"]["out_ch"], 3
+        )
+        blocks = self.max_plan["blocks"]
+        self.first = ElasticBlock(blocks[0])
+        self.stages = nn.ModuleList()
+        for s in range(len(STAGES)):
+            cfgs = blocks[1 + s * MAX_DEPTH : 1 + (s + 1) * MAX_DEPTH]
+            self.stages.append(nn.ModuleList([ElasticBlock(c) for c in cfgs]))
+        self.head = ElasticHead(self.max_plan["head"])
+
+    def layout(
+        self, arch: Architecture
+    ) -> tuple[dict[str, Any], list[tuple[ElasticBlock, BlockConfig]]]:
+        """The architecture's plan and each of its blocks beside the supernet block whose
+        weights it uses."""
+        plan = self.space.plan(arch, self.dataset)
+        cfgs = plan["blocks"]
+        pairs = [(self.first, cfgs[0])]
+        i = 1
+        for s in range(len(STAGES)):
+            for b in range(DEPTHS[arch.genes[2 + s]]):
+                pairs.append((self.stages[s][b], cfgs[i]))  # type: ignore[index]
+                i += 1
+        return plan, pairs
+
+    def forward(self, x: torch.Tensor, arch: Architecture) -> torch.Tensor:
+        plan, pairs = self.layout(arch)
+        side = plan["input"][1]
+        if x.shape[-1] != side or x.shape[-2] != side:
+            x = F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False)
+        stem = plan["stem"]
+        x = self.stem(x, stem["out_ch"], 3, stem["stride"], "hswish")
+        for block, cfg in pairs:
+            x = block(x, cfg)
+        return self.head(x, plan["head"])

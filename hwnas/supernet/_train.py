@@ -1,0 +1,242 @@
+"""Training the supernet in the BigNAS style: each step trains the largest subnet on the
+labels, then the smallest and `n_random` random subnets on the largest's soft labels
+(in-place distillation), accumulating the gradients of all of them before one SGD step.
+
+Resume gives the same weights as an uninterrupted run: every random choice of a step (the
+subnets, the augmentation) comes from generators seeded by (seed, step) and the batch order
+from one seeded by (seed, epoch), so the step number is the whole random state; the
+checkpoint holds the weights, the momentum buffers and the schedule's state."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hwnas.errors import HwnasError
+from hwnas.supernet._checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+
+#: called after each step with (steps done, total steps, mean loss of the step's subnets)
+StepCallback = Callable[[int, int, float], None]
+
+
+@dataclass(frozen=True)
+class SupernetConfig:
+    """Everything that determines a trained supernet (the device excepted)."""
+
+    space: str = "mbv3"
+    dataset: str = "fashion-mnist"
+    data: str = "fashion-mnist"
+    epochs: int = 5
+    batch_size: int = 128
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 4e-5
+    label_smoothing: float = 0.1
+    augment: bool = True
+    seed: int = 0
+    n_random: int = 2
+    #: train on the first N images of a seeded shuffle of the training split (None: all)
+    train_images: int | None = None
+    split_seed: int = 0
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    #: also checkpoint every this many steps (None: at the end of each epoch only)
+    checkpoint_every: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise HwnasError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.n_random < 0:
+            raise HwnasError(f"n_random must be at least 0, got {self.n_random}")
+        if self.train_images is not None and self.train_images < 1:
+            raise HwnasError(f"train_images must be at least 1, got {self.train_images}")
+        if self.checkpoint_every is not None and self.checkpoint_every < 1:
+            raise HwnasError(f"checkpoint_every must be at least 1, got {self.checkpoint_every}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SupernetConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def train_config(self, device: str) -> Any:
+        """The schedule as `hwnas.training.TrainConfig` (optimizer, cosine, smoothing)."""
+        from hwnas.training import TrainConfig
+
+        return TrainConfig(
+            epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, momentum=self.momentum,
+            weight_decay=self.weight_decay, label_smoothing=self.label_smoothing,
+            augment=self.augment, seed=self.seed, device=device,
+        )  # fmt: skip
+
+
+@lru_cache(maxsize=4)
+def dataset_split(data: str, val_fraction: float, test_fraction: float, seed: int) -> Any:
+    """The loaded dataset `data`, split deterministically (cached: searches reuse it)."""
+    from hwnas.datasets import load_dataset
+
+    return load_dataset(data).split(val_fraction, test_fraction, seed)
+
+
+def check_data(data: str, space: Any, dataset: str, ds: Any) -> None:
+    """The data must have the classes the networks were built for."""
+    from hwnas.spaces.mbv3 import DATASETS
+
+    classes = DATASETS[dataset][2]
+    if ds.num_classes != classes:
+        raise HwnasError(
+            f"data {data!r} has {ds.num_classes} classes but {space.name}/{dataset} networks "
+            f"have {classes}"
+        )
+
+
+def training_subset(config: SupernetConfig) -> tuple[Any, Any]:
+    """(the split dataset, the training images used) for a configuration."""
+    ds = dataset_split(config.data, config.val_fraction, config.test_fraction, config.split_seed)
+    train = ds.train
+    if config.train_images is not None and config.train_images < len(train):
+        order = np.random.default_rng(config.split_seed).permutation(len(train))
+        train = train.take(np.sort(order[: config.train_images]))
+    return ds, train
+
+
+def _seed(*parts: int) -> int:
+    return int(np.random.SeedSequence(list(parts)).generate_state(1)[0])
+
+
+def train_supernet(
+    config: SupernetConfig,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    device: str = "auto",
+    on_step: StepCallback | None = None,
+) -> dict[str, Any]:
+    """Train (or, with `resume`, continue) a supernet, checkpointing to `out`; returns the
+    final checkpoint's metadata. `resume` with no checkpoint at `out` starts afresh; a
+    checkpoint trained with another configuration is refused."""
+    import torch
+    import torch.nn.functional as F
+
+    from hwnas.spaces.mbv3 import MBV3Space
+    from hwnas.supernet._elastic import MBV3Supernet, largest_arch, smallest_arch
+    from hwnas.training import augment, batch_indices, image_tensors, make_optimizer, resolve_device
+
+    out = Path(out)
+    if config.space != "mbv3":
+        raise HwnasError(f"supernets exist for space 'mbv3' only, not {config.space!r}")
+    space = MBV3Space()
+    space.input_shape(config.dataset)  # unknown dataset -> clear error
+    stored: dict[str, Any] | None = None
+    if out.exists():
+        if not resume:
+            raise HwnasError(f"{out} exists; pass --resume to continue it or choose another --out")
+        ckpt = load_checkpoint(out)
+        stored = ckpt.meta
+        if stored["config"] != config.as_dict():
+            diff = [
+                f"{k}: {stored['config'].get(k)!r} -> {v!r}"
+                for k, v in config.as_dict().items()
+                if stored["config"].get(k) != v
+            ]
+            raise CheckpointError(
+                f"{out} was trained with another configuration: {'; '.join(diff)}"
+            )
+        if stored.get("finished"):
+            return stored
+
+    dev = resolve_device(device)
+    ds, train = training_subset(config)
+    check_data(config.data, space, config.dataset, ds)
+    x, y = image_tensors(train, space.input_shape(config.dataset))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)  # the initial weights depend on the seed alone
+        net = MBV3Supernet(config.dataset)
+    tcfg = config.train_config(str(dev))
+    steps_per_epoch = -(-len(y) // config.batch_size)
+    total = steps_per_epoch * config.epochs
+    opt, schedule = make_optimizer(net.parameters(), tcfg, total)
+    step, history, elapsed, epoch_loss = 0, [], 0.0, 0.0
+    if stored is not None:
+        net.load_state_dict(ckpt.model_state())
+        opt.load_state_dict(ckpt.optimizer_state())
+        schedule.load_state_dict(stored["scheduler"])
+        step, history, elapsed = int(stored["step"]), list(stored["history"]), stored["elapsed_s"]
+        epoch_loss = float(stored["epoch_loss_sum"])
+    net.to(dev).to(memory_format=torch.channels_last).train()  # type: ignore[call-overload]
+    # optimizer tensors follow their parameters to the device
+    for state in opt.state.values():
+        for key, value in state.items():
+            if isinstance(value, torch.Tensor):
+                state[key] = value.to(dev)
+
+    big, small = largest_arch(space), smallest_arch(space)
+    start = time.perf_counter()
+
+    def save(finished: bool) -> dict[str, Any]:
+        meta = {
+            "space": config.space,
+            "dataset": config.dataset,
+            "config": config.as_dict(),
+            "step": step,
+            "epoch": step / steps_per_epoch,
+            "steps_per_epoch": steps_per_epoch,
+            "total_steps": total,
+            "train_images": len(y),
+            "finished": finished,
+            "scheduler": schedule.state_dict(),
+            "history": history,
+            "epoch_loss_sum": epoch_loss,
+            "elapsed_s": elapsed + time.perf_counter() - start,
+            "device": str(dev),
+            "torch": torch.__version__,
+            "data_provenance": ds.provenance,
+            "rng": "per-step generators seeded from (seed, step); batch order from (seed, epoch)",
+        }
+        save_checkpoint(out, net, opt, meta)
+        return meta
+
+    while step < total:
+        epoch, within = divmod(step, steps_per_epoch)
+        order = torch.Generator().manual_seed(_seed(config.seed, epoch))
+        batches = list(batch_indices(len(y), config.batch_size, order))[within:]
+        for idx in batches:
+            gen = torch.Generator().manual_seed(_seed(config.seed, step, 1))
+            xb = augment(x[idx], gen) if config.augment else x[idx]
+            xb = xb.to(dev, non_blocking=True).contiguous(memory_format=torch.channels_last)
+            yb = y[idx].to(dev)
+            rng = np.random.default_rng(_seed(config.seed, step, 2))
+            archs = [small] + [space.sample(rng) for _ in range(config.n_random)]
+            opt.zero_grad(set_to_none=True)
+            logits = net(xb, big)
+            loss = F.cross_entropy(logits, yb, label_smoothing=config.label_smoothing)
+            loss.backward()
+            losses = [float(loss.detach())]
+            soft = F.softmax(logits.detach(), dim=1)
+            for arch in archs:
+                kd = -(soft * F.log_softmax(net(xb, arch), dim=1)).sum(1).mean()
+                kd.backward()
+                losses.append(float(kd.detach()))
+            opt.step()
+            schedule.step()
+            step += 1
+            epoch_loss += sum(losses) / len(losses)
+            if step % steps_per_epoch == 0:
+                history.append({"epoch": step // steps_per_epoch, "loss": epoch_loss / steps_per_epoch,
+                                "elapsed_s": elapsed + time.perf_counter() - start})  # fmt: skip
+                epoch_loss = 0.0
+                save(step == total)
+            elif config.checkpoint_every and step % config.checkpoint_every == 0:
+                save(False)
+            if on_step is not None:
+                on_step(step, total, sum(losses) / len(losses))
+    return load_checkpoint(out).meta

@@ -1,0 +1,85 @@
+"""Subnets taken out of the supernet are the space's static networks with sliced weights:
+same modules, same outputs."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from hwnas.spaces import get_space
+from hwnas.supernet import (
+    MBV3Supernet,
+    extract_subnet,
+    largest_arch,
+    load_checkpoint,
+    smallest_arch,
+    subnet_from_checkpoint,
+)
+
+SPACE = get_space("mbv3")
+
+
+def _archs() -> list:
+    rng = np.random.default_rng(3)
+    return [largest_arch(SPACE), smallest_arch(SPACE), SPACE.sample(rng), SPACE.sample(rng)]
+
+
+@pytest.fixture(scope="module")
+def supernet() -> MBV3Supernet:
+    torch.manual_seed(0)
+    net = MBV3Supernet("fashion-mnist").eval()
+    with torch.no_grad():  # batch norms that are not the identity, so slicing them matters
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.normal_()
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.normal_()
+                m.bias.normal_()
+    return net
+
+
+@pytest.mark.parametrize("arch", _archs(), ids=lambda a: a.key[:24])
+def test_static_subnet_equals_supernet_forward(supernet: MBV3Supernet, arch) -> None:
+    x = torch.randn(4, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = supernet(x, arch)
+        static = extract_subnet(supernet, arch)
+        side = SPACE.arch_input_shape(arch, "fashion-mnist")[1]
+        got = static(F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False))
+    built = SPACE.build(arch, "fashion-mnist")
+    assert type(static) is type(built)
+    assert {k: v.shape for k, v in static.state_dict().items()} == {
+        k: v.shape for k, v in built.state_dict().items()
+    }
+    assert expected.abs().max() > 1e-3
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_subnet_from_checkpoint_without_calibration_matches_supernet(checkpoint: Path) -> None:
+    arch = SPACE.parse("mobilenetv3-large")
+    net, prov = subnet_from_checkpoint(checkpoint, arch.key, calib_images=0, device="cpu")
+    supernet = load_checkpoint(checkpoint).supernet()
+    x = torch.randn(3, 1, 28, 28, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), supernet(x, arch), rtol=1e-5, atol=1e-5)
+    assert prov["sha256"] == hashlib.sha256(checkpoint.read_bytes()).hexdigest()
+    assert prov["checkpoint"] == str(checkpoint.resolve()) and prov["step"] == 2
+    assert prov["arch"] == arch.key and prov["data"] == "digits"
+    assert prov["calibration"]["images"] == 0
+
+
+def test_recalibration_recomputes_batch_norm_statistics(checkpoint: Path) -> None:
+    plain, _ = subnet_from_checkpoint(checkpoint, "ofa-min", calib_images=0, device="cpu")
+    calibrated, prov = subnet_from_checkpoint(checkpoint, "ofa-min", calib_images=40, device="cpu")
+    assert prov["calibration"]["images"] == 40 and prov["calibration"]["from"] == "training split"
+    bn_plain = plain.stem[1]
+    bn_cal = calibrated.stem[1]
+    assert not torch.allclose(bn_plain.running_mean, bn_cal.running_mean)
+    # same weights: recalibration touches the statistics only
+    torch.testing.assert_close(plain.stem[0].weight, calibrated.stem[0].weight)
+    assert not calibrated.training

@@ -1,0 +1,108 @@
+"""Training: checkpoints are safetensors with their state in JSON, a killed run resumes to
+the same weights as an uninterrupted one, and mismatches are refused clearly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors import safe_open
+
+from hwnas.errors import HwnasError
+from hwnas.supernet import CheckpointError, load_checkpoint, read_meta, train_supernet
+
+from .conftest import tiny_config
+
+
+class Killed(Exception):
+    pass
+
+
+def test_checkpoint_is_safetensors_with_json_state(checkpoint: Path) -> None:
+    with safe_open(str(checkpoint), framework="pt") as fh:
+        meta = json.loads(fh.metadata()["hwnas"])
+        names = list(fh.keys())
+    assert meta["kind"] == "hwnas.supernet" and meta["schema_version"] == 1
+    assert meta["step"] == 2 and meta["finished"] and meta["train_images"] == 16
+    assert meta["config"]["data"] == "digits" and meta["space"] == "mbv3"
+    assert meta["scheduler"]["last_epoch"] == 2 and len(meta["history"]) == 1
+    assert any(n.startswith("optimizer/") and n.endswith("momentum_buffer") for n in names)
+    assert any(n.startswith("model/stages.") for n in names)
+
+
+def test_resume_after_a_kill_equals_an_uninterrupted_run(checkpoint: Path, tmp_path: Path) -> None:
+    config = tiny_config(checkpoint_every=1)
+    path = tmp_path / "killed.safetensors"
+
+    def kill_after_first_step(done: int, total: int, loss: float) -> None:
+        if done == 1:
+            raise Killed
+
+    with pytest.raises(Killed):
+        train_supernet(config, path, device="cpu", on_step=kill_after_first_step)
+    assert read_meta(path)["step"] == 1 and not read_meta(path)["finished"]
+    train_supernet(config, path, device="cpu", resume=True)
+    # the session's checkpoint ran the same settings (checkpoint_every aside) in one go
+    done, ref = load_checkpoint(path), load_checkpoint(checkpoint)
+    assert set(done.tensors) == set(ref.tensors)
+    for name, tensor in ref.tensors.items():
+        assert torch.equal(done.tensors[name], tensor), name
+    assert [h["loss"] for h in done.meta["history"]] == [h["loss"] for h in ref.meta["history"]]
+
+
+def test_existing_checkpoint_needs_resume_and_the_same_settings(checkpoint: Path) -> None:
+    with pytest.raises(HwnasError, match="--resume"):
+        train_supernet(tiny_config(), checkpoint, device="cpu")
+    with pytest.raises(CheckpointError, match="lr: 0.1 -> 0.2"):
+        train_supernet(tiny_config(lr=0.2), checkpoint, device="cpu", resume=True)
+    # a finished run resumed is left as it is
+    assert train_supernet(tiny_config(), checkpoint, device="cpu", resume=True)["step"] == 2
+
+
+def test_damaged_or_foreign_files_are_clear_errors(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint(tmp_path / "missing.safetensors")
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all}")
+    with pytest.raises(CheckpointError, match="not a readable safetensors"):
+        load_checkpoint(bad)
+    foreign = tmp_path / "foreign.safetensors"
+    save_file({"w": torch.zeros(2)}, str(foreign))
+    with pytest.raises(CheckpointError, match="not a hwnas supernet checkpoint"):
+        read_meta(foreign)
+
+
+def test_sigkill_then_resume_from_the_command_line(checkpoint: Path, tmp_path: Path) -> None:
+    """A real kill: the CLI process dies after its first checkpoint; `--resume` finishes
+    with the weights of the session's uninterrupted run (same settings)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "k.safetensors"
+    args = [sys.executable, "-m", "hwnas", "supernet", "train", "--data", "digits",
+            "--dataset", "fashion-mnist", "--epochs", "1", "--batch-size", "8",
+            "--train-images", "16", "--n-random", "1", "--lr", "0.1", "--checkpoint-every",
+            "1", "--out", str(out), "--device", "cpu", "--threads", "1"]  # fmt: skip
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if out.exists() and read_meta(out)["step"] >= 1:
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    proc.wait(timeout=60)
+    if read_meta(out)["step"] != 1:
+        pytest.skip("the run finished before it could be killed")
+    resumed = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    done, ref = load_checkpoint(out), load_checkpoint(checkpoint)
+    assert done.meta["step"] == 2 and done.meta["config"]["checkpoint_every"] == 1
+    for name, tensor in ref.tensors.items():
+        assert torch.equal(done.tensors[name], tensor), name
