@@ -349,9 +349,11 @@ def _supernet_checkpoint(run: Run) -> Path | None:
     base, sep, spec = run.quality.partition(":")
     if base != "supernet":
         return None
-    if not sep or not spec:
+    if not sep or not spec.strip():
         raise HwnasError(f"{run.path}: quality {run.quality!r} names no supernet checkpoint")
-    given = Path(spec).expanduser()
+    from hwnas.quality.supernet import parse_spec
+
+    given, _ = parse_spec(spec)
     for candidate in (given, run.path / given):
         if candidate.exists():
             return candidate

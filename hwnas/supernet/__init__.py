@@ -61,6 +61,16 @@ def _split(ckpt: Checkpoint, data: str | None) -> tuple[str, Any]:
     return spec, dataset_split(spec, cfg.val_fraction, cfg.test_fraction, cfg.split_seed)
 
 
+def _stratified(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """`n` indices drawn class by class in proportion to the class counts, sorted."""
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(labels, return_counts=True)
+    quota = np.floor(counts / counts.sum() * n).astype(int)
+    quota[np.argsort(-counts)[: n - quota.sum()]] += 1
+    picked = [rng.permutation(np.flatnonzero(labels == c))[:q] for c, q in zip(classes, quota)]
+    return np.sort(np.concatenate(picked))
+
+
 def subnet_from_checkpoint(
     checkpoint: str | Path,
     arch: Architecture | str,
@@ -126,10 +136,12 @@ def evaluate_subnet(
     split: str = "val",
     data: str | None = None,
     calib_images: int = 2000,
+    eval_images: int | None = None,
     device: str = "auto",
 ) -> tuple[float, dict[str, Any]]:
     """Top-1 accuracy (%) on the `val` (or `test`) split of the extracted, recalibrated
-    subnet, and its provenance."""
+    subnet, and its provenance. `eval_images` evaluates a fixed class-stratified subset of
+    the split instead (the same images for every architecture)."""
     from hwnas.training import evaluate
 
     if split not in ("val", "test"):
@@ -140,6 +152,11 @@ def evaluate_subnet(
     ckpt = load_checkpoint(checkpoint)
     _, ds = _split(ckpt, data)
     part = ds.val if split == "val" else ds.test
+    subset = eval_images is not None and eval_images < len(part)
+    if subset:
+        part = part.take(
+            _stratified(part.y, eval_images, SupernetConfig.from_dict(ckpt.config).split_seed)
+        )
     space = _space(ckpt)
     shape = space.arch_input_shape(space.parse(prov["arch"]), ckpt.dataset)
     acc = evaluate(net, part, shape, device=device)
@@ -148,6 +165,7 @@ def evaluate_subnet(
         **prov,
         "split_evaluated": split,
         "images_evaluated": len(part),
+        "subset": "class-stratified, drawn with the split seed" if subset else "whole split",
         "metric": "top-1 %",
     }
 

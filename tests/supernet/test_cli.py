@@ -83,3 +83,26 @@ def test_quality_spec_is_the_checkpoint_path() -> None:
     assert get_quality("supernet:runs/a,b.safetensors").checkpoint == "runs/a,b.safetensors"
     with pytest.raises(SpecError, match="needs a checkpoint"):
         get_quality("supernet:")
+
+
+def test_quality_spec_options_come_from_the_end() -> None:
+    from hwnas.errors import SpecError
+    from hwnas.quality import get_quality
+
+    q = get_quality("supernet:runs/a,b.safetensors,calib=500,val=1000")
+    assert (q.checkpoint, q.calib_images, q.eval_images) == ("runs/a,b.safetensors", 500, 1000)
+    assert get_quality("supernet:x.safetensors").eval_images is None
+    with pytest.raises(SpecError, match="val=0"):
+        get_quality("supernet:x.safetensors,val=0")
+
+
+def test_validation_subset_is_stratified_and_recorded(checkpoint: Path) -> None:
+    from hwnas.spaces.mbv3 import MBV3Space
+    from hwnas.supernet import evaluate_subnet, smallest_arch
+
+    arch = smallest_arch(MBV3Space())
+    acc, prov = evaluate_subnet(checkpoint, arch, calib_images=16, eval_images=50, device="cpu")
+    assert prov["images_evaluated"] == 50 and prov["subset"].startswith("class-stratified")
+    assert acc * 50 / 100 == pytest.approx(round(acc * 50 / 100))  # a share of 50 images
+    _, whole = evaluate_subnet(checkpoint, arch, calib_images=16, device="cpu")
+    assert whole["images_evaluated"] > 50 and whole["subset"] == "whole split"
