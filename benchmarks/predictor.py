@@ -189,8 +189,9 @@ def published_subset(n_train: int, seeds: range) -> None:
     pub = pub[pub.dataset == "cifar10"].reset_index(drop=True)
     y = load_frame().set_index("arch_str").loc[pub.arch_str, "cifar10_test_acc_200ep"].to_numpy()
     archs = [space.parse(a) for a in pub.arch_str]
-    enc = np.hstack([space.encode(archs, e) for e in ("onehot", "opcount", "path")])
+    enc = space.encode(archs, "effective")
     sets = {
+        "nothing (encoding only)": [],
         "synflow": ["synflow"],
         "synflow, nwot": ["synflow", "nwot"],
         "synflow, nwot, jacov, snip, grad_norm": ["synflow", "nwot", "jacov", "snip", "grad_norm"],
@@ -208,9 +209,9 @@ def published_subset(n_train: int, seeds: range) -> None:
         f"published proxies, {len(pub)} archs, train {n_train}, test {len(pub) - n_train}, "
         f"mean over seeds {list(seeds)}"
     )
-    print("| features (encoding +) | Kendall tau |\n|---|---|")
+    print("| features (effective encoding +) | Kendall tau |\n|---|---|")
     for label, cols in sets.items():
-        X = np.hstack([enc, pub[cols].to_numpy(dtype=np.float64)])
+        X = np.hstack([enc, pub[cols].to_numpy(dtype=np.float64).reshape(len(pub), -1)])
         taus = []
         for seed in seeds:
             order = np.random.default_rng(seed).permutation(len(y))
