@@ -41,6 +41,10 @@ AUTO_MODELS: tuple[tuple[str, tuple[str, ...] | None], ...] = (
     ("ridge", ("onehot", "effective")),
     ("forest", ("effective",)),
 )
+#: what a named predictor (not `auto`) is fitted on, where the space has these encodings:
+#: the set the default `ridge` surrogate was benchmarked with (adding NB201's `live` and
+#: `effective` encodings made the ridge-guided search worse; see strategies.md)
+NAMED_MODEL_ENCODINGS: tuple[str, ...] = ("onehot", "opcount", "path")
 #: folds of the cross-validation that picks among the `auto` candidates
 CV_FOLDS = 3
 
@@ -151,7 +155,7 @@ class ObjectiveModels:
         if predictor == "auto":
             self.candidates = [(name, Encoder(space, kinds)) for name, kinds in AUTO_MODELS]
         else:
-            self.candidates = [(predictor, Encoder(space))]
+            self.candidates = [(predictor, Encoder(space, NAMED_MODEL_ENCODINGS))]
         self.models: list[tuple[Predictor, Encoder]] = []
         self.constraint_models: list[tuple[Predictor, Encoder, Constraint]] = []
         #: target name -> (rows when chosen, candidate index)

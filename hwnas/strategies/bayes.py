@@ -1,15 +1,15 @@
 """Multi-objective Bayesian optimisation over a discrete space: one surrogate per
-objective (by default, per objective, whichever of a Bayesian ridge and an extra-trees
-forest over the space's structural encoding ranks the told results better under
-cross-validation; see `_surrogate.AUTO_MODELS`), an initial random design, then batches
-chosen greedily by the hypervolume improvement of the prediction (mean - kappa * std:
-optimistic for kappa > 0; 0 by default, as optimism did not pay on NB201) over the told
-front, each pick's predicted mean joining the front before the next ("kriging believer"),
-so a batch spreads along the front. A share `local_share` of each batch is chosen among the
-unseen one-gene neighbours of the told front, where a surrogate's error matters least
-(local search is strong on NAS benchmarks), and a share `explore` is random, so a wrong
-model cannot stall the search. Small spaces are scored exhaustively; large ones through a
-pool of mutants of the front plus random samples."""
+objective with a predictive std (Bayesian ridge by default; `predictor="auto"` picks, per
+objective, whichever of a Bayesian ridge and an extra-trees forest over the space's
+structural encoding ranks the told results better under cross-validation), an initial
+random design, then batches chosen greedily by the hypervolume improvement of the
+prediction (mean - kappa * std: optimistic for kappa > 0; 0 by default, as optimism did
+not pay on NB201) over the told front, each pick's predicted mean joining the front before
+the next ("kriging believer"), so a batch spreads along the front. A share `local_share` of
+each batch is chosen among the unseen one-gene neighbours of the told front, where a
+surrogate's error matters least (local search is strong on NAS benchmarks), and a share
+`explore` is random, so a wrong model cannot stall the search. Small spaces are scored
+exhaustively; large ones through a pool of mutants of the front plus random samples."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ class BayesMO(Strategy):
         self,
         problem: Problem,
         seed: int = 0,
-        predictor: str = "auto",
+        predictor: str = "ridge",
         n_init: int = 10,
         batch_size: int = 10,
         kappa: float = 0.0,

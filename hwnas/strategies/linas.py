@@ -29,7 +29,7 @@ class LINAS(Strategy):
         self,
         problem: Problem,
         seed: int = 0,
-        predictor: str = "auto",
+        predictor: str = "ridge",
         n_init: int = 20,
         batch_size: int = 10,
         inner_population: int = 50,
