@@ -172,7 +172,9 @@ def encodings_only(n_train: int, n_test: int, seeds: range) -> None:
         cells = []
         for target in targets:
             t = np.array(taus[(label, target)])
-            cells.append(f"{t.mean():.3f} ± {t.std(ddof=1) if len(t) > 1 else 0:.3f} ({t.min():.3f})")
+            cells.append(
+                f"{t.mean():.3f} ± {t.std(ddof=1) if len(t) > 1 else 0:.3f} ({t.min():.3f})"
+            )
         print(f"| {label} | " + " | ".join(cells) + " |")
 
 

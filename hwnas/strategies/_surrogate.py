@@ -58,7 +58,9 @@ def _kinds(space: SearchSpace, kinds: Sequence[str] | None) -> tuple[str, ...]:
     return tuple(k for k in space.encodings if k != "vector") or ("vector",)
 
 
-def _features(space: SearchSpace, archs: Sequence[Architecture], kinds: tuple[str, ...]) -> np.ndarray:
+def _features(
+    space: SearchSpace, archs: Sequence[Architecture], kinds: tuple[str, ...]
+) -> np.ndarray:
     return np.hstack([space.encode(archs, k) for k in kinds])
 
 
@@ -161,13 +163,17 @@ class ObjectiveModels:
         #: target name -> (rows when chosen, candidate index)
         self._choice: dict[str, tuple[int, int]] = {}
 
-    def _fit_one(self, target: str, archs: Sequence[Architecture], y: np.ndarray) -> tuple[Predictor, Encoder]:
+    def _fit_one(
+        self, target: str, archs: Sequence[Architecture], y: np.ndarray
+    ) -> tuple[Predictor, Encoder]:
         choice = 0
         if len(self.candidates) > 1:
             made = self._choice.get(target)
             if made is None or len(y) >= 2 * made[0] or len(y) < made[0]:
                 scores = [
-                    _cv_rank_score(name, self.params, enc(archs), y) if len(y) >= 2 * CV_FOLDS else 0.0
+                    _cv_rank_score(name, self.params, enc(archs), y)
+                    if len(y) >= 2 * CV_FOLDS
+                    else 0.0
                     for name, enc in self.candidates
                 ]
                 self._choice[target] = (len(y), int(np.argmax(scores)))

@@ -79,7 +79,10 @@ def test_live_genes_clear_edges_on_no_input_output_path() -> None:
 
 def test_effective_encoding_ignores_dead_edges_and_skips_but_sees_convs() -> None:
     space = get_space("nb201")
-    enc = lambda text: space.encode([space.parse(text)], "effective")[0]  # noqa: E731
+
+    def enc(text: str) -> np.ndarray:
+        return space.encode([space.parse(text)], "effective")[0]
+
     assert enc(BEST_C10).shape == (53,)
     # same live cell, different dead edge into node 1
     a = enc("|nor_conv_3x3~0|+|nor_conv_3x3~0|none~1|+|skip_connect~0|none~1|nor_conv_3x3~2|")
