@@ -18,12 +18,13 @@ import argparse
 import csv
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 from scipy.stats import kendalltau, spearmanr
 
+from hwnas.predictors import make_predictor
 from hwnas.quality.predictor import ProxyFeaturizer, ProxyPredictor
 from hwnas.spaces import get_space
 from hwnas.tabular.nb201 import load_frame
@@ -40,6 +41,14 @@ def main() -> None:
     )
     parser.add_argument("--features", default="pred_features.csv")
     parser.add_argument(
+        "--encodings",
+        type=int,
+        metavar="SEEDS",
+        default=0,
+        help="instead: encodings only (no proxies, no torch), train/test drawn with seeds "
+        "0..SEEDS-1, mean/std/min of Kendall tau per model and features",
+    )
+    parser.add_argument(
         "--published",
         action="store_true",
         help="instead: NASLib's published proxies (725-arch subset), train 100 / test the rest",
@@ -48,6 +57,11 @@ def main() -> None:
     if args.published:
         published_subset(args.train, seeds=range(5))
         return
+    if args.encodings:
+        encodings_only(args.train, args.test, seeds=range(args.encodings))
+        return
+    import torch
+
     torch.set_num_threads(1)
     space = get_space("nb201")
     proxies = tuple(args.proxies.split("+"))
@@ -105,6 +119,65 @@ def main() -> None:
             )
 
 
+def encodings_only(n_train: int, n_test: int, seeds: range) -> None:
+    """Kendall tau from encodings alone, over several random draws of train and test
+    architectures (each seed draws n_train + n_test distinct architectures uniformly)."""
+    space = get_space("nb201")
+    table = load_frame().set_index("arch_str")
+    variants = {
+        "forest (extra-trees), effective": ("forest", ("effective",)),
+        "GBT ensemble, effective": ("gbt-ensemble", ("effective",)),
+        "GBT ensemble, onehot + opcount + path + effective": (
+            "gbt-ensemble",
+            ("onehot", "opcount", "path", "effective"),
+        ),
+        "GBT ensemble, onehot + opcount + path (before)": (
+            "gbt-ensemble",
+            ("onehot", "opcount", "path"),
+        ),
+        "forest (extra-trees), onehot + opcount + path": ("forest", ("onehot", "opcount", "path")),
+        "Bayesian ridge, effective": ("ridge", ("effective",)),
+    }
+    targets = ("cifar10_test_acc_200ep", "cifar10valid_valid_acc_200ep")
+    taus: dict[tuple[str, str], list[float]] = {}
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        chosen: dict[str, object] = {}
+        while len(chosen) < n_train + n_test:
+            a = space.sample(rng)
+            chosen.setdefault(a.key, a)
+        archs = list(chosen.values())
+        train, test = archs[:n_train], archs[n_train:]
+        for target in targets:
+            y_tr = table.loc[[a.key for a in train], target].to_numpy()
+            y_te = table.loc[[a.key for a in test], target].to_numpy()
+            for label, (model, encodings) in variants.items():
+                X_tr = np.hstack([space.encode(train, e) for e in encodings])
+                X_te = np.hstack([space.encode(test, e) for e in encodings])
+                if model == "gbt-ensemble":
+                    predictor: Any = ProxyPredictor(seed=seed)
+                elif model == "forest":
+                    predictor = make_predictor(model, seed=seed)
+                else:
+                    predictor = make_predictor(model)
+                mean, _ = predictor.fit(X_tr, y_tr).predict(X_te)
+                taus.setdefault((label, target), []).append(kendalltau(mean, y_te).statistic)
+        print(f"seed {seed} done", flush=True)
+    print(
+        f"\ntrain {n_train}, test {n_test} distinct random architectures, seeds "
+        f"{seeds.start}..{seeds.stop - 1}; Kendall tau mean ± std (min)"
+    )
+    print("| model, features | " + " | ".join(targets) + " |\n|---|---|---|")
+    for label in variants:
+        cells = []
+        for target in targets:
+            t = np.array(taus[(label, target)])
+            cells.append(
+                f"{t.mean():.3f} ± {t.std(ddof=1) if len(t) > 1 else 0:.3f} ({t.min():.3f})"
+            )
+        print(f"| {label} | " + " | ".join(cells) + " |")
+
+
 def published_subset(n_train: int, seeds: range) -> None:
     """The predictor on the proxies NAS-Bench-Suite-Zero computed on CIFAR-10 images (the
     725-architecture subset shipped in hwnas/data/nb201): what the same model reaches when
@@ -118,8 +191,9 @@ def published_subset(n_train: int, seeds: range) -> None:
     pub = pub[pub.dataset == "cifar10"].reset_index(drop=True)
     y = load_frame().set_index("arch_str").loc[pub.arch_str, "cifar10_test_acc_200ep"].to_numpy()
     archs = [space.parse(a) for a in pub.arch_str]
-    enc = np.hstack([space.encode(archs, e) for e in ("onehot", "opcount", "path")])
+    enc = space.encode(archs, "effective")
     sets = {
+        "nothing (encoding only)": [],
         "synflow": ["synflow"],
         "synflow, nwot": ["synflow", "nwot"],
         "synflow, nwot, jacov, snip, grad_norm": ["synflow", "nwot", "jacov", "snip", "grad_norm"],
@@ -137,9 +211,9 @@ def published_subset(n_train: int, seeds: range) -> None:
         f"published proxies, {len(pub)} archs, train {n_train}, test {len(pub) - n_train}, "
         f"mean over seeds {list(seeds)}"
     )
-    print("| features (encoding +) | Kendall tau |\n|---|---|")
+    print("| features (effective encoding +) | Kendall tau |\n|---|---|")
     for label, cols in sets.items():
-        X = np.hstack([enc, pub[cols].to_numpy(dtype=np.float64)])
+        X = np.hstack([enc, pub[cols].to_numpy(dtype=np.float64).reshape(len(pub), -1)])
         taus = []
         for seed in seeds:
             order = np.random.default_rng(seed).permutation(len(y))

@@ -5,8 +5,8 @@ budget-agnostic), so one run serves every budget. Runs go to parallel processes.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,25 +156,40 @@ def run_many(
     budgets: Sequence[int],
     workers: int = 2,
     progress: Callable[[int, int], None] | None = None,
+    done: Sequence[RunResult] = (),
+    on_result: Callable[[RunResult], None] | None = None,
 ) -> list[RunResult]:
     """Every method x task x seed, seeds (and everything else) spread over `workers`
-    processes; results come back in job order whatever the completion order."""
+    processes; results come back in job order whatever the completion order. Runs in
+    `done` (e.g. loaded from a killed bench's file) are reused, not rerun; `on_result`
+    sees each new run as soon as it finishes, to store it."""
     for m in methods:
         method_runner(m)  # unknown names fail before any process starts
     jobs = [(m, t, s, tuple(budgets)) for t in tasks for m in methods for s in seeds]
-    results: list[RunResult] = []
-    if workers <= 1:
-        for job in jobs:
-            results.append(_job(job))
-            if progress:
-                progress(len(results), len(jobs))
-        return results
+    reused = {(r.method, r.task, r.seed): r for r in done}
+    results: list[RunResult | None] = [reused.get((m, t.name, s)) for m, t, s, _ in jobs]
+    todo = [i for i, r in enumerate(results) if r is None]
+    for k, (i, res) in enumerate(_results([jobs[i] for i in todo], todo, workers), start=1):
+        results[i] = res
+        if on_result:
+            on_result(res)
+        if progress:
+            progress(len(jobs) - len(todo) + k, len(jobs))
+    return [r for r in results if r is not None]
+
+
+def _results(
+    jobs: Sequence[tuple[str, Task, int, tuple[int, ...]]], tags: Sequence[int], workers: int
+) -> Iterator[tuple[int, RunResult]]:
+    """(tag, result) of each job as soon as it finishes (completion order with workers)."""
+    if workers <= 1 or len(jobs) <= 1:
+        for tag, job in zip(tags, jobs):
+            yield tag, _job(job)
+        return
     import multiprocessing
 
     ctx = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_one_blas_thread) as pool:
-        for res in pool.map(_job, jobs, chunksize=1):
-            results.append(res)
-            if progress:
-                progress(len(results), len(jobs))
-    return results
+        futures = {pool.submit(_job, job): tag for tag, job in zip(tags, jobs)}
+        for future in as_completed(futures):
+            yield futures[future], future.result()

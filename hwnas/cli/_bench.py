@@ -35,11 +35,16 @@ def bench(
         help="Evaluation budgets to report, repeatable (default 50 100 300).",
     ),
     workers: int = typer.Option(2, help="Parallel processes."),
-    out: Path | None = typer.Option(None, help="Output directory (default: bench/TIME)."),
+    out: Path | None = typer.Option(
+        None,
+        help="Output directory (default: bench/TIME). Each finished run is appended to "
+        "runs.jsonl there; rerunning with the same --out resumes, skipping finished runs.",
+    ),
 ) -> None:
     """Mean and std of HV gap to the true front per method x task x budget, with plots."""
     from hwnas.bench import MAIN_TASKS, default_methods, parse_task, run_many, write_report
     from hwnas.bench._report import markdown_table, summary_frame
+    from hwnas.bench._store import RUNS_FILE, append_run, load_runs
 
     budgets = sorted(set(budget or [50, 100, 300]))
     if seeds < 1 or workers < 1 or min(budgets) < 1:
@@ -47,8 +52,11 @@ def bench(
     tasks = [parse_task(t) for t in (task or MAIN_TASKS)]
     methods = list(method or default_methods())
     out_dir = out or Path("bench") / time.strftime("%Y%m%d-%H%M%S")
-    if (out_dir / "summary.csv").exists():
-        raise SpecError(f"{out_dir} already holds bench results; choose another --out")
+    store = out_dir / RUNS_FILE
+    done = load_runs(store, budgets)
+    if done:
+        console.print(f"Resuming: {len(done)} finished run(s) in {store}", highlight=False)
+    out_dir.mkdir(parents=True, exist_ok=True)
     with progress_bar() as bar:
         job = bar.add_task("bench runs", total=len(tasks) * len(methods) * seeds)
         results = run_many(
@@ -57,7 +65,9 @@ def bench(
             range(seeds),
             budgets,
             workers=workers,
-            progress=lambda done, total: bar.update(job, completed=done, total=total),
+            progress=lambda n, total: bar.update(job, completed=n, total=total),
+            done=done,
+            on_result=lambda result: append_run(store, result),
         )
     paths = write_report(results, out_dir)
     console.print(markdown_table(summary_frame(results)), highlight=False, soft_wrap=True)

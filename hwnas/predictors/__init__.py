@@ -18,6 +18,7 @@ PREDICTORS: Registry[type[Predictor]] = Registry(
         "hwnas.predictors.gbt",
         "hwnas.predictors.mlp",
         "hwnas.predictors.gp",
+        "hwnas.predictors.forest",
     ),
 )
 

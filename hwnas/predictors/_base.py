@@ -26,6 +26,9 @@ class Predictor:
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
+    #: cheaper settings for the cross-validation that chooses between predictors (the
+    #: choice needs the ranking of the candidates, not their best fit)
+    selection_params: ClassVar[dict[str, Any]] = {}
 
     def get_params(self) -> dict[str, Any]:
         """The constructor arguments (as scikit-learn's `get_params`)."""

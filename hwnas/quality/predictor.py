@@ -30,7 +30,7 @@ class ProxyFeaturizer:
         self,
         space: SearchSpace,
         dataset: str,
-        encodings: Sequence[str] = ("onehot", "opcount", "path"),
+        encodings: Sequence[str] | None = None,
         proxies: Sequence[str] = DEFAULT_PROXIES,
         data: str | None = None,
         batch_size: int = 64,
@@ -38,6 +38,9 @@ class ProxyFeaturizer:
     ) -> None:
         self.space = space
         self.dataset = dataset
+        if encodings is None:  # NB201's effective encoding ranks best (predictor.md)
+            encodings = ["effective"] if "effective" in space.encodings else space.encodings
+            encodings = [e for e in encodings if e != "vector"]
         self.encodings = tuple(e for e in encodings if e in space.encodings)
         self.proxies = tuple(proxies)
         self.data = data

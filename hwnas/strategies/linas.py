@@ -15,7 +15,6 @@ from hwnas.spaces import Architecture
 from hwnas.strategies import register_strategy
 from hwnas.strategies._base import Problem, Strategy
 from hwnas.strategies._surrogate import (
-    Encoder,
     ObjectiveModels,
     all_architectures,
     single_threaded,
@@ -42,16 +41,17 @@ class LINAS(Strategy):
             raise ValueError("n_init must be >= 2")
         if batch_size < 1 or inner_population < 2 or inner_generations < 1:
             raise ValueError("batch_size, inner_population and inner_generations must be >= 1")
-        from hwnas.predictors import get_predictor
+        if predictor != "auto":
+            from hwnas.predictors import get_predictor
 
-        get_predictor(predictor)
+            get_predictor(predictor)  # an unknown name fails now, listing the valid ones
         self.predictor = predictor
         self.n_init = n_init
         self.batch_size = batch_size
         self.inner_population = inner_population
         self.inner_generations = inner_generations
         self.exhaustive = exhaustive
-        self._encoder = Encoder(self.space)
+        self._models = ObjectiveModels(problem, predictor)
         self._all = all_architectures(self.space) if exhaustive is not False else None
         if exhaustive and self._all is None:
             raise ValueError(f"space {self.space.name!r} is too large to score exhaustively")
@@ -70,8 +70,8 @@ class LINAS(Strategy):
         if len([t for t in self.trials if t.status != "failed"]) < self.n_init:
             return self.random_new(n)
         with single_threaded():
-            models = ObjectiveModels(self.problem, self.predictor)
-            if not models.fit(self.trials, self._encoder([t.arch for t in self.trials])):
+            models = self._models
+            if not models.fit(self.trials):
                 return self.random_new(n)
             if self._all is not None:
                 pool = [a for a in self._all if self.is_new(a) and self._passes(a)]
@@ -79,7 +79,7 @@ class LINAS(Strategy):
                 pool = self._inner_nsga2(models)
             if not pool:
                 return self.random_new(n)
-            return [pool[i] for i in _best(models, self._encoder(pool), n)]
+            return [pool[i] for i in _best(models, pool, n)]
 
     def _passes(self, arch: Architecture) -> bool:
         check = self.problem.precheck
@@ -104,19 +104,19 @@ class LINAS(Strategy):
                 if child.key not in pop and self._passes(child):
                     children.setdefault(child.key, child)
             union = members + list(children.values())
-            keep = _best(models, self._encoder(union), self.inner_population)
+            keep = _best(models, union, self.inner_population)
             members = [union[i] for i in keep]
             pop = {a.key: a for a in members}
         return [a for a in members if self.is_new(a)]
 
 
-def _best(models: ObjectiveModels, X: np.ndarray, n: int) -> list[int]:
+def _best(models: ObjectiveModels, archs: list[Architecture], n: int) -> list[int]:
     """Indices of the n best rows by predicted non-dominated rank, then crowding; rows
     likely (p > 0.5) to break a modelled constraint come last. Fronts are peeled only
     until n rows are taken, so scoring a whole space stays cheap."""
-    mean, _ = models.predict(X)
-    likely = np.flatnonzero(models.feasibility(X) >= 0.5)
-    unlikely = np.setdiff1d(np.arange(len(X)), likely)
+    mean, _ = models.predict(archs)
+    likely = np.flatnonzero(models.feasibility(archs) >= 0.5)
+    unlikely = np.setdiff1d(np.arange(len(archs)), likely)
     out: list[int] = []
     for group in (likely, unlikely):
         remaining = group

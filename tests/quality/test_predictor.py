@@ -94,3 +94,15 @@ def test_labels_csv_trains_the_predictor(tmp_path: Path) -> None:
     missing = PredictorSource(EvalContext(space, "cifar10"), Metric("accuracy"), "nope.csv")
     with pytest.raises(HwnasError, match="nope.csv"):
         missing.evaluate(archs[:1])
+
+
+def test_default_features_are_the_effective_encoding_and_rank_well() -> None:
+    """From 100 labelled cells (encodings only, no proxies); 0.82 on average over 2,000
+    (docs/benchmarks/predictor.md), against about 0.6 for one-hot + op counts + paths."""
+    X, y = _data(600, seed=3)
+    assert (
+        X.shape[1]
+        == get_space("nb201").encode([get_space("nb201").parse("0")], "effective").shape[1]
+    )
+    mean, _ = ProxyPredictor(n_members=2, n_estimators=150).fit(X[:100], y[:100]).predict(X[100:])
+    assert kendalltau(mean, y[100:]).statistic > 0.7

@@ -132,3 +132,19 @@ def test_a_smaller_ask_is_a_prefix_of_a_larger_one(name: str) -> None:
         return [a.key for a in strategy.ask(n)]
 
     assert last_ask(5) == last_ask(10)[:5]
+
+
+def test_auto_models_pick_a_linear_model_for_additive_cost_and_trees_for_accuracy() -> None:
+    """The cross-validated choice of `predictor="auto"`: eyeriss latency is exactly linear
+    in op counts, CIFAR-10 accuracy is not."""
+    from hwnas.strategies._surrogate import ObjectiveModels
+
+    ctx = context(parse_task("cifar10:eyeriss"))
+    rng = np.random.default_rng(0)
+    archs = list({a.key: a for a in (ctx.space.sample(rng) for _ in range(80))}.values())
+    models = ObjectiveModels(ctx.problem, "auto")
+    assert models.fit(ctx.trials(archs, 0))
+    names = [type(model).name for model, _ in models.models]
+    assert names == ["forest", "ridge"]  # objectives: accuracy, then latency
+    mean, std = models.predict(archs[:5])
+    assert mean.shape == std.shape == (5, 2)
