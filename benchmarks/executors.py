@@ -65,7 +65,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--evaluations", type=int, default=1000)
-    parser.add_argument("--cpu-evaluations", type=int, default=40)
+    parser.add_argument("--cpu-evaluations", type=int, default=100)
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
 

@@ -375,7 +375,14 @@ def _supernet_weights(
             f"weights needs hwnas.supernet, which this installation lacks ({exc}); install an "
             'hwnas with the supernet feature and its extra: pip install "hwnas[torch]"'
         ) from None
-    model, provenance = subnet_from_checkpoint(checkpoint, arch, data=data, device=device)
+    from hwnas.quality.supernet import DEFAULT_CALIB_IMAGES, parse_spec
+
+    # recalibrate as the search did, so the exported network is the one it evaluated
+    _, options = parse_spec(run.quality.partition(":")[2])
+    calib = options.get("calib", DEFAULT_CALIB_IMAGES)
+    model, provenance = subnet_from_checkpoint(
+        checkpoint, arch, data=data, calib_images=calib, device=device
+    )
     source = {
         "kind": "supernet",
         "checkpoint": str(checkpoint),

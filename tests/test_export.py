@@ -265,25 +265,33 @@ def test_card_with_hostile_metric_names_keeps_its_structure(
 
 
 # --- weights from a supernet -----------------------------------------------------------------------
-def _supernet_run(run_dir: Path, tmp_path: Path) -> tuple[Path, Path]:
+def _supernet_run(run_dir: Path, tmp_path: Path, options: str = "") -> tuple[Path, Path]:
     copy = tmp_path / "run"
     shutil.copytree(run_dir, copy)
     ckpt = tmp_path / "supernet.safetensors"
     ckpt.write_bytes(b"stand-in checkpoint")
     ledger = Ledger(copy / LEDGER_FILE)
-    ledger.set_meta("config", {**ledger.get_meta("config"), "quality": f"supernet:{ckpt}"})
+    ledger.set_meta("config", {**ledger.get_meta("config"), "quality": f"supernet:{ckpt}{options}"})
     ledger.close()
     return copy, ckpt
 
 
+@pytest.mark.parametrize(("options", "calib"), [("", 2000), (",calib=300,val=1000", 300)])
 def test_supernet_weights_are_inherited(
-    run_dir: Path, tmp_path: Path, tiny_nb201: None, monkeypatch: pytest.MonkeyPatch
+    run_dir: Path,
+    tmp_path: Path,
+    tiny_nb201: None,
+    monkeypatch: pytest.MonkeyPatch,
+    options: str,
+    calib: int,
 ) -> None:
+    """The exported network is the one the search evaluated: same checkpoint, same
+    batch-norm calibration."""
     import torch
 
     from hwnas.models.nb201 import TinyNetwork
 
-    copy, ckpt = _supernet_run(run_dir, tmp_path)
+    copy, ckpt = _supernet_run(run_dir, tmp_path, options)
     calls: list[dict[str, Any]] = []
     made: list[torch.nn.Module] = []
 
@@ -305,7 +313,7 @@ def test_supernet_weights_are_inherited(
     weights = card["weights"]
     assert weights["kind"] == "supernet"
     assert weights["sha256"] == hashlib.sha256(ckpt.read_bytes()).hexdigest()
-    assert weights["provenance"] == {"calib_images": 2000, "val_accuracy": 81.5}
+    assert weights["provenance"] == {"calib_images": calib, "val_accuracy": 81.5}
     reloaded = load_model(out)
     for name, tensor in made[0].state_dict().items():
         assert torch.equal(reloaded.state_dict()[name], tensor), name

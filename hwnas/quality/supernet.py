@@ -59,6 +59,9 @@ class SupernetSource(MetricSource):
         return Measurement(acc, prov)
 
 
+#: training images the batch norms are recalibrated on, unless `calib=N` says otherwise
+DEFAULT_CALIB_IMAGES = 2000
+
 _OPTION = re.compile(r"^\s*(calib|val)\s*=\s*(\d+)\s*$")
 
 
@@ -90,7 +93,10 @@ class SupernetQuality(QualityEstimator):
     )
 
     def __init__(
-        self, checkpoint: str = "", calib_images: int = 2000, eval_images: int | None = None
+        self,
+        checkpoint: str = "",
+        calib_images: int = DEFAULT_CALIB_IMAGES,
+        eval_images: int | None = None,
     ) -> None:
         self.checkpoint = checkpoint
         self.calib_images = calib_images
@@ -99,7 +105,7 @@ class SupernetQuality(QualityEstimator):
     @classmethod
     def with_spec(cls, spec: str) -> SupernetQuality:
         path, options = parse_spec(spec)
-        return cls(str(path), options.get("calib", 2000), options.get("val"))
+        return cls(str(path), options.get("calib", DEFAULT_CALIB_IMAGES), options.get("val"))
 
     def source(self, ctx: EvalContext, metric: Metric) -> MetricSource:
         if not self.checkpoint:
