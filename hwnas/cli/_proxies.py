@@ -36,9 +36,10 @@ def proxies(
     threads: int = typer.Option(1, help="Torch threads."),
     out: Path = typer.Option(..., "--out", help="CSV file to write (arch + one column per proxy)."),
 ) -> None:
-    """Zero-cost proxies (synflow, nwot, jacov, snip, grad_norm, fisher, grasp, params, flops)
-    of built networks. Which images the data-dependent proxies saw goes to OUT plus `.json`
-    (e.g. zc.csv.json)."""
+    """Zero-cost proxies of built networks (synflow, nwot, jacov, snip, grad_norm, fisher, ...).
+
+    Which images the data-dependent proxies saw goes to OUT plus `.json` (e.g. zc.csv.json).
+    """
     import numpy as np
     import pandas as pd
     from rich.progress import Progress
