@@ -157,6 +157,9 @@ class ObjectiveModels:
         if predictor == "auto":
             self.candidates = [(name, Encoder(space, kinds)) for name, kinds in AUTO_MODELS]
         else:
+            from hwnas.predictors import get_predictor
+
+            get_predictor(predictor)  # an unknown name fails now, listing the valid ones
             self.candidates = [(predictor, Encoder(space, NAMED_MODEL_ENCODINGS))]
         self.models: list[tuple[Predictor, Encoder]] = []
         self.constraint_models: list[tuple[Predictor, Encoder, Constraint]] = []

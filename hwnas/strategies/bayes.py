@@ -55,10 +55,6 @@ class BayesMO(Strategy):
             raise ValueError("kappa must be >= 0")
         if not 0.0 <= explore <= 1.0 or not 0.0 <= local_share <= 1.0:
             raise ValueError("explore and local_share must be in [0, 1]")
-        if predictor != "auto":
-            from hwnas.predictors import get_predictor
-
-            get_predictor(predictor)  # an unknown name fails now, listing the valid ones
         self.predictor = predictor
         self.n_init = n_init
         self.batch_size = batch_size

@@ -41,10 +41,6 @@ class LINAS(Strategy):
             raise ValueError("n_init must be >= 2")
         if batch_size < 1 or inner_population < 2 or inner_generations < 1:
             raise ValueError("batch_size, inner_population and inner_generations must be >= 1")
-        if predictor != "auto":
-            from hwnas.predictors import get_predictor
-
-            get_predictor(predictor)  # an unknown name fails now, listing the valid ones
         self.predictor = predictor
         self.n_init = n_init
         self.batch_size = batch_size
