@@ -37,6 +37,9 @@ def train(
     lr: float = typer.Option(0.05, help="Peak learning rate (SGD Nesterov, cosine)."),
     seed: int = typer.Option(0, help="Seed of the weights, subnets, batches and augmentation."),
     n_random: int = typer.Option(2, help="Random subnets per step besides largest and smallest."),
+    distill: bool = typer.Option(
+        True, help="Smaller subnets learn the largest's soft labels (--no-distill: the labels)."
+    ),
     train_images: Optional[int] = typer.Option(
         None, help="Train on a seeded subset of this many training images (default: all)."
     ),
@@ -57,7 +60,7 @@ def train(
         torch.set_num_threads(threads)
     config = SupernetConfig(
         space=space, dataset=dataset or _dataset_of(space, data), data=data, epochs=epochs,
-        batch_size=batch_size, lr=lr, seed=seed, n_random=n_random,
+        batch_size=batch_size, lr=lr, seed=seed, n_random=n_random, distill=distill,
         train_images=train_images, split_seed=split_seed, checkpoint_every=checkpoint_every,
     )  # fmt: skip
     with progress_bar() as bar:

@@ -1,6 +1,7 @@
 """Training the supernet in the BigNAS style: each step trains the largest subnet on the
 labels, then the smallest and `n_random` random subnets on the largest's soft labels
-(in-place distillation), accumulating the gradients of all of them before one SGD step.
+(in-place distillation; with `distill=False`, on the labels too), accumulating the
+gradients of all of them before one SGD step.
 
 Resume gives the same weights as an uninterrupted run: every random choice of a step (the
 subnets, the augmentation) comes from generators seeded by (seed, step) and the batch order
@@ -41,6 +42,10 @@ class SupernetConfig:
     augment: bool = True
     seed: int = 0
     n_random: int = 2
+    #: the smaller subnets learn the largest's soft labels (in-place distillation) rather
+    #: than the labels; a teacher that is itself barely trained (short schedules) may
+    #: teach them less than the labels do
+    distill: bool = True
     #: train on the first N images of a seeded shuffle of the training split (None: all)
     train_images: int | None = None
     split_seed: int = 0
@@ -142,6 +147,8 @@ def train_supernet(
             raise HwnasError(f"{out} exists; pass --resume to continue it or choose another --out")
         ckpt = load_checkpoint(out)
         stored = ckpt.meta
+        # a field added since the checkpoint was written takes its default there
+        stored["config"] = SupernetConfig.from_dict(stored["config"]).as_dict()
         if stored["config"] != config.as_dict():
             diff = [
                 f"{k}: {stored['config'].get(k)!r} -> {v!r}"
@@ -223,9 +230,13 @@ def train_supernet(
             losses = [float(loss.detach())]
             soft = F.softmax(logits.detach(), dim=1)
             for arch in archs:
-                kd = -(soft * F.log_softmax(net(xb, arch), dim=1)).sum(1).mean()
-                kd.backward()
-                losses.append(float(kd.detach()))
+                sub_logits = net(xb, arch)
+                if config.distill:
+                    sub = -(soft * F.log_softmax(sub_logits, dim=1)).sum(1).mean()
+                else:
+                    sub = F.cross_entropy(sub_logits, yb, label_smoothing=config.label_smoothing)
+                sub.backward()
+                losses.append(float(sub.detach()))
             opt.step()
             schedule.step()
             step += 1

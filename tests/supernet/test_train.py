@@ -106,3 +106,37 @@ def test_sigkill_then_resume_from_the_command_line(checkpoint: Path, tmp_path: P
     assert done.meta["step"] == 2 and done.meta["config"]["checkpoint_every"] == 1
     for name, tensor in ref.tensors.items():
         assert torch.equal(done.tensors[name], tensor), name
+
+
+def test_without_distillation_the_subnets_learn_the_labels(
+    checkpoint: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "labels.safetensors"
+    meta = train_supernet(tiny_config(distill=False), path, device="cpu")
+    assert meta["config"]["distill"] is False and meta["step"] == 2
+    ref = load_checkpoint(checkpoint)  # same settings with distillation
+    assert ref.meta["config"]["distill"] is True
+    changed = [
+        n for n, t in ref.tensors.items() if not torch.equal(load_checkpoint(path).tensors[n], t)
+    ]
+    assert any(n.startswith("model/") for n in changed)
+    # a different loss for the same subnets: the first step's losses differ, not the batch
+    assert meta["history"][0]["loss"] != ref.meta["history"][0]["loss"]
+
+
+def test_a_checkpoint_from_before_the_distill_setting_resumes(
+    checkpoint: Path, tmp_path: Path
+) -> None:
+    """Checkpoints written before `distill` existed lack it; they were distilled."""
+    from safetensors.torch import load_file, save_file
+
+    with safe_open(str(checkpoint), framework="pt") as fh:
+        header = dict(fh.metadata())
+    meta = json.loads(header["hwnas"])
+    del meta["config"]["distill"]
+    old = tmp_path / "old.safetensors"
+    save_file(load_file(str(checkpoint)), str(old), metadata={**header, "hwnas": json.dumps(meta)})
+    assert "distill" not in read_meta(old)["config"]
+    assert train_supernet(tiny_config(), old, device="cpu", resume=True)["step"] == 2
+    with pytest.raises(CheckpointError, match="distill: True -> False"):
+        train_supernet(tiny_config(distill=False), old, device="cpu", resume=True)
