@@ -38,7 +38,7 @@ def test_same_seed_same_evaluations_other_seed_differs() -> None:
 
 def test_infeasible_recorded_never_on_front() -> None:
     # nsga2's offspring skip the cheap precheck, so some infeasible cells get recorded; the
-    # default strategy (bayes) never proposes what the precheck rejects
+    # default strategy (linas) never proposes what the precheck rejects
     study = hwnas.Study(
         constraints=["latency@pixel3<=5"], strategy="nsga2", budget=60, seed=0
     ).optimize()

@@ -84,5 +84,5 @@ def require_sklearn() -> None:
         from hwnas.errors import DependencyError
 
         raise DependencyError(
-            "this predictor needs scikit-learn: pip install 'hwnas[bench]'"
+            "this predictor needs scikit-learn (a dependency of hwnas): pip install scikit-learn"
         ) from None

@@ -21,7 +21,7 @@ STRATEGIES: Registry[type[Strategy]] = Registry(
 )
 
 #: What `hwnas search` uses when no strategy is named: the winner of `hwnas bench`.
-DEFAULT_STRATEGY = "bayes"
+DEFAULT_STRATEGY = "linas"
 
 
 def register_strategy(name: str) -> Callable[[type[Strategy]], type[Strategy]]:

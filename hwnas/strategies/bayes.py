@@ -1,6 +1,6 @@
 """Multi-objective Bayesian optimisation over a discrete space: one surrogate per
 objective with a predictive std (Bayesian ridge by default; `predictor="auto"` picks, per
-objective, whichever of a Bayesian ridge and an extra-trees forest over the space's
+objective, whichever of a Bayesian ridge and a boosted-tree model over the space's
 structural encoding ranks the told results better under cross-validation), an initial
 random design, then batches chosen greedily by the hypervolume improvement of the
 prediction (mean - kappa * std: optimistic for kappa > 0; 0 by default, as optimism did

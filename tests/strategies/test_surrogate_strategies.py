@@ -145,6 +145,29 @@ def test_auto_models_pick_a_linear_model_for_additive_cost_and_trees_for_accurac
     models = ObjectiveModels(ctx.problem, "auto")
     assert models.fit(ctx.trials(archs, 0))
     names = [type(model).name for model, _ in models.models]
-    assert names == ["forest", "ridge"]  # objectives: accuracy, then latency
+    assert names == ["gbt", "ridge"]  # objectives: accuracy, then latency
     mean, std = models.predict(archs[:5])
     assert mean.shape == std.shape == (5, 2)
+
+
+def test_linas_local_share_takes_its_slots_among_the_front_neighbours() -> None:
+    """With local_share=0.3 and batches of 10, slots 0-2 of each batch are unseen one-gene
+    neighbours of the told front; the rest are the best predicted anywhere."""
+    ctx = context(parse_task("cifar10:raspi4"))
+    strategy = make_strategy(
+        "linas", ctx.problem, seed=1, options={"n_init": 10, "local_share": 0.3}
+    )
+    told = 0
+    for _ in range(3):
+        front = {t.arch.key for t in strategy.front_trials()}
+        near = {a.key for t in strategy.front_trials() for a in ctx.space.neighbours(t.arch)} - {
+            t.arch.key for t in strategy.trials
+        }
+        batch = strategy.ask(10)
+        if told >= 10:  # past the random initial design
+            assert front and all(a.key in near for a in batch[:3])
+        assert len({a.key for a in batch}) == 10
+        strategy.tell(ctx.trials(batch, told))
+        told += 10
+    with pytest.raises(ValueError, match="local_share"):
+        make_strategy("linas", ctx.problem, seed=0, options={"local_share": 1.5})
