@@ -53,6 +53,20 @@ def main() -> None:
     ap.add_argument("--calib-images", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument(
+        "--standalone-seeds", type=int, default=1,
+        help="train each stand-alone baseline with this many seeds (seed, seed+1, ...): the "
+        "reference is their mean and the seed-to-seed tau is the noise ceiling",
+    )  # fmt: skip
+    ap.add_argument(
+        "--no-distill", action="store_true",
+        help="train the smaller subnets on the labels instead of the largest's soft labels",
+    )  # fmt: skip
+    ap.add_argument(
+        "--reuse-standalone", type=Path, default=None,
+        help="another run's results.json (same images, schedule and subnets): take its "
+        "stand-alone accuracies instead of training them again",
+    )  # fmt: skip
     args = ap.parse_args()
 
     import torch
@@ -84,7 +98,7 @@ def main() -> None:
     config = SupernetConfig(
         dataset="fashion-mnist", data=args.data, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, seed=args.seed, n_random=args.n_random,
-        train_images=args.train_images,
+        train_images=args.train_images, distill=not args.no_distill,
     )  # fmt: skip
     ckpt = args.out / "supernet.safetensors"
     log(f"supernet: {args.train_images} images x {args.epochs} epochs, batch {args.batch_size}")
@@ -117,36 +131,58 @@ def main() -> None:
     chosen = np.random.default_rng(args.seed).permutation(len(ds.val))[: args.val_images]
     val = ds.val.take(np.sort(chosen))
     archs = pick_subnets(space, "fashion-mnist", args.subnets, args.seed)
-    tcfg = TrainConfig(
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, device="cpu"
-    )
-    for i, arch in enumerate(archs):
-        rec = results["subnets"].setdefault(arch.key, {})
+
+    def standalone(arch: Any, seed: int) -> tuple[float, float]:
+        t = time.perf_counter()
+        torch.manual_seed(seed)  # initial weights; seed 0 is the supernet's
+        cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                          seed=seed, device="cpu")  # fmt: skip
         shape = space.arch_input_shape(arch, "fashion-mnist")
-        rec["macs_m"] = analytic_counts(space, arch, "fashion-mnist").macs / 1e6
-        if "inherited" not in rec:
-            t = time.perf_counter()
-            net, _ = subnet_from_checkpoint(
-                ckpt, arch, data=args.data, calib_images=args.calib_images, device="cpu"
-            )
-            rec["inherited"] = evaluate(net, val, shape, device="cpu")
-            rec["inherited_s"] = time.perf_counter() - t
-            save()
-        if "standalone" not in rec:
-            t = time.perf_counter()
-            torch.manual_seed(args.seed)  # initial weights, as the supernet's
-            model = fit(space.build(arch, "fashion-mnist"), train, shape, tcfg)
-            rec["standalone"] = evaluate(model, val, shape, device="cpu")
-            rec["standalone_s"] = time.perf_counter() - t
-            save()
-        log(f"subnet {i + 1}/{len(archs)} {rec['macs_m']:.1f}M MACs: inherited "
-            f"{rec['inherited']:.2f}%, stand-alone {rec['standalone']:.2f}% ({arch.key})")  # fmt: skip
+        model = fit(space.build(arch, "fashion-mnist"), train, shape, cfg)
+        return evaluate(model, val, shape, device="cpu"), time.perf_counter() - t
+
+    seeds = [args.seed + i for i in range(args.standalone_seeds)]
+    for seed in seeds:  # every subnet with one seed before the next seed: partial runs help
+        for i, arch in enumerate(archs):
+            rec = results["subnets"].setdefault(arch.key, {})
+            rec["macs_m"] = analytic_counts(space, arch, "fashion-mnist").macs / 1e6
+            if "inherited" not in rec:
+                t = time.perf_counter()
+                net, _ = subnet_from_checkpoint(
+                    ckpt, arch, data=args.data, calib_images=args.calib_images, device="cpu"
+                )
+                shape = space.arch_input_shape(arch, "fashion-mnist")
+                rec["inherited"] = evaluate(net, val, shape, device="cpu")
+                rec["inherited_s"] = time.perf_counter() - t
+                save()
+            done = rec.setdefault("standalone_by_seed", {})
+            if str(seed) not in done and args.reuse_standalone is not None:
+                other = json.loads(args.reuse_standalone.read_text())["subnets"].get(arch.key, {})
+                if str(seed) in other.get("standalone_by_seed", {}):
+                    done[str(seed)] = other["standalone_by_seed"][str(seed)]
+                    rec["standalone"] = float(np.mean(list(done.values())))
+                    rec["standalone_from"] = str(args.reuse_standalone)
+                    save()
+            if str(seed) not in done:
+                done[str(seed)], rec[f"standalone_s_seed{seed}"] = standalone(arch, seed)
+                rec["standalone"] = float(np.mean(list(done.values())))
+                save()
+            log(f"seed {seed} subnet {i + 1}/{len(archs)} {rec['macs_m']:.1f}M MACs: inherited "
+                f"{rec['inherited']:.2f}%, stand-alone {done[str(seed)]:.2f}% ({arch.key})")  # fmt: skip
 
     keys = [a.key for a in archs]
     inh = [results["subnets"][k]["inherited"] for k in keys]
     alone = [results["subnets"][k]["standalone"] for k in keys]
     results["kendall_tau"] = float(kendalltau(inh, alone).statistic)
     results["spearman"] = float(spearmanr(inh, alone).statistic)
+    results["standalone_reference"] = f"mean over seeds {seeds}"
+    if len(seeds) > 1:  # how well one stand-alone seed ranks like another: the ceiling
+        by = [[results["subnets"][k]["standalone_by_seed"][str(s)] for k in keys] for s in seeds]
+        results["seed_to_seed_tau"] = float(kendalltau(by[0], by[1]).statistic)
+        results["kendall_tau_per_seed"] = {
+            str(s): float(kendalltau(inh, b).statistic) for s, b in zip(seeds, by, strict=True)
+        }
+        log(f"stand-alone seed {seeds[0]} vs {seeds[1]}: tau {results['seed_to_seed_tau']:.3f}")
     save()
     log(f"Kendall tau {results['kendall_tau']:.3f}, Spearman {results['spearman']:.3f}")
     print("| MACs (M) | inherited % | stand-alone % | architecture |")
