@@ -95,7 +95,8 @@ def test_pick_best_per_objective_is_the_front_extreme(run_dir: Path) -> None:
 def test_pick_condition_is_most_accurate_feasible_point_meeting_it(run_dir: Path) -> None:
     ev = _evaluations(run_dir)
     ok = ev[ev["status"] == "ok"]
-    for bound in (3.0, 5.0, 12.0):
+    # bounds inside the run's own latency range, whatever the default strategy sampled
+    for bound in ok["latency@pixel3"].quantile([0.2, 0.5, 1.0]).round(3) + 1e-3:
         picked = pick_evaluation(load_run(run_dir), f"latency@pixel3<={bound}")
         expected = ok[ok["latency@pixel3"] <= bound]["accuracy"].max()
         assert picked.evaluation.metrics["accuracy"] == expected
