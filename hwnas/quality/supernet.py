@@ -3,8 +3,9 @@
 of the subnet taken out of the supernet with its batch norms recalibrated on `calib`
 (default 2,000) training images, over the whole validation split or a fixed class-stratified
 subset of `val` images of it (the same for every architecture: a CPU search runs several
-times faster on 1,000 images); `test_accuracy` the same on the test split. The checkpoint's space and dataset must be the study's; `--data` (the
-context's data spec) overrides where the images are read from."""
+times faster on 1,000 images); `test_accuracy` the same on the test split. The checkpoint's
+space and dataset must be the study's; `--data` (the context's data spec) overrides where
+the images are read from."""
 
 from __future__ import annotations
 

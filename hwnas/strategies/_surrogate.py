@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,7 @@ def single_threaded() -> Iterator[None]:
 #: the NB201 `effective` encoding rank accuracy (Kendall tau ~0.8 from 100 labels, against
 #: ~0.55 for the linear model). One boosted model, not an ensemble: the search ranks by the
 #: mean only, and one model refits every batch in a fraction of a second.
-AUTO_MODELS: tuple[tuple[str, tuple[str, ...] | None, dict], ...] = (
+AUTO_MODELS: tuple[tuple[str, tuple[str, ...], dict[str, Any]], ...] = (
     ("ridge", ("onehot", "effective"), {}),
     ("gbt", ("effective",), {"n_members": 1}),
 )
@@ -160,8 +161,6 @@ class ObjectiveModels:
                 (name, Encoder(space, kinds), params) for name, kinds, params in AUTO_MODELS
             ]
         else:
-            from hwnas.predictors import get_predictor
-
             get_predictor(predictor)  # an unknown name fails now, listing the valid ones
             self.candidates = [(predictor, Encoder(space, NAMED_MODEL_ENCODINGS), {})]
         self.models: list[tuple[Predictor, Encoder]] = []

@@ -90,11 +90,9 @@ class LINAS(Strategy):
                 pool = self._inner_nsga2(models)
             if not pool:
                 return self.random_new(n)
-            if self.local_share == 0:
-                return [pool[i] for i in _best(models, pool, n)]
             # 2n of each: the other list may already hold up to n of them
             ranked = [pool[i] for i in _best(models, pool, 2 * n)]
-            local = list(self._front_neighbours().values())
+            local = list(self._front_neighbours().values()) if self.local_share > 0 else []
             ranked_local = [local[i] for i in _best(models, local, 2 * n)] if local else []
             return _interleave(ranked, ranked_local, n, self.local_share, self.batch_size)
 
