@@ -7,13 +7,18 @@ recalibration) and its stand-alone accuracy (trained from scratch with
     PYTHONPATH=. python benchmarks/supernet.py --out benchmarks/results/supernet
 
 Results go to OUT/results.json after every subnet (a rerun skips what is done) and the
-supernet checkpoint to OUT/supernet.safetensors (resumed when present)."""
+supernet checkpoint to OUT/supernet.safetensors (resumed when present). `--jobs N` trains the
+stand-alone baselines in N processes beside the supernet (for a CPU with cores to spare: on
+an H200 one stand-alone run at batch 128 already keeps the GPU busy); `--device cuda` puts
+every training and evaluation on the GPU."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +44,32 @@ def pick_subnets(space: Any, dataset: str, n: int, seed: int) -> list[Any]:
     return [smallest_arch(space), *picks, largest_arch(space)]
 
 
+def standalone_accuracy(job: dict[str, Any]) -> tuple[str, int, float, float]:
+    """Train one subnet from scratch with the benchmark's schedule and score it on the
+    benchmark's validation images: (arch key, seed, accuracy %, seconds). Takes plain values
+    so that it runs the same in this process or in a worker."""
+    import torch
+
+    from hwnas.spaces import get_space
+    from hwnas.supernet import SupernetConfig, training_subset
+    from hwnas.training import TrainConfig, evaluate, fit
+
+    t = time.perf_counter()
+    torch.set_num_threads(job["threads"])
+    config = SupernetConfig(**job["config"])
+    ds, train = training_subset(config)
+    val = ds.val.take(np.asarray(job["val_index"]))
+    space = get_space("mbv3")
+    arch = space.parse(job["arch"])
+    torch.manual_seed(job["seed"])  # initial weights; seed 0 is the supernet's
+    cfg = TrainConfig(epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
+                      seed=job["seed"], device=job["device"])  # fmt: skip
+    shape = space.arch_input_shape(arch, "fashion-mnist")
+    model = fit(space.build(arch, "fashion-mnist"), train, shape, cfg)
+    acc = evaluate(model, val, shape, device=job["device"])
+    return arch.key, job["seed"], acc, time.perf_counter() - t
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/supernet"))
@@ -52,7 +83,12 @@ def main() -> None:
     ap.add_argument("--subnets", type=int, default=10)
     ap.add_argument("--calib-images", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads per process")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    ap.add_argument(
+        "--jobs", type=int, default=1,
+        help="train the stand-alone baselines in this many processes, beside the supernet",
+    )  # fmt: skip
     ap.add_argument(
         "--standalone-seeds", type=int, default=1,
         help="train each stand-alone baseline with this many seeds (seed, seed+1, ...): the "
@@ -80,7 +116,7 @@ def main() -> None:
         train_supernet,
         training_subset,
     )
-    from hwnas.training import TrainConfig, evaluate, fit
+    from hwnas.training import evaluate
 
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -100,17 +136,62 @@ def main() -> None:
         batch_size=args.batch_size, lr=args.lr, seed=args.seed, n_random=args.n_random,
         train_images=args.train_images, distill=not args.no_distill,
     )  # fmt: skip
+    space = get_space("mbv3")
+    ds, _ = training_subset(config)
+    chosen = np.random.default_rng(args.seed).permutation(len(ds.val))[: args.val_images]
+    val_index = np.sort(chosen)
+    val = ds.val.take(val_index)
+    archs = pick_subnets(space, "fashion-mnist", args.subnets, args.seed)
+    seeds = [args.seed + i for i in range(args.standalone_seeds)]
+    reused = (
+        json.loads(args.reuse_standalone.read_text())["subnets"] if args.reuse_standalone else {}
+    )
+    for arch in archs:
+        rec = results["subnets"].setdefault(arch.key, {})
+        rec["macs_m"] = analytic_counts(space, arch, "fashion-mnist").macs / 1e6
+        done = rec.setdefault("standalone_by_seed", {})
+        for seed in seeds:
+            other = reused.get(arch.key, {}).get("standalone_by_seed", {})
+            if str(seed) not in done and str(seed) in other:
+                done[str(seed)] = other[str(seed)]
+                rec["standalone_from"] = str(args.reuse_standalone)
+        if done:
+            rec["standalone"] = float(np.mean(list(done.values())))
+    save()
+    # every subnet with one seed before the next seed: a partial run still ranks
+    jobs = [
+        {"config": config.as_dict(), "val_index": val_index.tolist(), "arch": arch.key,
+         "seed": seed, "device": args.device, "threads": args.threads}
+        for seed in seeds for arch in archs
+        if str(seed) not in results["subnets"][arch.key]["standalone_by_seed"]
+    ]  # fmt: skip
+
+    def record(key: str, seed: int, acc: float, seconds: float) -> None:
+        rec = results["subnets"][key]
+        rec["standalone_by_seed"][str(seed)] = acc
+        rec[f"standalone_s_seed{seed}"] = seconds
+        rec["standalone"] = float(np.mean(list(rec["standalone_by_seed"].values())))
+        save()
+        log(f"stand-alone seed {seed}, {rec['macs_m']:.1f}M MACs: {acc:.2f}% "
+            f"({seconds:.0f} s, {key})")  # fmt: skip
+
+    pool = None
+    if args.jobs > 1 and jobs:  # spawn: CUDA cannot be used in forked children
+        pool = ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn"))
+        futures = [pool.submit(standalone_accuracy, job) for job in jobs]
+        log(f"{len(jobs)} stand-alone trainings started in {args.jobs} processes")
+
     ckpt = args.out / "supernet.safetensors"
     log(f"supernet: {args.train_images} images x {args.epochs} epochs, batch {args.batch_size}")
     last = [time.perf_counter()]
 
     def on_step(done: int, total: int, loss: float) -> None:
-        if done % 5 == 0 or done == total:
+        if done % 20 == 0 or done == total:
             now = time.perf_counter()
             log(f"  step {done}/{total} loss {loss:.3f} ({now - last[0]:.1f} s since last log)")
             last[0] = now
 
-    meta = train_supernet(config, ckpt, resume=True, device="cpu", on_step=on_step)
+    meta = train_supernet(config, ckpt, resume=True, device=args.device, on_step=on_step)
     n_imgs = meta["train_images"]
     train_s = meta["elapsed_s"]
     results["supernet"] = {
@@ -120,56 +201,34 @@ def main() -> None:
         "seconds_per_epoch": train_s / args.epochs,
         "images_per_s": n_imgs * args.epochs / train_s,
         "subnet_passes_per_step": 2 + args.n_random,
+        "device": meta["device"],
+        "stand_alone_jobs_beside_it": args.jobs if pool else 0,
         "history": meta["history"],
     }
     save()
     log(f"supernet done: {results['supernet']['images_per_s']:.2f} images/s, "
         f"{train_s / args.epochs:.0f} s/epoch")  # fmt: skip
 
-    space = get_space("mbv3")
-    ds, train = training_subset(config)
-    chosen = np.random.default_rng(args.seed).permutation(len(ds.val))[: args.val_images]
-    val = ds.val.take(np.sort(chosen))
-    archs = pick_subnets(space, "fashion-mnist", args.subnets, args.seed)
+    for arch in archs:
+        rec = results["subnets"][arch.key]
+        if "inherited" not in rec:
+            t = time.perf_counter()
+            net, _ = subnet_from_checkpoint(
+                ckpt, arch, data=args.data, calib_images=args.calib_images, device=args.device
+            )
+            shape = space.arch_input_shape(arch, "fashion-mnist")
+            rec["inherited"] = evaluate(net, val, shape, device=args.device)
+            rec["inherited_s"] = time.perf_counter() - t
+            save()
+        log(f"inherited {rec['macs_m']:.1f}M MACs: {rec['inherited']:.2f}% ({arch.key})")
 
-    def standalone(arch: Any, seed: int) -> tuple[float, float]:
-        t = time.perf_counter()
-        torch.manual_seed(seed)  # initial weights; seed 0 is the supernet's
-        cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                          seed=seed, device="cpu")  # fmt: skip
-        shape = space.arch_input_shape(arch, "fashion-mnist")
-        model = fit(space.build(arch, "fashion-mnist"), train, shape, cfg)
-        return evaluate(model, val, shape, device="cpu"), time.perf_counter() - t
-
-    seeds = [args.seed + i for i in range(args.standalone_seeds)]
-    for seed in seeds:  # every subnet with one seed before the next seed: partial runs help
-        for i, arch in enumerate(archs):
-            rec = results["subnets"].setdefault(arch.key, {})
-            rec["macs_m"] = analytic_counts(space, arch, "fashion-mnist").macs / 1e6
-            if "inherited" not in rec:
-                t = time.perf_counter()
-                net, _ = subnet_from_checkpoint(
-                    ckpt, arch, data=args.data, calib_images=args.calib_images, device="cpu"
-                )
-                shape = space.arch_input_shape(arch, "fashion-mnist")
-                rec["inherited"] = evaluate(net, val, shape, device="cpu")
-                rec["inherited_s"] = time.perf_counter() - t
-                save()
-            done = rec.setdefault("standalone_by_seed", {})
-            if str(seed) not in done and args.reuse_standalone is not None:
-                other = json.loads(args.reuse_standalone.read_text())["subnets"].get(arch.key, {})
-                if str(seed) in other.get("standalone_by_seed", {}):
-                    done[str(seed)] = other["standalone_by_seed"][str(seed)]
-                    rec["standalone"] = float(np.mean(list(done.values())))
-                    rec["standalone_from"] = str(args.reuse_standalone)
-                    save()
-            if str(seed) not in done:
-                done[str(seed)], rec[f"standalone_s_seed{seed}"] = standalone(arch, seed)
-                rec["standalone"] = float(np.mean(list(done.values())))
-                save()
-            log(f"seed {seed} subnet {i + 1}/{len(archs)} {rec['macs_m']:.1f}M MACs: inherited "
-                f"{rec['inherited']:.2f}%, stand-alone {done[str(seed)]:.2f}% ({arch.key})")  # fmt: skip
-
+    if pool is not None:
+        for future in as_completed(futures):
+            record(*future.result())
+        pool.shutdown()
+    else:
+        for job in jobs:
+            record(*standalone_accuracy(job))
     keys = [a.key for a in archs]
     inh = [results["subnets"][k]["inherited"] for k in keys]
     alone = [results["subnets"][k]["standalone"] for k in keys]

@@ -125,10 +125,13 @@ def train_supernet(
     resume: bool = False,
     device: str = "auto",
     on_step: StepCallback | None = None,
+    static_shapes: bool | None = None,
 ) -> dict[str, Any]:
     """Train (or, with `resume`, continue) a supernet, checkpointing to `out`; returns the
     final checkpoint's metadata. `resume` with no checkpoint at `out` starts afresh; a
-    checkpoint trained with another configuration is refused."""
+    checkpoint trained with another configuration is refused. `static_shapes` (default: on
+    a GPU) runs each subnet at the largest layer shapes with zero-padded weights: the same
+    training, without cuDNN planning every new shape (see `MBV3Supernet.forward`)."""
     import torch
     import torch.nn.functional as F
 
@@ -187,6 +190,7 @@ def train_supernet(
                 state[key] = value.to(dev)
 
     big, small = largest_arch(space), smallest_arch(space)
+    static = dev.type == "cuda" if static_shapes is None else static_shapes
     start = time.perf_counter()
 
     def save(finished: bool) -> dict[str, Any]:
@@ -205,6 +209,7 @@ def train_supernet(
             "epoch_loss_sum": epoch_loss,
             "elapsed_s": elapsed + time.perf_counter() - start,
             "device": str(dev),
+            "static_shapes": static,
             "torch": torch.__version__,
             "data_provenance": ds.provenance,
             "rng": "per-step generators seeded from (seed, step); batch order from (seed, epoch)",
@@ -224,13 +229,13 @@ def train_supernet(
             rng = np.random.default_rng(_seed(config.seed, step, 2))
             archs = [small] + [space.sample(rng) for _ in range(config.n_random)]
             opt.zero_grad(set_to_none=True)
-            logits = net(xb, big)
+            logits = net(xb, big, static)
             loss = F.cross_entropy(logits, yb, label_smoothing=config.label_smoothing)
             loss.backward()
             losses = [float(loss.detach())]
             soft = F.softmax(logits.detach(), dim=1)
             for arch in archs:
-                sub_logits = net(xb, arch)
+                sub_logits = net(xb, arch, static)
                 if config.distill:
                     sub = -(soft * F.log_softmax(sub_logits, dim=1)).sum(1).mean()
                 else:

@@ -83,6 +83,21 @@ def test_cuda_is_refused_clearly_without_a_gpu() -> None:
         measure([_tiny()], MeasureConfig(backend="torch", device="cuda", warmup=0, repeats=1))
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_torch_measures_on_the_gpu_with_the_kernels_inside_the_span() -> None:
+    from hwnas.cost.measure import measure
+
+    heavy = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 512, 3, padding=1), torch.nn.Conv2d(512, 512, 3, padding=1),
+        torch.nn.Conv2d(512, 512, 3, padding=1), torch.nn.Flatten(),
+    )  # fmt: skip
+    cfg = MeasureConfig(backend="torch", device="cuda", warmup=2, repeats=5)
+    tiny, big = measure([_tiny(), (heavy, (3, 128, 128))], cfg)
+    assert tiny.provenance["device"] == "cuda" and tiny.provenance["gpu"]
+    # ~230 GFLOP cannot hide behind an asynchronous launch
+    assert 0 < tiny.median_ms < big.median_ms
+
+
 def test_one_measurement_per_device_at_a_time() -> None:
     entered = threading.Event()
 

@@ -60,6 +60,37 @@ def test_static_subnet_equals_supernet_forward(supernet: MBV3Supernet, arch) -> 
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("arch", _archs(), ids=lambda a: a.key[:24])
+def test_static_shapes_train_like_slices(supernet: MBV3Supernet, arch) -> None:
+    """Zero-padded weights at the largest shapes (the GPU path): the same logits, gradients
+    and batch-norm updates as the slices, in training and in evaluation."""
+    import copy
+
+    x = torch.randn(32, 1, 28, 28, generator=torch.Generator().manual_seed(2))
+    sliced, padded = copy.deepcopy(supernet).train(), copy.deepcopy(supernet).train()
+    out_sliced, out_padded = sliced(x, arch), padded(x, arch, static_shapes=True)
+    torch.testing.assert_close(out_padded, out_sliced, rtol=1e-5, atol=1e-5)
+    out_sliced.square().sum().backward()
+    out_padded.square().sum().backward()
+    for (name, a), b in zip(sliced.named_parameters(), padded.parameters(), strict=True):
+        assert (a.grad is None) == (b.grad is None), name
+        if a.grad is not None:
+            # summation order differs (and deep batch norms amplify it): relative to
+            # the tensor's own scale (a wrong mask would differ by its whole size)
+            assert (b.grad - a.grad).abs().max() <= 1e-3 * a.grad.abs().max() + 1e-6, name
+    # running statistics: the active channels updated alike, the inactive ones untouched
+    for (name, a), b in zip(sliced.named_buffers(), padded.buffers(), strict=True):
+        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6, msg=name)
+    assert any(
+        not torch.equal(a, b) for a, b in zip(sliced.buffers(), supernet.buffers(), strict=True)
+    )
+    sliced.eval(), padded.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(
+            padded(x, arch, static_shapes=True), sliced(x, arch), rtol=1e-5, atol=1e-5
+        )
+
+
 def test_subnet_from_checkpoint_without_calibration_matches_supernet(checkpoint: Path) -> None:
     arch = SPACE.parse("mobilenetv3-large")
     net, prov = subnet_from_checkpoint(checkpoint, arch.key, calib_images=0, device="cpu")
