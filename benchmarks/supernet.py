@@ -18,7 +18,7 @@ import argparse
 import json
 import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -176,60 +176,77 @@ def main() -> None:
             f"({seconds:.0f} s, {key})")  # fmt: skip
 
     pool = None
+    pending: list[Future[tuple[str, int, float, float]]] = []
     if args.jobs > 1 and jobs:  # spawn: CUDA cannot be used in forked children
         pool = ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn"))
-        futures = [pool.submit(standalone_accuracy, job) for job in jobs]
+        pending = [pool.submit(standalone_accuracy, job) for job in jobs]
         log(f"{len(jobs)} stand-alone trainings started in {args.jobs} processes")
 
-    ckpt = args.out / "supernet.safetensors"
-    log(f"supernet: {args.train_images} images x {args.epochs} epochs, batch {args.batch_size}")
-    last = [time.perf_counter()]
+    def collect(wait: bool) -> None:
+        """Save the stand-alone results that are in (all of them with `wait`), as they come:
+        a run stopped later keeps them. A failed training is logged; the others count."""
+        for future in as_completed(list(pending)) if wait else [f for f in pending if f.done()]:
+            pending.remove(future)
+            try:
+                record(*future.result())
+            except Exception as exc:  # noqa: BLE001 - one subnet's failure, reported
+                log(f"stand-alone training failed: {type(exc).__name__}: {exc}")
 
-    def on_step(done: int, total: int, loss: float) -> None:
-        if done % 20 == 0 or done == total:
-            now = time.perf_counter()
-            log(f"  step {done}/{total} loss {loss:.3f} ({now - last[0]:.1f} s since last log)")
-            last[0] = now
+    try:
+        ckpt = args.out / "supernet.safetensors"
+        log(f"supernet: {args.train_images} images x {args.epochs} epochs, batch {args.batch_size}")
+        last = [time.perf_counter()]
 
-    meta = train_supernet(config, ckpt, resume=True, device=args.device, on_step=on_step)
-    n_imgs = meta["train_images"]
-    train_s = meta["elapsed_s"]
-    results["supernet"] = {
-        "train_images": n_imgs,
-        "epochs": args.epochs,
-        "seconds": train_s,
-        "seconds_per_epoch": train_s / args.epochs,
-        "images_per_s": n_imgs * args.epochs / train_s,
-        "subnet_passes_per_step": 2 + args.n_random,
-        "device": meta["device"],
-        "stand_alone_jobs_beside_it": args.jobs if pool else 0,
-        "history": meta["history"],
-    }
-    save()
-    log(f"supernet done: {results['supernet']['images_per_s']:.2f} images/s, "
-        f"{train_s / args.epochs:.0f} s/epoch")  # fmt: skip
+        def on_step(done: int, total: int, loss: float) -> None:
+            if done % 20 == 0 or done == total:
+                now = time.perf_counter()
+                log(f"  step {done}/{total} loss {loss:.3f} ({now - last[0]:.1f} s since last log)")
+                last[0] = now
+                collect(wait=False)
 
-    for arch in archs:
-        rec = results["subnets"][arch.key]
-        if "inherited" not in rec:
-            t = time.perf_counter()
-            net, _ = subnet_from_checkpoint(
-                ckpt, arch, data=args.data, calib_images=args.calib_images, device=args.device
-            )
-            shape = space.arch_input_shape(arch, "fashion-mnist")
-            rec["inherited"] = evaluate(net, val, shape, device=args.device)
-            rec["inherited_s"] = time.perf_counter() - t
-            save()
-        log(f"inherited {rec['macs_m']:.1f}M MACs: {rec['inherited']:.2f}% ({arch.key})")
+        meta = train_supernet(config, ckpt, resume=True, device=args.device, on_step=on_step)
+        n_imgs = meta["train_images"]
+        train_s = meta["elapsed_s"]
+        results["supernet"] = {
+            "train_images": n_imgs,
+            "epochs": args.epochs,
+            "seconds": train_s,
+            "seconds_per_epoch": train_s / args.epochs,
+            "images_per_s": n_imgs * args.epochs / train_s,
+            "subnet_passes_per_step": 2 + args.n_random,
+            "device": meta["device"],
+            "stand_alone_jobs_beside_it": args.jobs if pool else 0,
+            "history": meta["history"],
+        }
+        save()
+        log(f"supernet done: {results['supernet']['images_per_s']:.2f} images/s, "
+            f"{train_s / args.epochs:.0f} s/epoch")  # fmt: skip
 
-    if pool is not None:
-        for future in as_completed(futures):
-            record(*future.result())
-        pool.shutdown()
-    else:
-        for job in jobs:
-            record(*standalone_accuracy(job))
-    keys = [a.key for a in archs]
+        for arch in archs:
+            rec = results["subnets"][arch.key]
+            if "inherited" not in rec:
+                t = time.perf_counter()
+                net, _ = subnet_from_checkpoint(
+                    ckpt, arch, data=args.data, calib_images=args.calib_images, device=args.device
+                )
+                shape = space.arch_input_shape(arch, "fashion-mnist")
+                rec["inherited"] = evaluate(net, val, shape, device=args.device)
+                rec["inherited_s"] = time.perf_counter() - t
+                save()
+            log(f"inherited {rec['macs_m']:.1f}M MACs: {rec['inherited']:.2f}% ({arch.key})")
+            collect(wait=False)
+
+        if pool is not None:
+            collect(wait=True)
+        else:
+            for job in jobs:
+                record(*standalone_accuracy(job))
+    finally:  # an error or a kill leaves no queued training behind
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    keys = [a.key for a in archs if "standalone" in results["subnets"][a.key]]
+    if len(keys) < len(archs):
+        log(f"only {len(keys)} of {len(archs)} subnets have a stand-alone accuracy")
     inh = [results["subnets"][k]["inherited"] for k in keys]
     alone = [results["subnets"][k]["standalone"] for k in keys]
     results["kendall_tau"] = float(kendalltau(inh, alone).statistic)

@@ -61,6 +61,7 @@ def _pad_to(t: torch.Tensor, full: torch.Size, centred: int = 0) -> torch.Tensor
     pad: list[int] = []
     for i in reversed(range(t.dim())):
         missing = full[i] - t.shape[i]
+        assert missing >= 0, f"a slice of shape {tuple(t.shape)} does not fit in {tuple(full)}"
         pad += [missing // 2, missing - missing // 2] if i >= t.dim() - centred else [0, missing]
     return F.pad(t, pad) if any(pad) else t
 
