@@ -18,7 +18,7 @@ import statistics
 import time
 from collections.abc import Callable
 
-import _burn  # noqa: F401 - registers the `burn` target
+import _burn
 
 import hwnas
 from hwnas.executors import make_executor

@@ -17,6 +17,7 @@ def run_cli(
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
     return subprocess.run(
         [sys.executable, "-m", "hwnas", *args],
+        check=False,
         cwd=cwd,
         env=env,
         capture_output=True,

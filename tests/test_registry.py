@@ -58,5 +58,7 @@ def test_import_does_not_load_torch_or_touch_global_state() -> None:
         "assert random.getstate() == state, 'global random seeded'; "
         "assert not logging.getLogger().handlers, 'root logger configured'"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stderr

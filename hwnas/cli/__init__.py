@@ -63,4 +63,4 @@ def main() -> None:
 
 
 # command modules register themselves on `app`
-from hwnas.cli import _search, _catalog, _report, _cost, _proxies, _bench, _export, _supernet  # noqa: E402,F401,I001
+from hwnas.cli import _search, _catalog, _report, _cost, _proxies, _bench, _export, _supernet  # noqa: F401, I001

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -30,7 +30,7 @@ def spaces() -> None:
 @app.command()
 @friendly
 def targets(
-    space: Optional[str] = typer.Option(None, help="Only targets usable on this space."),
+    space: str | None = typer.Option(None, help="Only targets usable on this space."),
 ) -> None:
     """List hardware targets (the TARGET of latency@TARGET) with their source."""
     from hwnas.cost import TARGETS
@@ -92,7 +92,7 @@ def evaluate(
     arch: str = typer.Argument(..., help="Architecture key (nb201: string or index 0..15624)."),
     space: str = typer.Option("nb201", help="Search space."),
     dataset: str = typer.Option("cifar10", help="Dataset."),
-    metric: Optional[list[str]] = typer.Option(
+    metric: list[str] | None = typer.Option(
         None,
         "--metric",
         "-m",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -23,11 +22,11 @@ def proxies(
         ["all"], "--proxy", "-p", help="Proxy name, repeatable, or `all`."
     ),
     sample: int = typer.Option(10, help="Number of distinct random architectures."),
-    arch: Optional[list[str]] = typer.Option(
+    arch: list[str] | None = typer.Option(
         None, "--arch", "-a", help="Score these architectures instead of a sample (repeatable)."
     ),
     seed: int = typer.Option(0, help="Seed of the sample, the weights and the image batch."),
-    data: Optional[str] = typer.Option(
+    data: str | None = typer.Option(
         None,
         help="Images for data-dependent proxies (NAME[:PATH], see hwnas.datasets); default "
         "fashion-mnist if installed, else digits.",

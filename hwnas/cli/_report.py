@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -15,15 +14,15 @@ from hwnas.errors import SpecError
 @friendly
 def report(
     run_dirs: list[Path] = typer.Argument(..., help="One run directory, or several to compare."),
-    out: Optional[Path] = typer.Option(
+    out: Path | None = typer.Option(
         None,
         help="The HTML file (default: RUN_DIR/report.html for one run, comparison.html here "
         "for several).",
     ),
-    static: Optional[Path] = typer.Option(
+    static: Path | None = typer.Option(
         None, help="Also write the figures as PNG and SVG into this directory."
     ),
-    name: Optional[list[str]] = typer.Option(
+    name: list[str] | None = typer.Option(
         None, "--name", help="Label of each run, repeatable, in order (default: directory names)."
     ),
 ) -> None:

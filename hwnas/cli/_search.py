@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -45,46 +45,46 @@ def search(
     ctx: typer.Context,
     space: str = typer.Option("nb201", help="Search space (see `hwnas spaces`)."),
     dataset: str = typer.Option("cifar10", help="Dataset of the space's accuracy/cost tables."),
-    objective: Optional[list[str]] = typer.Option(
+    objective: list[str] | None = typer.Option(
         None,
         "--objective",
         "-o",
         help="METRIC:min|max, repeatable. Default: accuracy:max and latency@pixel3:min.",
     ),
-    constraint: Optional[list[str]] = typer.Option(
+    constraint: list[str] | None = typer.Option(
         None, "--constraint", "-c", help="METRIC<=BOUND (or >=, <, >), repeatable."
     ),
-    strategy: Optional[str] = typer.Option(
+    strategy: str | None = typer.Option(
         None, help="Search strategy (see `hwnas strategies`). Default: the benchmark winner."
     ),
-    option: Optional[list[str]] = typer.Option(
+    option: list[str] | None = typer.Option(
         None, "--option", help="Strategy option KEY=VALUE, repeatable."
     ),
     budget: int = typer.Option(200, help="Number of evaluations."),
     seed: int = typer.Option(0, help="Seed: the same seed gives the same evaluations."),
     quality: str = typer.Option("tabular", help="Quality estimator for `accuracy`."),
-    data: Optional[str] = typer.Option(
+    data: str | None = typer.Option(
         None,
         help="Images for data-dependent quality estimators (NAME[:PATH] of hwnas.datasets, "
         "e.g. fashion-mnist); --dataset then defaults to NAME when the space knows it.",
     ),
-    out: Optional[Path] = typer.Option(
+    out: Path | None = typer.Option(
         None, help="Run directory (default: runs/SPACE-DATASET-STRATEGY-seedN-TIME)."
     ),
-    resume: Optional[Path] = typer.Option(
+    resume: Path | None = typer.Option(
         None, help="Continue the run in this directory; only --budget may change."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the run directory."),
     executor: str = typer.Option(
         "inprocess", help="Where evaluations run: inprocess, process (local pool) or ray."
     ),
-    workers: Optional[int] = typer.Option(
+    workers: int | None = typer.Option(
         None, help="Parallel evaluations (process/ray; default: the CPUs)."
     ),
-    ray_address: Optional[str] = typer.Option(
+    ray_address: str | None = typer.Option(
         None, help="Ray cluster to join (e.g. auto, ray://head:10001); default: a local one."
     ),
-    timeout: Optional[float] = typer.Option(
+    timeout: float | None = typer.Option(
         None, help="Seconds an evaluation may take before its worker is killed (process/ray)."
     ),
     retries: int = typer.Option(

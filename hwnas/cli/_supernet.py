@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -25,7 +24,7 @@ def train(
     data: str = typer.Option(
         "fashion-mnist", help="Training images: NAME[:PATH] of hwnas.datasets."
     ),
-    dataset: Optional[str] = typer.Option(
+    dataset: str | None = typer.Option(
         None, help="The space's dataset (input shape, classes); default: the data's name."
     ),
     epochs: int = typer.Option(5, help="Epochs over the training images."),
@@ -40,15 +39,15 @@ def train(
     distill: bool = typer.Option(
         True, help="Smaller subnets learn the largest's soft labels (--no-distill: the labels)."
     ),
-    train_images: Optional[int] = typer.Option(
+    train_images: int | None = typer.Option(
         None, help="Train on a seeded subset of this many training images (default: all)."
     ),
     split_seed: int = typer.Option(0, help="Seed of the train/validation/test split."),
-    checkpoint_every: Optional[int] = typer.Option(
+    checkpoint_every: int | None = typer.Option(
         None, help="Also checkpoint every N steps (default: each epoch)."
     ),
     device: str = typer.Option("auto", help="auto (GPU when present), cpu or cuda[:N]."),
-    threads: Optional[int] = typer.Option(None, help="Torch CPU threads (default: torch's)."),
+    threads: int | None = typer.Option(None, help="Torch CPU threads (default: torch's)."),
 ) -> None:
     """Train a supernet (sandwich rule, in-place distillation); checkpoints each epoch."""
     import torch
@@ -86,7 +85,7 @@ def eval_(
         ..., "--arch", "-a", help="Architecture key or preset, repeatable."
     ),
     split: str = typer.Option("val", help="val or test."),
-    data: Optional[str] = typer.Option(None, help="Images (default: the training data)."),
+    data: str | None = typer.Option(None, help="Images (default: the training data)."),
     calib_images: int = typer.Option(2000, help="Training images for batch-norm recalibration."),
     device: str = typer.Option("auto", help="auto, cpu or cuda[:N]."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON lines with provenance."),

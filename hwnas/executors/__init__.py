@@ -61,10 +61,10 @@ def list_executors(pattern: str = "*") -> list[str]:
 
 __all__ = [
     "DEFAULT_EXECUTOR",
+    "EXECUTORS",
     "FREE",
     "ON_DEVICE",
     "WHOLE",
-    "EXECUTORS",
     "Evaluator",
     "Executor",
     "Fault",

@@ -39,8 +39,10 @@ def print_study(study: Study, console: Console | None = None) -> None:
     console.print(front_table(study))
     s = study.summary()
     parts = [
-        f"{s['evaluations']} evaluations ({s['ok']} ok, {s['infeasible']} infeasible, "
-        f"{s['failed']} failed)"
+        (
+            f"{s['evaluations']} evaluations ({s['ok']} ok, {s['infeasible']} infeasible, "
+            f"{s['failed']} failed)"
+        )
     ]
     if "hv_ratio" in s:
         parts.append(

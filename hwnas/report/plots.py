@@ -41,8 +41,8 @@ def plot_front(study: Study, path: str | Path) -> Path:
             t = true.sort_values(x)
             ax.step(t[x], clip(t[y]), where="post", color="0.6", lw=1.2, label="true front (table)")
         for status, style in (
-            ("ok", dict(c="tab:blue", alpha=0.35)),
-            ("infeasible", dict(c="tab:red", alpha=0.35, marker="x")),
+            ("ok", {"c": "tab:blue", "alpha": 0.35}),
+            ("infeasible", {"c": "tab:red", "alpha": 0.35, "marker": "x"}),
         ):
             part = frame[frame["status"] == status]
             if not part.empty:

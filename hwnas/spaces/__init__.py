@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache
 
 from hwnas.registry import Registry
 from hwnas.spaces._base import Architecture, Dimension, SearchSpace
@@ -21,7 +21,7 @@ def register_space(name: str) -> Callable[[type[SearchSpace]], type[SearchSpace]
     return decorator
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_space(name: str) -> SearchSpace:
     """The (shared, stateless) instance of a registered space."""
     return SPACES.get(name)()
@@ -32,10 +32,10 @@ def list_spaces(pattern: str = "*") -> list[str]:
 
 
 __all__ = [
+    "SPACES",
     "Architecture",
     "Dimension",
     "SearchSpace",
-    "SPACES",
     "get_space",
     "list_spaces",
     "register_space",

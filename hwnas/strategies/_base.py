@@ -109,9 +109,9 @@ class Strategy:
             arch = self.space.sample(self.rng)
             if arch.key in self._asked or arch.key in exclude:
                 continue
-            if self.problem.precheck is not None and attempts < max_attempts // 2:
-                if self.problem.precheck(arch) > 0:
-                    continue
+            check = self.problem.precheck
+            if check is not None and attempts < max_attempts // 2 and check(arch) > 0:
+                continue
             exclude.add(arch.key)
             out.append(arch)
         if len(out) < n:

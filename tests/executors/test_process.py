@@ -245,7 +245,9 @@ def test_sigkill_of_the_driver_loses_and_repeats_nothing(tmp_path: Path) -> None
     before = ledger_rows(killed)
     assert 0 < len(before) < 60, "the run must be killed midway"
 
-    resumed = subprocess.run([sys.executable, str(script), str(killed), "resume", str(folder)])
+    resumed = subprocess.run(
+        [sys.executable, str(script), str(killed), "resume", str(folder)], check=False
+    )
     assert resumed.returncode == 0
     after = ledger_rows(killed)
     assert set(before) <= set(after)  # nothing completed was lost or rewritten

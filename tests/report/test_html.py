@@ -21,7 +21,9 @@ from .conftest import HOSTILE
 
 
 def _embedded(html: str) -> dict:
-    m = re.search(r'<script type="application/json" id="hwnas-data">(.*?)</script>', html, re.DOTALL)
+    m = re.search(
+        r'<script type="application/json" id="hwnas-data">(.*?)</script>', html, re.DOTALL
+    )
     assert m is not None
     return json.loads(m.group(1))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -47,7 +49,7 @@ def test_sampling_is_seeded(space: hwnas.SearchSpace) -> None:
 def test_mutation_and_crossover_stay_valid(space: hwnas.SearchSpace) -> None:
     rng = np.random.default_rng(1)
     archs = samples(space)
-    for a, b in zip(archs, archs[1:]):
+    for a, b in itertools.pairwise(archs):
         child = space.mutate(a, rng)
         assert child != a and space.is_valid(child.genes)
         mixed = space.crossover(a, b, rng)

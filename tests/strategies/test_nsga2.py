@@ -16,11 +16,11 @@ def test_survival_keeps_whole_fronts_then_cuts_by_crowding() -> None:
     archs = list({space.sample(rng) for _ in range(40)})[:6]
     points = [(0, 4), (1, 3), (2, 2), (4, 0), (3, 3), (5, 5)]  # first four are rank 0
     pool = [Trial(i, a, OK, {"a": x, "b": y}) for i, (a, (x, y)) in enumerate(zip(archs, points))]
-    survivors, ranks, crowd = survival(problem, pool, 3)
+    survivors, ranks, _ = survival(problem, pool, 3)
     assert all(r == 0 for r in ranks)
     kept = {(t.values["a"], t.values["b"]) for t in survivors}
     assert {(0, 4), (4, 0)} <= kept  # boundary points have infinite crowding
-    survivors5, ranks5, _ = survival(problem, pool, 5)
+    _, ranks5, _ = survival(problem, pool, 5)
     assert sorted(ranks5.tolist()) == [0, 0, 0, 0, 1]
 
 

@@ -15,10 +15,10 @@ pytest.importorskip("sklearn")
 def tiny_config(**changes: object) -> object:
     from hwnas.supernet import SupernetConfig
 
-    base = dict(
-        data="digits", dataset="fashion-mnist", epochs=1, batch_size=8, train_images=16,
-        n_random=1, lr=0.1,
-    )  # fmt: skip
+    base = {
+        "data": "digits", "dataset": "fashion-mnist", "epochs": 1, "batch_size": 8,
+        "train_images": 16, "n_random": 1, "lr": 0.1,
+    }  # fmt: skip
     return SupernetConfig(**{**base, **changes})
 
 
