@@ -65,7 +65,7 @@ class FBNetLatencySource(MetricSource):
     cheap = True
 
     def __init__(self, device: str, metric: str) -> None:
-        self.device = device
+        self.table_device = device  # a table column: no device is occupied
         self.metric = metric
         self.provenance: dict[str, Any] = {
             "kind": "table",
@@ -77,7 +77,7 @@ class FBNetLatencySource(MetricSource):
         }
 
     def evaluate_one(self, arch: Any) -> Measurement:
-        return Measurement(latency_ms(self.device, arch.genes), self.provenance)
+        return Measurement(latency_ms(self.table_device, arch.genes), self.provenance)
 
 
 def _factory(device: str) -> Any:

@@ -32,9 +32,12 @@ def test_hw_nas_bench_example_values() -> None:
     space = get_space("fbnet")
     ctx = EvalContext(space, "cifar100")
     arch = space.make([0] * 22)
-    value = resolve_metric(ctx, parse_metric("latency@raspi4")).evaluate([arch])[0]
+    source = resolve_metric(ctx, parse_metric("latency@raspi4"))
+    value = source.evaluate([arch])[0]
     assert value.value == pytest.approx(17.618579145142576, abs=1e-9)
     assert value.provenance["unit"] == "ms"
+    # a table lookup occupies no device: executors must not serialise it per device
+    assert source.device is None
 
 
 def test_device_names_still_mean_nb201_on_nb201() -> None:
