@@ -102,7 +102,7 @@ def search(
     runner = make_executor(executor, workers, timeout, retries, **options)
 
     if resume is not None:
-        given = {
+        given: dict[str, Any] = {
             name: value
             for name, value in {
                 "space": space,

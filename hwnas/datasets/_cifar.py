@@ -111,9 +111,9 @@ def _load_python(directory: Path, variant: str) -> ImageDataset:
         splits[split] = Split(np.concatenate(xs), np.concatenate(ys))
     classes = tuple(str(i) for i in range(n_classes))
     if (directory / meta).is_file():
-        names = read_python_batch(directory / meta).get(names_key)
-        if names is not None and len(names) == n_classes:
-            classes = _names(names)
+        label_names = read_python_batch(directory / meta).get(names_key)
+        if label_names is not None and len(label_names) == n_classes:
+            classes = _names(label_names)
     prov = {"dataset": variant, "path": str(directory), "format": "python batches (restricted)"}
     return ImageDataset(variant, splits["train"], splits["test"], classes, prov)
 

@@ -112,7 +112,7 @@ def list_proxies() -> list[str]:
     return [p for p in ORDER if p in PROXIES] + [p for p in PROXIES.names() if p not in ORDER]
 
 
-def _weighted_layers(model: nn.Module) -> list[nn.Module]:
+def _weighted_layers(model: nn.Module) -> list[nn.Conv2d | nn.Linear]:
     from torch import nn
 
     return [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]

@@ -70,7 +70,8 @@ def parse_spec(spec: str) -> tuple[Path, dict[str, int]]:
     """`CHECKPOINT[,calib=N][,val=N]` -> (checkpoint path, options). Options are read from
     the end, so a path may itself contain commas; `hwnas export` reads the same spec to
     find the run's checkpoint."""
-    path, options = spec.strip(), {}
+    path = spec.strip()
+    options: dict[str, int] = {}
     while "," in path:
         head, _, tail = path.rpartition(",")
         match = _OPTION.match(tail)

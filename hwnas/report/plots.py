@@ -40,10 +40,11 @@ def plot_front(study: Study, path: str | Path) -> Path:
         if true is not None and not true.empty:
             t = true.sort_values(x)
             ax.step(t[x], clip(t[y]), where="post", color="0.6", lw=1.2, label="true front (table)")
-        for status, style in (
+        styles: tuple[tuple[str, dict[str, Any]], ...] = (
             ("ok", {"c": "tab:blue", "alpha": 0.35}),
             ("infeasible", {"c": "tab:red", "alpha": 0.35, "marker": "x"}),
-        ):
+        )
+        for status, style in styles:
             part = frame[frame["status"] == status]
             if not part.empty:
                 ax.scatter(part[x], clip(part[y]), s=12, label=f"{status} ({len(part)})", **style)

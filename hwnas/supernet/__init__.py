@@ -152,8 +152,9 @@ def evaluate_subnet(
     ckpt = load_checkpoint(checkpoint)
     _, ds = _split(ckpt, data)
     part = ds.val if split == "val" else ds.test
-    subset = eval_images is not None and eval_images < len(part)
-    if subset:
+    subset = False
+    if eval_images is not None and eval_images < len(part):
+        subset = True
         part = part.take(
             _stratified(part.y, eval_images, SupernetConfig.from_dict(ckpt.config).split_seed)
         )
