@@ -115,7 +115,7 @@ class ElasticConvBN(nn.Module):
         otherwise `x` has every channel (the first `cin` active, the rest zero) and the
         weights are zero-padded to their full size (static shapes)."""
         bn = self.bn
-        momentum = bn.momentum if bn.momentum is not None else 0.0
+        momentum = _momentum(bn, self.training)
         if cin is None:
             groups = cout if self.depthwise else 1
             w = self.weight(cout, x.shape[1], kernel)
@@ -143,6 +143,19 @@ class ElasticConvBN(nn.Module):
                 bn.running_mean[:cout] = mean[:cout]
                 bn.running_var[:cout] = var[:cout]
         return _act(x, act)
+
+
+def _momentum(bn: nn.BatchNorm2d, training: bool) -> float:
+    """The factor `F.batch_norm` updates running statistics by, as `nn.BatchNorm2d` computes
+    it: a training step counts a batch, and momentum None means the cumulative average
+    over the batches counted (what batch-norm recalibration sets)."""
+    if training and bn.num_batches_tracked is not None:
+        bn.num_batches_tracked.add_(1)
+    if bn.momentum is not None:
+        return bn.momentum
+    if bn.num_batches_tracked is None:
+        return 0.0
+    return 1.0 / max(int(bn.num_batches_tracked), 1)
 
 
 class ElasticSE(nn.Module):
