@@ -37,3 +37,25 @@ class EvaluationError(HwnasError):
 
 class DependencyError(HwnasError, ImportError):
     """An optional dependency is missing; the message names the extra to install."""
+
+
+#: optional top-level modules and the extra of `pip install "hwnas[EXTRA]"` that brings each
+EXTRAS = {
+    "torch": "torch",
+    "onnx": "torch",
+    "onnxruntime": "torch",
+    "safetensors": "torch",
+    "pymoo": "bench",
+    "optuna": "bench",
+    "ray": "ray",
+}
+
+
+def missing_dependency(module: str, needed_by: str) -> DependencyError | None:
+    """A `DependencyError` naming the extra when `module` (dotted names count by their top
+    level) is an optional dependency; None for any other module (a genuine bug)."""
+    top = module.partition(".")[0]
+    extra = EXTRAS.get(top)
+    if extra is None:
+        return None
+    return DependencyError(f'{needed_by} needs {top}: pip install "hwnas[{extra}]"')

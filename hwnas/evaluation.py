@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from hwnas.errors import UnknownNameError
+from hwnas.errors import DependencyError, UnknownNameError, missing_dependency
 from hwnas.metrics import Metric
 from hwnas.spaces import SearchSpace
 
@@ -48,6 +48,9 @@ class MetricSource:
     #: device at once: one in flight per device locally, a Ray resource `device:NAME` on a
     #: cluster (a node started with `--resources '{"device:rpi4": 1}'` owns the device).
     device: str | None = None
+    #: Python modules evaluating needs (optional dependencies such as torch): a study that
+    #: uses the source refuses to start without them instead of failing every evaluation.
+    requires: tuple[str, ...] = ()
 
     def evaluate(self, archs: Sequence[Any]) -> list[Measurement]:
         """One measurement per architecture; raise to fail the whole batch, or override
@@ -82,6 +85,22 @@ def resolve_metric(ctx: EvalContext, metric: Metric) -> MetricSource:
     if metric.base in counters:
         return counters[metric.base]
     raise UnknownNameError("metric", metric.name, available_metrics(ctx))
+
+
+def missing_modules(source: MetricSource) -> list[str]:
+    """The modules of `source.requires` that are not installed."""
+    import importlib.util
+
+    return [m for m in source.requires if importlib.util.find_spec(m) is None]
+
+
+def check_requirements(sources: dict[str, MetricSource]) -> None:
+    """Refuse metrics that need an optional dependency that is not installed: a study
+    would otherwise record every evaluation as failed for the same reason."""
+    for name, source in sources.items():
+        for module in missing_modules(source):
+            error = missing_dependency(module, f"metric {name}")
+            raise error or DependencyError(f"metric {name} needs {module}")
 
 
 def space_counters(ctx: EvalContext) -> dict[str, MetricSource]:

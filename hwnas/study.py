@@ -24,6 +24,7 @@ from hwnas.evaluation import (
     QUALITY_METRICS,
     EvalContext,
     MetricSource,
+    check_requirements,
     resolve_metric,
     validate_dataset,
 )
@@ -220,6 +221,7 @@ class Study:
         self.sources: dict[str, MetricSource] = {
             m.name: resolve_metric(self.context, m) for m in self.metrics
         }
+        check_requirements(self.sources)
         self.evaluator = Evaluator(self.sources, self.constraints)
         self._precheck_cache: dict[str, float] = {}
         problem = self.problem()

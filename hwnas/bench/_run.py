@@ -74,7 +74,10 @@ def _run_strategy(name: str, options: dict[str, Any]) -> Callable[[Evaluator, in
 
 def method_runner(method: str) -> Callable[[Evaluator, int], None]:
     """`NAME` or `NAME:key=value,...` of an hwnas strategy, or an external baseline."""
-    from hwnas.bench.baselines import BASELINES
+    import importlib.util
+
+    from hwnas.bench.baselines import BASELINES, REQUIRES
+    from hwnas.errors import missing_dependency
     from hwnas.strategies import list_strategies
 
     name, _, opts = method.partition(":")
@@ -92,6 +95,9 @@ def method_runner(method: str) -> Callable[[Evaluator, int], None]:
     if name in BASELINES:
         if options:
             raise SpecError(f"baseline {name!r} runs with its default settings only")
+        module = REQUIRES.get(name)
+        if module is not None and importlib.util.find_spec(module) is None:
+            raise missing_dependency(module, f"baseline {name}") or SpecError(name)
         return BASELINES.get(name)
     if name not in list_strategies():
         valid = list_strategies() + BASELINES.names()

@@ -15,6 +15,8 @@ from hwnas.registry import Registry
 
 Runner = Callable[[Evaluator, int], None]
 BASELINES: Registry[Runner] = Registry("baseline")
+#: the optional package each baseline runs on (the `bench` extra)
+REQUIRES = {"pymoo-nsga2": "pymoo", "optuna-nsga2": "optuna", "optuna-tpe": "optuna"}
 
 
 def _genes_to_archs(ev: Evaluator, X: np.ndarray) -> list:

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from hwnas.errors import HwnasError
+from hwnas.errors import HwnasError, missing_dependency
 
 app = typer.Typer(
     name="hwnas",
@@ -28,18 +28,28 @@ err_console = Console(stderr=True, markup=False)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _fail(message: str) -> typer.Exit:
+    err_console.print(
+        Text.assemble(("error:", "bold red"), f" {message}"), highlight=False, soft_wrap=True
+    )
+    return typer.Exit(2)
+
+
 def friendly(fn: F) -> F:
-    """Turn hwnas errors into `error: ...` on stderr and exit code 2."""
+    """Turn hwnas errors, and a missing optional dependency (torch, pymoo, ...), into
+    `error: ...` on stderr and exit code 2."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except HwnasError as exc:
-            err_console.print(
-                Text.assemble(("error:", "bold red"), f" {exc}"), highlight=False, soft_wrap=True
-            )
-            raise typer.Exit(2) from None
+            raise _fail(str(exc)) from None
+        except ModuleNotFoundError as exc:
+            error = missing_dependency(exc.name or "", "this command")
+            if error is None:
+                raise
+            raise _fail(str(error)) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from hwnas.cli import app, console, friendly
+from hwnas.cli import app, console, err_console, friendly
 
 
 @app.command()
@@ -102,7 +102,15 @@ def evaluate(
     as_json: bool = typer.Option(False, "--json", help="Print JSON with provenance."),
 ) -> None:
     """Evaluate one architecture's metrics, each with its provenance."""
-    from hwnas.evaluation import EvalContext, available_metrics, resolve_metric, validate_dataset
+    from hwnas.errors import EXTRAS
+    from hwnas.evaluation import (
+        EvalContext,
+        available_metrics,
+        check_requirements,
+        missing_modules,
+        resolve_metric,
+        validate_dataset,
+    )
     from hwnas.metrics import parse_metric
     from hwnas.spaces import get_space
 
@@ -110,13 +118,25 @@ def evaluate(
     validate_dataset(sp, dataset)
     ctx = EvalContext(sp, dataset, quality)
     a = sp.parse(arch)
-    # by default every device-free metric (quality and counts); devices are named with -m
     names = metric or [n for n in available_metrics(ctx) if "@" not in n]
+    sources = {m.name: resolve_metric(ctx, m) for m in map(parse_metric, names)}
+    if metric:
+        check_requirements(sources)
+    else:  # every device-free metric (quality and counts) whose dependencies are installed
+        missing = {n: missing_modules(s) for n, s in sources.items()}
+        skipped = [n for n, modules in missing.items() if modules]
+        if skipped:
+            module = missing[skipped[0]][0]
+            extra = EXTRAS.get(module, module)
+            err_console.print(
+                f"note: not evaluated: {', '.join(skipped)} "
+                f'(they need {module}: pip install "hwnas[{extra}]")'
+            )
+        sources = {n: s for n, s in sources.items() if n not in skipped}
     result: dict[str, Any] = {"space": space, "dataset": dataset, "arch": a.key, "metrics": {}}
-    for name in names:
-        m = parse_metric(name)
-        measurement = resolve_metric(ctx, m).evaluate([a])[0]
-        result["metrics"][m.name] = {
+    for name, source in sources.items():
+        measurement = source.evaluate([a])[0]
+        result["metrics"][name] = {
             "value": measurement.value,
             "provenance": measurement.provenance,
         }

@@ -69,6 +69,7 @@ COUNTERS: dict[str, tuple[Callable[[Any], float], str, str]] = {
 
 class AnalyticSource(MetricSource):
     cheap = True
+    requires = ("torch",)  # counts come from the built network
 
     def __init__(
         self, ctx: EvalContext, metric: str, fn: Callable[[Any], float], prov: dict[str, Any]
@@ -125,6 +126,9 @@ class MeasuredSource(MetricSource):
         self.ctx = ctx
         self.metric = metric
         self.cfg = cfg
+        self.requires = (
+            ("torch", "onnx", "onnxruntime") if cfg.backend == "onnxruntime" else ("torch",)
+        )
         self.target = target
         # executors hold this device for one measurement at a time; both CPU backends share it
         self.device = f"local-{cfg.device}"
@@ -202,6 +206,7 @@ class RooflineTarget(Target):
 
 class RooflineSource(MetricSource):
     cheap = True
+    requires = ("torch",)  # layer shapes come from the built network
 
     def __init__(self, ctx: EvalContext, metric: str, spec: Any) -> None:
         self.ctx = ctx

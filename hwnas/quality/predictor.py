@@ -167,6 +167,10 @@ class PredictorSource(MetricSource):
         )  # fmt: skip
         self.model: ProxyPredictor | None = None
         self.provenance: dict[str, Any] = {}
+        self.requires = ("torch",) if self.featurizer.proxies else ()
+        labels = self.options.get("labels")
+        if labels is not None and not Path(labels).is_file():
+            raise SpecError(f"predictor labels: expected a CSV (arch, accuracy) at {labels}")
 
     def _training_set(self) -> tuple[list[Architecture], np.ndarray, str]:
         space = self.ctx.space

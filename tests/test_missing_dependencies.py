@@ -1,0 +1,79 @@
+"""A missing optional dependency (torch, pymoo, ...) is refused up front with the extra to
+install, exit code 2 on the CLI, never a traceback or a run whose every evaluation fails."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import typer
+
+import hwnas
+from hwnas.errors import DependencyError, SpecError
+
+
+@pytest.fixture
+def hide(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
+    """hide(module): find_spec answers None for it, as when it is not installed."""
+    real = importlib.util.find_spec
+
+    def hide_module(name: str) -> None:
+        def fake(module: str, *args: Any, **kwargs: Any) -> Any:
+            return None if module.partition(".")[0] == name else real(module, *args, **kwargs)
+
+        monkeypatch.setattr(importlib.util, "find_spec", fake)
+
+    return hide_module
+
+
+def test_study_refuses_a_metric_whose_source_needs_a_missing_module(hide) -> None:
+    hide("torch")
+    with pytest.raises(
+        DependencyError, match=r'metric macs needs torch: pip install "hwnas\[torch\]"'
+    ):
+        hwnas.Study(objectives=["accuracy:max", "macs:min"], budget=5)
+    # tables need nothing optional
+    hwnas.Study(objectives=["accuracy:max", "latency@pixel3:min"], budget=5)
+
+
+def test_predictor_labels_file_must_exist_before_the_run(tmp_path) -> None:
+    missing = tmp_path / "labels.csv"
+    with pytest.raises(SpecError, match="expected a CSV"):
+        hwnas.Study(quality=f"predictor:{missing}", budget=5)
+
+
+def test_bench_refuses_a_baseline_whose_package_is_missing(hide) -> None:
+    from hwnas.bench._run import method_runner
+
+    hide("pymoo")
+    with pytest.raises(DependencyError, match=r'pip install "hwnas\[bench\]"'):
+        method_runner("pymoo-nsga2")
+
+
+def test_cli_turns_a_missing_optional_module_into_one_line(capsys) -> None:
+    from hwnas.cli import friendly
+
+    @friendly
+    def needs_onnx() -> None:
+        raise ModuleNotFoundError("No module named 'onnxruntime'", name="onnxruntime")
+
+    with pytest.raises(typer.Exit) as exit_info:
+        needs_onnx()
+    assert exit_info.value.exit_code == 2
+    err = capsys.readouterr().err
+    assert 'this command needs onnxruntime: pip install "hwnas[torch]"' in err
+    assert "Traceback" not in err
+
+
+def test_cli_lets_a_missing_required_module_through() -> None:
+    """A module hwnas does not list as optional is a bug to see, not bad input."""
+    from hwnas.cli import friendly
+
+    @friendly
+    def broken() -> None:
+        raise ModuleNotFoundError("No module named 'numpyy'", name="numpyy")
+
+    with pytest.raises(ModuleNotFoundError):
+        broken()
