@@ -455,7 +455,8 @@ def export_run(
     RUN_DIR/export-trialN): model.onnx, weights.safetensors, model_card.md/json.
 
     Weights: inherited from the supernet when the run's quality was `supernet:CKPT`, else
-    freshly initialised (seeded) and labelled untrained. `finetune_epochs` > 0 trains them on
+    freshly initialised (seeded) and labelled untrained (`trained` once fine-tuned here).
+    `finetune_epochs` > 0 trains them on
     `data` (a dataset spec, e.g. `digits`, `fashion-mnist`) with `hwnas.training.fit`;
     `data` alone evaluates the exported weights without training. Validation and test
     accuracy come from `load_dataset(data).split(seed=seed)`. `train_config` (a
@@ -498,7 +499,9 @@ def export_run(
             model, data, shape, classes, finetune_epochs, train_config, seed, device, on_step
         )
         if finetune_epochs:
-            weights = {**weights, "finetuned": accuracy["train_config"]}
+            # fresh weights trained here are no longer untrained
+            kind = "trained" if weights["kind"] == "untrained" else weights["kind"]
+            weights = {**weights, "kind": kind, "finetuned": accuracy["train_config"]}
     model = model.cpu().to(memory_format=torch.contiguous_format).eval()  # type: ignore[call-overload]
 
     onnx_bytes, check = _onnx_checked(model, shape, opset, seed)

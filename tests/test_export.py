@@ -357,6 +357,7 @@ def test_finetune_one_epoch_on_digits(run_dir: Path, tmp_path: Path, tiny_nb201:
     assert 0 <= acc["val_accuracy"] <= 100 and 0 <= acc["test_accuracy"] <= 100
     assert card["weights"]["finetuned"]["epochs"] == 1
     assert card["weights"]["finetuned"]["batch_size"] == 64
+    assert card["weights"]["kind"] == "trained"  # fresh weights trained by the export
     assert steps[-1][0] == steps[-1][1] == math.ceil(acc["sizes"]["train"] / 64)
     # the exported weights are the trained ones, not the initialisation
     untrained = export_run(run_dir, "best:params", tmp_path / "raw", device="cpu")
@@ -393,6 +394,7 @@ def test_cli_export_and_errors(run_dir: Path, tmp_path: Path, tiny_nb201: None) 
     )
     assert card["pick"]["spec"] == "best:params"
     assert card["weights"]["finetuned"]["batch_size"] == 128
+    assert "weights: trained)" in result.stdout
 
     for args, says in [
         ([str(tmp_path / "missing"), "--pick", "index:0"], "no such run directory"),

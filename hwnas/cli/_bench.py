@@ -72,6 +72,6 @@ def bench(
     paths = write_report(results, out_dir)
     console.print(markdown_table(summary_frame(results)), highlight=False, soft_wrap=True)
     console.print(
-        f"Results in [bold]{out_dir}[/]: " + ", ".join(p.name for p in paths.values()),
+        f"Results in {out_dir}: " + ", ".join(p.name for p in paths.values()),
         highlight=False,
     )

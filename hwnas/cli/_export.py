@@ -64,7 +64,11 @@ def export_command(
     console.print(
         f"exported trial {card['pick']['trial']} {card['architecture']['key']} "
         f"({card['parameters']:,} parameters, weights: {card['weights']['kind']}"
-        + (", fine-tuned" if "finetuned" in card["weights"] else "")
+        + (
+            ", fine-tuned"
+            if card["weights"]["kind"] == "supernet" and "finetuned" in card["weights"]
+            else ""
+        )
         + ")",
         highlight=False,
         soft_wrap=True,
