@@ -302,6 +302,8 @@ class Study:
     @classmethod
     def load(cls, run_dir: str | Path) -> Study:
         """Open a finished or interrupted run for its results, without running anything."""
+        if not (Path(run_dir) / LEDGER_FILE).exists():
+            raise HwnasError(f"{run_dir}: no run here (no {LEDGER_FILE})")
         return cls.resume(run_dir)
 
     # --- the loop -----------------------------------------------------------------------

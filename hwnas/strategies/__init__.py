@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import types
+import typing
 from collections.abc import Callable
 from typing import Any
 
@@ -57,10 +59,37 @@ def make_strategy(
         raise SpecError(
             f"strategy {name!r} has no option(s) {', '.join(unknown)}; valid: {', '.join(valid) or '(none)'}"
         )
+    hints = typing.get_type_hints(cls.__init__)
+    for key, value in options.items():
+        expected = _expected_types(hints.get(key))
+        if expected and not _is_instance(value, expected):
+            kinds = " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in expected)
+            raise SpecError(f"strategy {name!r}: option {key} must be {kinds}, got {value!r}")
     try:
         return cls(problem, seed=seed, **options)
     except (TypeError, ValueError) as exc:
         raise SpecError(f"strategy {name!r}: {exc}") from None
+
+
+_TYPE_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string",
+               type(None): "null"}  # fmt: skip
+
+
+def _expected_types(hint: Any) -> tuple[type, ...]:
+    """The plain types an option annotation admits; () when it is anything richer (then
+    the strategy's own validation speaks)."""
+    if hint is None:
+        return ()
+    args = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    return tuple(args) if all(a in _TYPE_NAMES for a in args) else ()
+
+
+def _is_instance(value: Any, expected: tuple[type, ...]) -> bool:
+    if isinstance(value, bool):  # JSON true/false: not an integer here
+        return bool in expected
+    if isinstance(value, int) and float in expected:
+        return True
+    return isinstance(value, expected)
 
 
 __all__ = [

@@ -101,9 +101,13 @@ def test_resume_extends_to_the_same_evaluations(cli, tmp_path: Path) -> None:
         (["search", "-c", "latency@pixel3<=fast"], "bound 'fast' is not a number"),
         (["search", "--option", "population_size"], "expected KEY=VALUE"),
         (["search", "--option", "sigma=2"], "has no option(s) sigma"),
+        (
+            ["search", "--strategy", "nsga2", "--option", "population_size=abc"],
+            "option population_size must be an integer, got 'abc'",
+        ),
         (["evaluate", "|none~0|+|bogus~0|none~1|+|none~0|none~1|none~2|"], "unknown op 'bogus'"),
         (["evaluate", "99999"], "out of range 0..15624"),
-        (["show", "nowhere"], "no run to resume"),
+        (["show", "nowhere"], "nowhere: no run here (no ledger.sqlite)"),
         (["targets", "--space", "nope"], "unknown space"),
     ],
 )
