@@ -32,13 +32,17 @@ def spaces() -> None:
 def targets(
     space: str | None = typer.Option(None, help="Only targets usable on this space."),
 ) -> None:
-    """List hardware targets (the TARGET of latency@TARGET) with their source."""
-    from hwnas.cost import TARGETS
+    """List hardware targets (the TARGET of latency@TARGET) with their source: the named
+    devices, a roofline per shipped device spec, and the forms that take a file."""
+    from hwnas.cost import TARGETS, get_target
+    from hwnas.cost.analytic import builtin_specs
     from hwnas.evaluation import EvalContext
     from hwnas.spaces import get_space
 
+    named = list(TARGETS.items())
+    named += [(f"roofline:{s}", get_target(f"roofline:{s}")) for s in builtin_specs()]
     table = Table("target", "kind", "metrics", "description", "source")
-    for name, target in TARGETS.items():
+    for name, target in named:
         if space is not None:
             sp = get_space(space)
             if not target.serves(EvalContext(sp, sp.datasets[0] if sp.datasets else "")):
@@ -47,6 +51,11 @@ def targets(
             name, target.kind, ", ".join(target.metrics), target.description, target.source_ref
         )
     console.print(table)
+    console.print(
+        "Also: roofline:SPEC.json (your device spec) and PROFILE.json (a per-layer latency "
+        "table from `hwnas profile`).",
+        highlight=False,
+    )
 
 
 @app.command()

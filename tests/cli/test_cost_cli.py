@@ -183,3 +183,5 @@ def test_targets_lists_table_devices_and_local_targets_by_space() -> None:
     assert fbnet.exit_code == 0 and "raspi4" in fbnet.output and "local-cpu" not in fbnet.output
     mbv3 = runner.invoke(app, ["targets", "--space", "mbv3"])
     assert "local-cpu" in mbv3.output and "raspi4" not in mbv3.output
+    # the shipped roofline specs are listed where networks build
+    assert "roofline:rpi4" in mbv3.output and "roofline:rpi4" not in fbnet.output
