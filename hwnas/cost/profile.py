@@ -62,9 +62,15 @@ class LatencyPredictor:
         total, n = 0.0, 0
         for signature, _, _ in space.layers(arch, self.meta["dataset"]):  # type: ignore[attr-defined]
             if signature not in self.lut:
+                restrict = self.meta.get("restrict")
+                why = (
+                    f"the profile covers only {restrict} (made with --restrict); search "
+                    "within that or profile without it"
+                    if restrict
+                    else f"profile again with this hwnas version ({self.meta.get('hwnas')} made it)"
+                )
                 raise EvaluationError(
-                    f"layer {signature} of {arch.key} is not in the lookup table; profile "
-                    f"again with this hwnas version ({self.meta.get('hwnas')} made it)"
+                    f"layer {signature} of {arch.key} is not in the lookup table: {why}"
                 )
             total += self.lut[signature]
             n += 1

@@ -124,6 +124,16 @@ def test_profile_and_validate_a_tiny_subspace(tmp_path: Path) -> None:
     assert report["referenced"]["n"] == 2 and "noise_floor" in report["referenced"]
     for arch in report["archs"]:
         assert arch["referenced_ms"] > 0
+    # outside the restriction, the error says why (not "profile again with this version")
+    from hwnas.errors import EvaluationError
+    from hwnas.spaces import get_space
+    from hwnas.spaces.mbv3 import MBV3Space
+
+    space = get_space("mbv3")
+    assert isinstance(space, MBV3Space)
+    big = space.make([len(d.choices) - 1 for d in space.dimensions])
+    with pytest.raises(EvaluationError, match="covers only .*made with --restrict"):
+        predictor.predict(big)
 
 
 def test_profile_without_reference_validates_against_a_training_network(tmp_path: Path) -> None:
