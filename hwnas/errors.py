@@ -13,11 +13,14 @@ class HwnasError(Exception):
 class UnknownNameError(HwnasError, KeyError):
     """A name (space, dataset, metric, target, strategy, ...) that no registry holds."""
 
-    def __init__(self, kind: str, name: str, valid: Iterable[str]) -> None:
+    def __init__(self, kind: str, name: str, valid: Iterable[str], where: str = "") -> None:
         self.kind = kind
         self.name = name
         self.valid = sorted(valid)
-        super().__init__(f"unknown {kind} {name!r}; valid: {', '.join(self.valid) or '(none)'}")
+        where = f" {where}" if where else ""
+        super().__init__(
+            f"unknown {kind} {name!r}{where}; valid: {', '.join(self.valid) or '(none)'}"
+        )
 
     def __str__(self) -> str:  # KeyError would otherwise repr() the message
         return str(self.args[0])

@@ -129,5 +129,5 @@ def available_metrics(ctx: EvalContext) -> list[str]:
 
 def validate_dataset(space: SearchSpace, dataset: str) -> str:
     if dataset not in space.datasets:
-        raise UnknownNameError(f"dataset for space {space.name!r}", dataset, space.datasets)
+        raise UnknownNameError("dataset", dataset, space.datasets, f"for space {space.name!r}")
     return dataset

@@ -201,7 +201,7 @@ class MBV3Space(SearchSpace):
 
     def _dataset(self, dataset: str) -> tuple[int, int, int]:
         if dataset not in DATASETS:
-            raise UnknownNameError("dataset for space 'mbv3'", dataset, DATASETS)
+            raise UnknownNameError("dataset", dataset, DATASETS, "for space 'mbv3'")
         return DATASETS[dataset]
 
     def arch_input_shape(self, arch: Architecture, dataset: str) -> tuple[int, int, int]:
