@@ -55,6 +55,8 @@ class RayExecutor(PoolExecutor):
         imports: Sequence[str] = (),
     ) -> None:
         super().__init__(workers, timeout, retries, imports)
+        if address:  # fail before a run directory is created, not at the first batch
+            check_reachable(address)
         self.address = address
         self._ray: Any = None
         self._owns_ray = False

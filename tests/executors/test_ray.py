@@ -123,3 +123,18 @@ def test_ray_executor(cluster: None, tmp_path: Path) -> None:
     check_exceptions_and_worker_deaths_are_recorded(tmp_path)
     check_device_tasks_use_the_device_resource_one_at_a_time(tmp_path)
     check_a_device_no_node_owns_is_a_clear_error(tmp_path)
+
+
+def test_unreachable_cluster_fails_before_the_run_directory_exists(tmp_path: Path) -> None:
+    """Refused at construction (a socket check, no Ray start), so no half-made run remains
+    to block the same --out later."""
+    from typer.testing import CliRunner
+
+    from hwnas.cli import app
+
+    run = tmp_path / "run"
+    args = ["search", "--executor", "ray", "--ray-address", "127.0.0.1:1", "--out", str(run)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert "cannot reach the Ray cluster at 127.0.0.1:1" in result.output
+    assert not run.exists()
