@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import numbers
 import types
 import typing
 from collections.abc import Callable
 from typing import Any
+
+import numpy as np
 
 from hwnas.registry import Registry
 from hwnas.strategies._base import FAILED, INFEASIBLE, OK, Problem, Strategy, Trial
@@ -85,10 +88,13 @@ def _expected_types(hint: Any) -> tuple[type, ...]:
 
 
 def _is_instance(value: Any, expected: tuple[type, ...]) -> bool:
-    if isinstance(value, bool):  # JSON true/false: not an integer here
+    """Numbers by kind, so numpy scalars pass from the Python API."""
+    if isinstance(value, (bool, np.bool_)):  # JSON true/false: not an integer here
         return bool in expected
-    if isinstance(value, int) and float in expected:
-        return True
+    if isinstance(value, numbers.Integral):
+        return int in expected or float in expected
+    if isinstance(value, numbers.Real):
+        return float in expected
     return isinstance(value, expected)
 
 

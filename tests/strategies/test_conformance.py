@@ -118,6 +118,28 @@ def test_unknown_option_is_a_clear_error(name: str) -> None:
         make_strategy(name, tiny_problem(), seed=0, options={"no_such_option": 1})
 
 
+def test_option_values_are_checked_against_their_annotations(name: str) -> None:
+    """Every option annotated with a plain type refuses a value of another kind by name,
+    and accepts its own default (numpy scalars pass as numbers)."""
+    import inspect
+    import typing
+
+    from hwnas.strategies import get_strategy
+
+    cls = get_strategy(name)
+    hints = typing.get_type_hints(cls.__init__)
+    params = inspect.signature(cls.__init__).parameters
+    for key, param in params.items():
+        if key in ("self", "problem", "seed"):
+            continue
+        make_strategy(name, tiny_problem(), seed=0, options={key: param.default})
+        if hints.get(key) in (int, float):
+            with pytest.raises(hwnas.SpecError, match=f"option {key} must be"):
+                make_strategy(name, tiny_problem(), seed=0, options={key: "abc"})
+            as_numpy = np.int64 if hints[key] is int else np.float64
+            make_strategy(name, tiny_problem(), seed=0, options={key: as_numpy(param.default)})
+
+
 def test_precheck_is_respected_when_given(name: str) -> None:
     """With a cheap-constraint precheck, initial proposals avoid known-infeasible points."""
     base = tiny_problem(["latency@x<=3"])
