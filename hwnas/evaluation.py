@@ -52,6 +52,13 @@ class MetricSource:
     #: uses the source refuses to start without them instead of failing every evaluation.
     requires: tuple[str, ...] = ()
 
+    def check(self) -> None:
+        """Raise an `HwnasError` when evaluating cannot work here (a missing optional
+        dependency, a missing file): called before a study evaluates anything."""
+        for module in missing_modules(self):
+            error = missing_dependency(module, f"metric {self.metric}")
+            raise error or DependencyError(f"metric {self.metric} needs {module}")
+
     def evaluate(self, archs: Sequence[Any]) -> list[Measurement]:
         """One measurement per architecture; raise to fail the whole batch, or override
         `evaluate_one` to fail per architecture."""
@@ -95,12 +102,10 @@ def missing_modules(source: MetricSource) -> list[str]:
 
 
 def check_requirements(sources: dict[str, MetricSource]) -> None:
-    """Refuse metrics that need an optional dependency that is not installed: a study
-    would otherwise record every evaluation as failed for the same reason."""
-    for name, source in sources.items():
-        for module in missing_modules(source):
-            error = missing_dependency(module, f"metric {name}")
-            raise error or DependencyError(f"metric {name} needs {module}")
+    """`check` every source: a study would otherwise record every evaluation as failed
+    for the same reason (a missing dependency or file)."""
+    for source in sources.values():
+        source.check()
 
 
 def space_counters(ctx: EvalContext) -> dict[str, MetricSource]:

@@ -170,6 +170,7 @@ class Study:
         executor: str | Executor = DEFAULT_EXECUTOR,
         workers: int | None = None,
         _resume: bool = False,
+        _read_only: bool = False,
     ) -> None:
         self.config = StudyConfig(
             space=space,
@@ -183,7 +184,7 @@ class Study:
             quality=quality,
             data=data,
         )
-        self._setup()
+        self._setup(check=not _read_only)
         self.executor: Executor = (
             executor if isinstance(executor, Executor) else make_executor(executor, workers)
         )
@@ -191,7 +192,9 @@ class Study:
         self.ledger = self._open_ledger(_resume)
 
     # --- construction -------------------------------------------------------------------
-    def _setup(self) -> None:
+    def _setup(self, check: bool = True) -> None:
+        """Resolve the configuration; `check` also refuses metrics that could not be
+        evaluated here (a missing dependency or file), which reading a run does not need."""
         cfg = self.config
         if cfg.budget < 1:
             raise SpecError(f"budget must be a positive number of evaluations, got {cfg.budget}")
@@ -221,7 +224,8 @@ class Study:
         self.sources: dict[str, MetricSource] = {
             m.name: resolve_metric(self.context, m) for m in self.metrics
         }
-        check_requirements(self.sources)
+        if check:
+            check_requirements(self.sources)
         self.evaluator = Evaluator(self.sources, self.constraints)
         self._precheck_cache: dict[str, float] = {}
         problem = self.problem()
@@ -267,6 +271,7 @@ class Study:
         *,
         executor: str | Executor = DEFAULT_EXECUTOR,
         workers: int | None = None,
+        _read_only: bool = False,
         **overrides: Any,
     ) -> Study:
         """Reopen a run. `overrides` may raise the budget; any other change is refused with
@@ -297,6 +302,7 @@ class Study:
             executor=executor,
             workers=workers,
             _resume=True,
+            _read_only=_read_only,
         )
 
     @classmethod
@@ -304,7 +310,7 @@ class Study:
         """Open a finished or interrupted run for its results, without running anything."""
         if not (Path(run_dir) / LEDGER_FILE).exists():
             raise HwnasError(f"{run_dir}: no run here (no {LEDGER_FILE})")
-        return cls.resume(run_dir)
+        return cls.resume(run_dir, _read_only=True)
 
     # --- the loop -----------------------------------------------------------------------
     def problem(self) -> Problem:
@@ -332,6 +338,7 @@ class Study:
 
     def optimize(self, progress: Callable[[int, int], None] | None = None) -> Study:
         """Run (or continue) until the budget is spent or the space is exhausted."""
+        check_requirements(self.sources)
         strategy: Strategy = make_strategy(
             self.config.strategy, self.problem(), self.config.seed, self.config.strategy_options
         )

@@ -52,8 +52,10 @@ def test_bench_refuses_a_baseline_whose_package_is_missing(hide) -> None:
         method_runner("pymoo-nsga2")
 
 
-def test_cli_turns_a_missing_optional_module_into_one_line(capsys) -> None:
+def test_cli_turns_a_missing_optional_module_into_one_line(hide, capsys) -> None:
     from hwnas.cli import friendly
+
+    hide("onnxruntime")
 
     @friendly
     def needs_onnx() -> None:
@@ -68,12 +70,32 @@ def test_cli_turns_a_missing_optional_module_into_one_line(capsys) -> None:
 
 
 def test_cli_lets_a_missing_required_module_through() -> None:
-    """A module hwnas does not list as optional is a bug to see, not bad input."""
+    """A module hwnas does not list as optional, or a missing submodule of an installed
+    optional package (a broken install), is a fault to see, not bad input."""
     from hwnas.cli import friendly
 
-    @friendly
-    def broken() -> None:
-        raise ModuleNotFoundError("No module named 'numpyy'", name="numpyy")
+    for name in ("numpyy", "torch._no_such_part"):
 
-    with pytest.raises(ModuleNotFoundError):
-        broken()
+        @friendly
+        def broken(name: str = name) -> None:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+        with pytest.raises(ModuleNotFoundError):
+            broken()
+
+
+def test_a_finished_run_still_loads_without_the_dependency(hide, tmp_path) -> None:
+    """Reading a run (show, report) needs no torch even if its metrics did; continuing it
+    does."""
+    pytest.importorskip("torch")
+    run = tmp_path / "run"
+    study = hwnas.Study(
+        objectives=["accuracy:max", "params:min"], constraints=["macs<=100"], budget=3,
+        out_dir=run,
+    )  # fmt: skip
+    study.optimize()
+    hide("torch")
+    loaded = hwnas.Study.load(run)
+    assert len(loaded.evaluations()) == 3
+    with pytest.raises(DependencyError, match="metric macs needs torch"):
+        loaded.optimize()

@@ -5,6 +5,7 @@ message and exit code 2: no traceback reaches the user for bad input."""
 from __future__ import annotations
 
 import functools
+import importlib.util
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -46,8 +47,10 @@ def friendly(fn: F) -> F:
         except HwnasError as exc:
             raise _fail(str(exc)) from None
         except ModuleNotFoundError as exc:
-            error = missing_dependency(exc.name or "", "this command")
-            if error is None:
+            top = (exc.name or "").partition(".")[0]
+            installed = bool(top) and importlib.util.find_spec(top) is not None
+            error = None if installed else missing_dependency(top, "this command")
+            if error is None:  # not optional, or a broken install: a fault to see
                 raise
             raise _fail(str(error)) from None
 

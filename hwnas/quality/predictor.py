@@ -168,6 +168,9 @@ class PredictorSource(MetricSource):
         self.model: ProxyPredictor | None = None
         self.provenance: dict[str, Any] = {}
         self.requires = ("torch",) if self.featurizer.proxies else ()
+
+    def check(self) -> None:
+        super().check()
         labels = self.options.get("labels")
         if labels is not None and not Path(labels).is_file():
             raise SpecError(f"predictor labels: expected a CSV (arch, accuracy) at {labels}")

@@ -62,7 +62,10 @@ def make_strategy(
         raise SpecError(
             f"strategy {name!r} has no option(s) {', '.join(unknown)}; valid: {', '.join(valid) or '(none)'}"
         )
-    hints = typing.get_type_hints(cls.__init__)
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:  # noqa: BLE001 - annotations a plugin cannot resolve at run time
+        hints = {}
     for key, value in options.items():
         expected = _expected_types(hints.get(key))
         if expected and not _is_instance(value, expected):
@@ -88,13 +91,15 @@ def _expected_types(hint: Any) -> tuple[type, ...]:
 
 
 def _is_instance(value: Any, expected: tuple[type, ...]) -> bool:
-    """Numbers by kind, so numpy scalars pass from the Python API."""
+    """Numbers by kind, so numpy scalars pass from the Python API; a whole float passes
+    as an integer and 0 or 1 as a flag, as the constructors always took them (runs that
+    stored such values must still resume)."""
     if isinstance(value, (bool, np.bool_)):  # JSON true/false: not an integer here
         return bool in expected
     if isinstance(value, numbers.Integral):
-        return int in expected or float in expected
+        return bool(int in expected or float in expected or (bool in expected and value in (0, 1)))
     if isinstance(value, numbers.Real):
-        return float in expected
+        return float in expected or (int in expected and float(value).is_integer())
     return isinstance(value, expected)
 
 

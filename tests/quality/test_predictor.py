@@ -91,8 +91,9 @@ def test_labels_csv_trains_the_predictor(tmp_path: Path) -> None:
     source.featurizer.proxies = ()
     out = source.evaluate(archs[:3])
     assert len(out) == 3 and out[0].provenance["trained_on"] == str(labels)
-    with pytest.raises(HwnasError, match="nope.csv"):  # refused before any evaluation
-        PredictorSource(EvalContext(space, "cifar10"), Metric("accuracy"), "nope.csv")
+    missing = PredictorSource(EvalContext(space, "cifar10"), Metric("accuracy"), "nope.csv")
+    with pytest.raises(HwnasError, match="nope.csv"):  # what a study checks before evaluating
+        missing.check()
 
 
 def test_default_features_are_the_effective_encoding_and_rank_well() -> None:

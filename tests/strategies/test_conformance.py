@@ -164,3 +164,21 @@ def test_objective_vector_and_violation_helpers() -> None:
     failed = Trial(1, arch, FAILED, {}, "x")
     assert np.isnan(problem.objective_vector(failed)).all()
     assert problem.violation(failed) == math.inf
+
+
+def test_option_types_tolerate_stored_values_and_unresolvable_annotations(monkeypatch) -> None:
+    """Values the constructors always took (a whole float for an integer, 0/1 for a flag)
+    still pass, so runs that stored them resume; a plugin whose annotations cannot be
+    resolved at run time is not type-checked rather than broken."""
+    import typing
+
+    make_strategy("evolution", tiny_problem(), seed=0, options={"population_size": 20.0})
+    make_strategy("linas", tiny_problem(), seed=0, options={"exhaustive": 1})
+    with pytest.raises(hwnas.SpecError, match="must be an integer, got 3.5"):
+        make_strategy("evolution", tiny_problem(), seed=0, options={"population_size": 3.5})
+
+    def unresolvable(*args: object, **kwargs: object) -> None:
+        raise NameError("name 'OrderedDict' is not defined")
+
+    monkeypatch.setattr(typing, "get_type_hints", unresolvable)
+    make_strategy("evolution", tiny_problem(), seed=0, options={"population_size": 12})
