@@ -72,13 +72,9 @@ def _run_strategy(name: str, options: dict[str, Any]) -> Callable[[Evaluator, in
     return run
 
 
-def method_runner(method: str) -> Callable[[Evaluator, int], None]:
-    """`NAME` or `NAME:key=value,...` of an hwnas strategy, or an external baseline."""
-    import importlib.util
-
-    from hwnas.bench.baselines import BASELINES, REQUIRES
-    from hwnas.errors import missing_dependency
-    from hwnas.strategies import list_strategies
+def _parse_method(method: str) -> tuple[str, dict[str, Any]]:
+    """`NAME:key=value,...` -> (NAME, options); values are JSON where they parse."""
+    import json
 
     name, _, opts = method.partition(":")
     options: dict[str, Any] = {}
@@ -87,11 +83,33 @@ def method_runner(method: str) -> Callable[[Evaluator, int], None]:
         if not sep:
             raise SpecError(f"method {method!r}: option {item!r} is not KEY=VALUE")
         try:
-            import json
-
             options[key] = json.loads(value)
         except ValueError:
             options[key] = value
+    return name, options
+
+
+def check_methods(methods: Sequence[str], tasks: Sequence[Task]) -> None:
+    """Fail now, before any process starts or file is written, on an unknown method, a
+    baseline whose package is missing, or a strategy option its constructor refuses."""
+    from hwnas.strategies import list_strategies, make_strategy
+
+    for method in methods:
+        method_runner(method)
+        name, options = _parse_method(method)
+        if name in list_strategies() and tasks:
+            make_strategy(name, context(tasks[0]).problem, 0, options)
+
+
+def method_runner(method: str) -> Callable[[Evaluator, int], None]:
+    """`NAME` or `NAME:key=value,...` of an hwnas strategy, or an external baseline."""
+    import importlib.util
+
+    from hwnas.bench.baselines import BASELINES, REQUIRES
+    from hwnas.errors import missing_dependency
+    from hwnas.strategies import list_strategies
+
+    name, options = _parse_method(method)
     if name in BASELINES:
         if options:
             raise SpecError(f"baseline {name!r} runs with its default settings only")
@@ -169,8 +187,7 @@ def run_many(
     processes; results come back in job order whatever the completion order. Runs in
     `done` (e.g. loaded from a killed bench's file) are reused, not rerun; `on_result`
     sees each new run as soon as it finishes, to store it."""
-    for m in methods:
-        method_runner(m)  # unknown names fail before any process starts
+    check_methods(methods, tasks)
     jobs = [(m, t, s, tuple(budgets)) for t in tasks for m in methods for s in seeds]
     reused = {(r.method, r.task, r.seed): r for r in done}
     results: list[RunResult | None] = [reused.get((m, t.name, s)) for m, t, s, _ in jobs]

@@ -44,6 +44,7 @@ def bench(
     """Mean and std of HV gap to the true front per method x task x budget, with plots."""
     from hwnas.bench import MAIN_TASKS, default_methods, parse_task, run_many, write_report
     from hwnas.bench._report import markdown_table, summary_frame
+    from hwnas.bench._run import check_methods
     from hwnas.bench._store import RUNS_FILE, append_run, load_runs
 
     budgets = sorted(set(budget or [50, 100, 300]))
@@ -51,6 +52,7 @@ def bench(
         raise SpecError("--seeds, --workers and every --budget must be positive")
     tasks = [parse_task(t) for t in (task or MAIN_TASKS)]
     methods = list(method or default_methods())
+    check_methods(methods, tasks)  # before the output directory exists
     out_dir = out or Path("bench") / time.strftime("%Y%m%d-%H%M%S")
     store = out_dir / RUNS_FILE
     done = load_runs(store, budgets)

@@ -92,6 +92,14 @@ def test_unknown_method_fails_before_running() -> None:
         run_many(["nope"], [parse_task("cifar10:fpga")], seeds=(0,), budgets=(5,))
 
 
+def test_bad_strategy_option_fails_before_the_output_exists(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "b"
+    res = cli("bench", "-t", "cifar10:fpga", "-m", 'nsga2:population_size="x"', "--out", str(out))
+    assert res.returncode == 2
+    assert "option population_size must be an integer" in res.stderr
+    assert not out.exists()
+
+
 def test_cli_bench_writes_table_and_plot(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     res = cli(
         "bench",
