@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from hwnas.errors import DependencyError, UnknownNameError, missing_dependency
+from hwnas.errors import DependencyError, HwnasError, UnknownNameError, missing_dependency
 from hwnas.metrics import Metric
 from hwnas.spaces import SearchSpace
 
@@ -122,10 +122,26 @@ def space_counters(ctx: EvalContext) -> dict[str, MetricSource]:
     return counters
 
 
+def quality_metrics(ctx: EvalContext) -> list[str]:
+    """The quality metrics the context's estimator serves (a space without an accuracy
+    table serves none under `tabular`); an unknown estimator name is an error."""
+    from hwnas.quality import get_quality
+
+    quality = get_quality(ctx.quality)
+    served = []
+    for base in QUALITY_METRICS:
+        try:
+            quality.source(ctx, Metric(base))
+        except HwnasError:
+            continue
+        served.append(base)
+    return served
+
+
 def available_metrics(ctx: EvalContext) -> list[str]:
     from hwnas.cost import TARGETS
 
-    names = list(QUALITY_METRICS) + sorted(space_counters(ctx))
+    names = quality_metrics(ctx) + sorted(space_counters(ctx))
     for tname, target in TARGETS.items():
         if target.serves(ctx):
             names += [f"{base}@{tname}" for base in target.metrics]

@@ -86,13 +86,22 @@ def metrics(
     quality: str = typer.Option("tabular", help="Quality estimator."),
 ) -> None:
     """List the metric names usable in -o/-c for a space and dataset."""
-    from hwnas.evaluation import EvalContext, available_metrics, validate_dataset
+    from hwnas.evaluation import EvalContext, available_metrics, quality_metrics, validate_dataset
     from hwnas.spaces import get_space
 
     sp = get_space(space)
     validate_dataset(sp, dataset)
-    for name in available_metrics(EvalContext(sp, dataset, quality)):
+    ctx = EvalContext(sp, dataset, quality)
+    for name in available_metrics(ctx):
         console.print(name, highlight=False)
+    if not quality_metrics(ctx):
+        from hwnas.quality import list_quality
+
+        others = [q for q in list_quality() if q != quality.partition(":")[0]]
+        err_console.print(
+            f"note: no accuracy under --quality {quality}; other estimators: {', '.join(others)}",
+            highlight=False,
+        )
 
 
 @app.command()

@@ -40,6 +40,18 @@ def test_hw_nas_bench_example_values() -> None:
     assert source.device is None
 
 
+def test_metrics_listing_offers_accuracy_only_where_the_estimator_serves_it() -> None:
+    from hwnas.errors import UnknownNameError
+    from hwnas.evaluation import available_metrics
+
+    fbnet = available_metrics(EvalContext(get_space("fbnet"), "cifar100"))
+    assert "accuracy" not in fbnet and "latency@raspi4" in fbnet  # no accuracy table
+    nb201 = available_metrics(EvalContext(get_space("nb201"), "cifar10"))
+    assert nb201[:2] == ["accuracy", "test_accuracy"]
+    with pytest.raises(UnknownNameError, match="quality estimator"):
+        available_metrics(EvalContext(get_space("nb201"), "cifar10", "bogus"))
+
+
 def test_device_names_still_mean_nb201_on_nb201() -> None:
     space = get_space("nb201")
     value = resolve_metric(EvalContext(space, "cifar10"), parse_metric("latency@raspi4"))
