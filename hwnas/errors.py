@@ -54,11 +54,10 @@ EXTRAS = {
 }
 
 
-def missing_dependency(module: str, needed_by: str) -> DependencyError | None:
-    """A `DependencyError` naming the extra when `module` (dotted names count by their top
-    level) is an optional dependency; None for any other module (a genuine bug)."""
+def missing_dependency(module: str, needed_by: str) -> DependencyError:
+    """`needed_by needs MODULE: pip install ...`, naming hwnas's extra for an optional
+    dependency (dotted names count by their top level)."""
     top = module.partition(".")[0]
     extra = EXTRAS.get(top)
-    if extra is None:
-        return None
-    return DependencyError(f'{needed_by} needs {top}: pip install "hwnas[{extra}]"')
+    how = f'pip install "hwnas[{extra}]"' if extra else f"pip install {top}"
+    return DependencyError(f"{needed_by} needs {top}: {how}")

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from hwnas.errors import DependencyError, HwnasError, UnknownNameError, missing_dependency
+from hwnas.errors import HwnasError, UnknownNameError, missing_dependency
 from hwnas.metrics import Metric
 from hwnas.spaces import SearchSpace
 
@@ -55,9 +55,9 @@ class MetricSource:
     def check(self) -> None:
         """Raise an `HwnasError` when evaluating cannot work here (a missing optional
         dependency, a missing file): called before a study evaluates anything."""
-        for module in missing_modules(self):
-            error = missing_dependency(module, f"metric {self.metric}")
-            raise error or DependencyError(f"metric {self.metric} needs {module}")
+        missing = missing_modules(self)
+        if missing:
+            raise missing_dependency(missing[0], f"metric {self.metric}")
 
     def evaluate(self, archs: Sequence[Any]) -> list[Measurement]:
         """One measurement per architecture; raise to fail the whole batch, or override

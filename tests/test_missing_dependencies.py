@@ -44,6 +44,21 @@ def test_predictor_labels_file_must_exist_before_the_run(tmp_path) -> None:
         hwnas.Study(quality=f"predictor:{missing}", budget=5)
 
 
+def test_evaluate_skips_what_needs_a_missing_module_unless_asked_for_it(hide) -> None:
+    from typer.testing import CliRunner
+
+    from hwnas.cli import app
+
+    hide("torch")
+    result = CliRunner().invoke(app, ["evaluate", "6111", "--json"])
+    assert result.exit_code == 0, result.output
+    assert '"accuracy"' in result.stdout and '"macs"' not in result.stdout
+    assert "not evaluated: flash_fp32_kb, flash_kb, macs" in result.stderr
+    assert 'each needs torch: pip install "hwnas[torch]"' in result.stderr
+    asked = CliRunner().invoke(app, ["evaluate", "6111", "-m", "macs"])
+    assert asked.exit_code == 2 and "metric macs needs torch" in asked.stderr
+
+
 def test_bench_refuses_a_baseline_whose_package_is_missing(hide) -> None:
     from hwnas.bench._run import method_runner
 

@@ -115,7 +115,7 @@ def method_runner(method: str) -> Callable[[Evaluator, int], None]:
             raise SpecError(f"baseline {name!r} runs with its default settings only")
         module = REQUIRES.get(name)
         if module is not None and importlib.util.find_spec(module) is None:
-            raise missing_dependency(module, f"baseline {name}") or SpecError(name)
+            raise missing_dependency(module, f"baseline {name}")
         return BASELINES.get(name)
     if name not in list_strategies():
         valid = list_strategies() + BASELINES.names()

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from hwnas.errors import HwnasError, missing_dependency
+from hwnas.errors import EXTRAS, HwnasError, missing_dependency
 
 app = typer.Typer(
     name="hwnas",
@@ -48,11 +48,9 @@ def friendly(fn: F) -> F:
             raise _fail(str(exc)) from None
         except ModuleNotFoundError as exc:
             top = (exc.name or "").partition(".")[0]
-            installed = bool(top) and importlib.util.find_spec(top) is not None
-            error = None if installed else missing_dependency(top, "this command")
-            if error is None:  # not optional, or a broken install: a fault to see
-                raise
-            raise _fail(str(error)) from None
+            if top not in EXTRAS or importlib.util.find_spec(top) is not None:
+                raise  # not optional, or a broken install: a fault to see
+            raise _fail(str(missing_dependency(top, "this command"))) from None
 
     return wrapper  # type: ignore[return-value]
 

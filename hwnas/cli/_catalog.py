@@ -86,15 +86,15 @@ def metrics(
     quality: str = typer.Option("tabular", help="Quality estimator."),
 ) -> None:
     """List the metric names usable in -o/-c for a space and dataset."""
-    from hwnas.evaluation import EvalContext, available_metrics, quality_metrics, validate_dataset
+    from hwnas.evaluation import QUALITY_METRICS, EvalContext, available_metrics, validate_dataset
     from hwnas.spaces import get_space
 
     sp = get_space(space)
     validate_dataset(sp, dataset)
-    ctx = EvalContext(sp, dataset, quality)
-    for name in available_metrics(ctx):
+    names = available_metrics(EvalContext(sp, dataset, quality))
+    for name in names:
         console.print(name, highlight=False)
-    if not quality_metrics(ctx):
+    if not set(QUALITY_METRICS) & set(names):
         from hwnas.quality import list_quality
 
         others = [q for q in list_quality() if q != quality.partition(":")[0]]
@@ -120,7 +120,7 @@ def evaluate(
     as_json: bool = typer.Option(False, "--json", help="Print JSON with provenance."),
 ) -> None:
     """Evaluate one architecture's metrics, each with its provenance."""
-    from hwnas.errors import EXTRAS
+    from hwnas.errors import missing_dependency
     from hwnas.evaluation import (
         EvalContext,
         available_metrics,
@@ -144,12 +144,8 @@ def evaluate(
         missing = {n: missing_modules(s) for n, s in sources.items()}
         skipped = [n for n, modules in missing.items() if modules]
         if skipped:
-            module = missing[skipped[0]][0]
-            extra = EXTRAS.get(module, module)
-            err_console.print(
-                f"note: not evaluated: {', '.join(skipped)} "
-                f'(they need {module}: pip install "hwnas[{extra}]")'
-            )
+            reason = missing_dependency(missing[skipped[0]][0], "each")
+            err_console.print(f"note: not evaluated: {', '.join(skipped)} ({reason})")
         sources = {n: s for n, s in sources.items() if n not in skipped}
     result: dict[str, Any] = {"space": space, "dataset": dataset, "arch": a.key, "metrics": {}}
     for name, source in sources.items():

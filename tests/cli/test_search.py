@@ -93,7 +93,10 @@ def test_resume_extends_to_the_same_evaluations(cli, tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["search", "--space", "nb999"], "unknown space 'nb999'; valid:"),
-        (["search", "--dataset", "mnist"], "valid: cifar10, cifar100, imagenet16"),
+        (
+            ["search", "--dataset", "mnist"],
+            "unknown dataset 'mnist' for space 'nb201'; valid: cifar10, cifar100, imagenet16",
+        ),
         (["search", "--strategy", "annealing"], "unknown strategy 'annealing'; valid:"),
         (["search", "-o", "accuracy:max", "-o", "latency@moon:min"], "unknown target 'moon'"),
         (["search", "-o", "energy:min"], "unknown metric 'energy'; valid:"),
