@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 
 from hwnas.cost import Target, register_target
-from hwnas.evaluation import EvalContext, Measurement, MetricSource
+from hwnas.sources import EvalContext, Measurement, MetricSource
 from hwnas.metrics import Metric
 from hwnas.spaces import Architecture
 

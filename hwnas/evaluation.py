@@ -1,83 +1,30 @@
-"""How a metric name becomes numbers: resolution to a `MetricSource`, and the value type
-that carries its provenance."""
+"""How a configuration becomes evaluations: metric names resolved to `MetricSource`s
+(targets, quality estimators, tables, counts), and the pipeline that evaluates a batch
+of architectures. It sits above every plugin and below the ledger, executors and study:
+`resolve(config)` is the one way a study, a worker or a benchmark gets its evaluator."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+import math
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
-import numpy as np
-
-from hwnas.errors import HwnasError, UnknownNameError, missing_dependency
-from hwnas.metrics import Metric
-from hwnas.spaces import SearchSpace
-
-#: Metrics that estimate the network's quality; all others are costs.
-QUALITY_METRICS: tuple[str, ...] = ("accuracy", "test_accuracy")
-
-
-@dataclass(frozen=True)
-class Measurement:
-    """A value and where it came from (table and column, or host/runtime/threads, ...)."""
-
-    value: float
-    provenance: dict[str, Any] = field(default_factory=dict)
+from hwnas.config import StudyConfig
+from hwnas.errors import HwnasError, SpecError, UnknownNameError
+from hwnas.metrics import Constraint, Metric, Objective, parse_constraint, parse_objective
+from hwnas.sources import (
+    QUALITY_METRICS,
+    EvalContext,
+    Measurement,
+    MetricSource,
+    check_requirements,
+)
+from hwnas.spaces import Architecture, SearchSpace, get_space
+from hwnas.trial import FAILED, INFEASIBLE, OK, Outcome
 
 
-@dataclass(frozen=True)
-class EvalContext:
-    """What a metric is evaluated for: the space, the dataset, the quality estimator and,
-    for data-dependent estimators (e.g. a supernet), the images' dataset spec
-    (`hwnas.datasets`, e.g. `fashion-mnist` or `folder:DIR`)."""
-
-    space: SearchSpace
-    dataset: str
-    quality: str = "tabular"
-    data: str | None = None
-
-
-class MetricSource:
-    """Computes one metric for architectures. `cheap` sources run before constraints are
-    checked, so an infeasible candidate never costs an expensive evaluation."""
-
-    metric: str
-    cheap: bool = True
-    #: The device an evaluation occupies (e.g. "rpi4", "local-cpu"), or None for device-free
-    #: work (tables, training, proxies, counts). Executors never run two evaluations on one
-    #: device at once: one in flight per device locally, a Ray resource `device:NAME` on a
-    #: cluster (a node started with `--resources '{"device:rpi4": 1}'` owns the device).
-    device: str | None = None
-    #: Python modules evaluating needs (optional dependencies such as torch): a study that
-    #: uses the source refuses to start without them instead of failing every evaluation.
-    requires: tuple[str, ...] = ()
-
-    def check(self) -> None:
-        """Raise an `HwnasError` when evaluating cannot work here (a missing optional
-        dependency, a missing file): called before a study evaluates anything."""
-        missing = missing_modules(self)
-        if missing:
-            raise missing_dependency(missing[0], f"metric {self.metric}")
-
-    def evaluate(self, archs: Sequence[Any]) -> list[Measurement]:
-        """One measurement per architecture; raise to fail the whole batch, or override
-        `evaluate_one` to fail per architecture."""
-        return [self.evaluate_one(a) for a in archs]
-
-    def evaluate_one(self, arch: Any) -> Measurement:
-        raise NotImplementedError
-
-    def prepare(self) -> None:
-        """Load what evaluating needs (a table, a model) now rather than on the first
-        evaluation: a fresh worker prepares before it takes work, so an evaluation's
-        timeout counts the evaluation alone."""
-
-    def table(self) -> tuple[list[str], np.ndarray] | None:
-        """(keys, values) over the whole space when the source is a complete table, so the
-        true Pareto front can be computed; None otherwise."""
-        return None
-
-
+# --- resolution -------------------------------------------------------------------------------
 def resolve_metric(ctx: EvalContext, metric: Metric) -> MetricSource:
     """The source of `metric` in this context, or an `UnknownNameError` listing the valid
     metric names."""
@@ -92,20 +39,6 @@ def resolve_metric(ctx: EvalContext, metric: Metric) -> MetricSource:
     if metric.base in counters:
         return counters[metric.base]
     raise UnknownNameError("metric", metric.name, available_metrics(ctx))
-
-
-def missing_modules(source: MetricSource) -> list[str]:
-    """The modules of `source.requires` that are not installed."""
-    import importlib.util
-
-    return [m for m in source.requires if importlib.util.find_spec(m) is None]
-
-
-def check_requirements(sources: dict[str, MetricSource]) -> None:
-    """`check` every source: a study would otherwise record every evaluation as failed
-    for the same reason (a missing dependency or file)."""
-    for source in sources.values():
-        source.check()
 
 
 def space_counters(ctx: EvalContext) -> dict[str, MetricSource]:
@@ -148,7 +81,173 @@ def available_metrics(ctx: EvalContext) -> list[str]:
     return names
 
 
-def validate_dataset(space: SearchSpace, dataset: str) -> str:
-    if dataset not in space.datasets:
-        raise UnknownNameError("dataset", dataset, space.datasets, f"for space {space.name!r}")
-    return dataset
+@dataclass(frozen=True)
+class Resolved:
+    """A configuration resolved against the installed plugins: its space, parsed
+    objectives and constraints, a source per metric, and the evaluation pipeline."""
+
+    config: StudyConfig
+    space: SearchSpace
+    objectives: tuple[Objective, ...]
+    constraints: tuple[Constraint, ...]
+    context: EvalContext
+    sources: dict[str, MetricSource]
+    evaluator: Evaluator
+
+    @property
+    def metrics(self) -> list[Metric]:
+        """Objectives' metrics then constraints', each once."""
+        return _metrics(self.objectives, self.constraints)
+
+    def plugins(self) -> list[object]:
+        """The registered objects this configuration uses (space, sources, targets, quality
+        estimator): a worker imports the modules that define them."""
+        from hwnas.cost import get_target
+        from hwnas.quality import get_quality
+
+        plugins: list[object] = [self.space, *self.sources.values()]
+        plugins += [get_target(m.target) for m in self.metrics if m.target is not None]
+        if any(m.target is None and m.base in QUALITY_METRICS for m in self.metrics):
+            plugins.append(get_quality(self.config.quality))
+        return plugins
+
+
+def resolve(config: StudyConfig, check: bool = True) -> Resolved:
+    """Resolve `config` (canonicalising its objective and constraint spellings in place, so
+    a resumed run compares equal however it was typed). `check` also refuses metrics that
+    cannot be evaluated here (a missing dependency or file); reading a run skips it."""
+    if config.budget < 1:
+        raise SpecError(f"budget must be a positive number of evaluations, got {config.budget}")
+    space = get_space(config.space)
+    space.check_dataset(config.dataset)
+    if not config.objectives:
+        raise SpecError("at least one objective is needed (e.g. accuracy:max)")
+    objectives = tuple(parse_objective(o) for o in config.objectives)
+    constraints = tuple(parse_constraint(c) for c in config.constraints)
+    names = [o.metric.name for o in objectives]
+    if len(set(names)) != len(names):
+        raise SpecError(f"an objective is given twice: {', '.join(names)}")
+    config.objectives = [o.spec for o in objectives]
+    config.constraints = [c.spec for c in constraints]
+    if config.data is not None:
+        from hwnas.datasets import DATASETS
+
+        DATASETS.get(config.data.partition(":")[0].strip())  # unknown name -> clear error
+    context = EvalContext(space, config.dataset, config.quality, config.data)
+    sources = {m.name: resolve_metric(context, m) for m in _metrics(objectives, constraints)}
+    if check:
+        check_requirements(sources)
+    evaluator = Evaluator(sources, constraints)
+    return Resolved(config, space, objectives, constraints, context, sources, evaluator)
+
+
+def _metrics(objectives: Sequence[Objective], constraints: Sequence[Constraint]) -> list[Metric]:
+    out: list[Metric] = []
+    for m in [o.metric for o in objectives] + [c.metric for c in constraints]:
+        if m not in out:
+            out.append(m)
+    return out
+
+
+# --- the pipeline -----------------------------------------------------------------------------
+#: the parts of an evaluation: device-free metrics, then the metrics measured on devices
+FREE, ON_DEVICE, WHOLE = "free", "device", "whole"
+
+
+@dataclass(frozen=True)
+class Evaluator:
+    """The evaluation pipeline of a study. Its stages, in order: cheap device-free metrics,
+    the cheap constraints, expensive device-free metrics (tables, training, proxies), then
+    the same for the metrics measured on devices, and last every constraint; a candidate
+    that fails or is infeasible skips the stages after. Pools run the device-free part and
+    the device part as separate tasks, so only the second holds a device (training spreads
+    over all workers while measurements queue per device); in-process, one call runs it
+    all. Sources are evaluated batch-wise (tables answer a whole batch in one lookup) and
+    one by one only when a batch fails."""
+
+    sources: dict[str, MetricSource]
+    constraints: tuple[Constraint, ...] = ()
+
+    def prepare(self) -> None:
+        for source in self.sources.values():
+            source.prepare()
+
+    @property
+    def devices(self) -> tuple[str, ...]:
+        """The devices an evaluation occupies, sorted."""
+        return tuple(sorted({s.device for s in self.sources.values() if s.device is not None}))
+
+    def _names(self, part: str) -> list[str]:
+        return [n for n, s in self.sources.items() if (s.device is None) == (part == FREE)]
+
+    def evaluate(
+        self,
+        archs: Sequence[Architecture],
+        part: str = WHOLE,
+        prior: dict[str, Outcome] | None = None,
+    ) -> Iterator[tuple[Architecture, Outcome]]:
+        """Run the `part` (FREE, ON_DEVICE or WHOLE) for each architecture; ON_DEVICE
+        continues the `prior` outcome of the FREE part."""
+        prior = prior or {}
+        started = {a.key: prior[a.key].started if a.key in prior else time.time() for a in archs}
+        values = {a.key: dict(prior[a.key].values) if a.key in prior else {} for a in archs}
+        prov = {a.key: dict(prior[a.key].provenance) if a.key in prior else {} for a in archs}
+        errors: dict[str, str] = {}
+        infeasible: set[str] = set()
+        done: set[str] = {n for o in prior.values() for n in o.values}
+
+        def run(names: list[str]) -> None:
+            for name in names:
+                todo = [a for a in archs if a.key not in errors and a.key not in infeasible]
+                for arch, result in zip(todo, _evaluate_isolated(self.sources[name], todo)):
+                    if isinstance(result, Measurement):
+                        values[arch.key][name] = result.value
+                        prov[arch.key][name] = result.provenance
+                    else:
+                        errors[arch.key] = f"{name}: {result}"
+                done.add(name)
+
+        def check(cheap_only: bool) -> None:
+            for arch in archs:
+                if arch.key in errors:
+                    continue
+                for c in self.constraints:
+                    name = c.metric.name
+                    if name not in done or (cheap_only and not self.sources[name].cheap):
+                        continue
+                    if not c.satisfied(values[arch.key].get(name, math.nan)):
+                        infeasible.add(arch.key)
+
+        parts = [FREE, ON_DEVICE] if part == WHOLE else [part]
+        for p in parts:
+            names = self._names(p)
+            run([n for n in names if self.sources[n].cheap])
+            check(cheap_only=True)
+            run([n for n in names if not self.sources[n].cheap])
+        if part != FREE or not self._names(ON_DEVICE):
+            done.update(self.sources)  # a metric never computed counts as violated
+            check(cheap_only=False)
+        finished = time.time()
+        for arch in archs:
+            key = arch.key
+            status = FAILED if key in errors else INFEASIBLE if key in infeasible else OK
+            outcome = Outcome(
+                status, values[key], prov[key], errors.get(key), started[key], finished
+            )
+            yield arch, outcome
+
+
+def _evaluate_isolated(source: MetricSource, archs: list[Architecture]) -> list[Measurement | str]:
+    """The batch at once; if it raises, one by one, so one bad architecture fails alone.
+    A failure is returned as its message."""
+    if not archs:
+        return []
+    try:
+        results = list(source.evaluate(archs))
+        if len(results) != len(archs):
+            raise HwnasError(f"{source.metric}: {len(results)} results for {len(archs)} archs")
+        return results  # type: ignore[return-value]
+    except Exception as exc:  # noqa: BLE001 - recorded as the evaluation's error
+        if len(archs) == 1:
+            return [f"{type(exc).__name__}: {exc}"]
+        return [_evaluate_isolated(source, [a])[0] for a in archs]

@@ -14,7 +14,7 @@ from typing import Any
 
 from hwnas.errors import HwnasError
 from hwnas.spaces import SearchSpace
-from hwnas.strategies import Trial
+from hwnas.trial import Trial
 
 SCHEMA_VERSION = 1
 LEDGER_FILE = "ledger.sqlite"
@@ -65,21 +65,32 @@ _DAMAGE = (sqlite3.DatabaseError, ValueError, TypeError, KeyError, AttributeErro
 
 
 class Ledger:
-    """`Ledger(path)` opens or creates a ledger; `Ledger(None)` keeps it in memory."""
+    """`Ledger(path)` opens or creates a ledger; `Ledger(None)` keeps it in memory;
+    `read_only=True` opens an existing one without writing a byte (reading a run)."""
 
-    def __init__(self, path: str | Path | None) -> None:
+    def __init__(self, path: str | Path | None, *, read_only: bool = False) -> None:
         self.path = Path(path) if path is not None else None
         target = str(self.path) if self.path is not None else ":memory:"
         try:
-            self._db = sqlite3.connect(target, isolation_level=None, timeout=30)
-            if self.path is not None:
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+            if read_only:
+                if self.path is None:
+                    raise HwnasError("a read-only ledger needs a file")
+                # a cleanly closed ledger is whole in its file: read it as immutable, which
+                # creates no -wal/-shm beside it; a live or killed run's newest rows are in
+                # its -wal, read through SQLite's shared-memory index (-shm) as usual
+                live = self.path.with_name(self.path.name + "-wal").exists()
+                uri = f"{self.path.resolve().as_uri()}?{'mode=ro' if live else 'immutable=1'}"
+                self._db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30)
+            else:
+                self._db = sqlite3.connect(target, isolation_level=None, timeout=30)
+                if self.path is not None:
+                    self._db.execute("PRAGMA journal_mode=WAL")
+                    self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise HwnasError(f"{target}: not a readable hwnas ledger ({exc})") from None
         version = self.get_meta("schema_version")
-        if version is None:
+        if version is None and not read_only:
             self.set_meta("schema_version", SCHEMA_VERSION)
         elif version != SCHEMA_VERSION:
             raise HwnasError(

@@ -2,35 +2,26 @@
 with every evaluation in an append-only ledger. The loop: the strategy asks, cheap metrics
 are computed, cheap constraints reject, expensive metrics are computed, the ledger records,
 the strategy is told. Resuming replays the strategy against the ledger, so a killed run
-continues exactly where it stopped and re-evaluates nothing."""
+continues exactly where it stopped and re-evaluates nothing. A study runs a search and
+nothing else: its results are a read-only `Results`, and output files are written by
+whoever asks (the CLI, or a callback given to `optimize`)."""
 
 from __future__ import annotations
 
 import json
 import math
-import platform
-import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from hwnas.errors import ConfigConflictError, HwnasError, SpecError
-from hwnas.evaluation import (
-    QUALITY_METRICS,
-    EvalContext,
-    MetricSource,
-    check_requirements,
-    resolve_metric,
-    validate_dataset,
-)
+from hwnas._io import atomic_write
+from hwnas.config import DEFAULT_STRATEGY, StudyConfig, host_info
+from hwnas.errors import ConfigConflictError, HwnasError
+from hwnas.evaluation import Evaluator, resolve
 from hwnas.executors import (
     DEFAULT_EXECUTOR,
-    Evaluator,
     Executor,
     Job,
     WorkerSetup,
@@ -39,104 +30,18 @@ from hwnas.executors import (
 )
 from hwnas.ledger import LEDGER_FILE, Ledger
 from hwnas.metrics import Constraint, Metric, Objective, parse_constraint, parse_objective
-from hwnas.pareto import pareto_mask
-from hwnas.spaces import Architecture, SearchSpace, get_space
-from hwnas.strategies import (
-    DEFAULT_STRATEGY,
-    FAILED,
-    INFEASIBLE,
-    OK,
-    Problem,
-    Strategy,
-    Trial,
-    make_strategy,
-)
+from hwnas.results import Results, load_results, read_ledger
+from hwnas.sources import EvalContext, MetricSource, check_requirements
+from hwnas.spaces import Architecture, SearchSpace
+from hwnas.strategies import Problem, Strategy, make_strategy
+from hwnas.trial import Trial
 
 if TYPE_CHECKING:
     import pandas as pd
 
 CONFIG_FILE = "config.json"
-#: options a resumed run may change: a larger budget continues the same run
-RESUMABLE_CHANGES = ("budget",)
-
-
-@dataclass
-class StudyConfig:
-    """Everything that determines a run's evaluations (plus its budget)."""
-
-    space: str = "nb201"
-    dataset: str = "cifar10"
-    objectives: list[str] = field(default_factory=lambda: ["accuracy:max", "latency@pixel3:min"])
-    constraints: list[str] = field(default_factory=list)
-    strategy: str = DEFAULT_STRATEGY
-    strategy_options: dict[str, Any] = field(default_factory=dict)
-    budget: int = 200
-    seed: int = 0
-    quality: str = "tabular"
-    #: dataset spec of the images data-dependent estimators read (None: their default)
-    data: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Any, where: str = "configuration") -> StudyConfig:
-        """Settings from stored or given data, type-checked (a damaged ledger must give a
-        clear error, not a traceback); unknown keys are ignored, missing ones default."""
-        if not isinstance(data, dict):
-            raise SpecError(f"{where}: expected an object of settings, got {type(data).__name__}")
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        for name, value in known.items():
-            kind = _FIELD_KINDS[name]
-            if not _is_kind(value, kind):
-                raise SpecError(f"{where}: {name} must be {kind}, got {value!r}")
-        return cls(**known)
-
-    def differences(self, other: StudyConfig) -> list[str]:
-        """`name: stored -> requested` for every setting that differs, budget excepted."""
-        mine, theirs = self.to_dict(), other.to_dict()
-        return [
-            f"{k}: {mine[k]!r} -> {theirs[k]!r}"
-            for k in mine
-            if k not in RESUMABLE_CHANGES and mine[k] != theirs[k]
-        ]
-
-
-_FIELD_KINDS = {
-    "space": "a string",
-    "dataset": "a string",
-    "objectives": "a list of strings",
-    "constraints": "a list of strings",
-    "strategy": "a string",
-    "strategy_options": "an object",
-    "budget": "an integer",
-    "seed": "an integer",
-    "quality": "a string",
-    "data": "a string or null",
-}
-
-
-def _is_kind(value: Any, kind: str) -> bool:
-    if kind == "a string":
-        return isinstance(value, str)
-    if kind == "a string or null":
-        return value is None or isinstance(value, str)
-    if kind == "a list of strings":
-        return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
-    if kind == "an object":
-        return isinstance(value, dict) and all(isinstance(k, str) for k in value)
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def host_info() -> dict[str, str]:
-    from hwnas import __version__
-
-    return {
-        "host": socket.gethostname(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "hwnas": __version__,
-    }
+#: called once when `optimize` ends, with the run's results (e.g. `hwnas.report.write_outputs`)
+Callback = Callable[[Results], None]
 
 
 class Study:
@@ -170,7 +75,6 @@ class Study:
         executor: str | Executor = DEFAULT_EXECUTOR,
         workers: int | None = None,
         _resume: bool = False,
-        _read_only: bool = False,
     ) -> None:
         self.config = StudyConfig(
             space=space,
@@ -184,7 +88,7 @@ class Study:
             quality=quality,
             data=data,
         )
-        self._setup(check=not _read_only)
+        self._setup()
         self.executor: Executor = (
             executor if isinstance(executor, Executor) else make_executor(executor, workers)
         )
@@ -192,45 +96,23 @@ class Study:
         self.ledger = self._open_ledger(_resume)
 
     # --- construction -------------------------------------------------------------------
-    def _setup(self, check: bool = True) -> None:
-        """Resolve the configuration; `check` also refuses metrics that could not be
-        evaluated here (a missing dependency or file), which reading a run does not need."""
-        cfg = self.config
-        if cfg.budget < 1:
-            raise SpecError(f"budget must be a positive number of evaluations, got {cfg.budget}")
-        self.space: SearchSpace = get_space(cfg.space)
-        validate_dataset(self.space, cfg.dataset)
-        if not cfg.objectives:
-            raise SpecError("at least one objective is needed (e.g. accuracy:max)")
-        self.objectives: tuple[Objective, ...] = tuple(parse_objective(o) for o in cfg.objectives)
-        self.constraints: tuple[Constraint, ...] = tuple(
-            parse_constraint(c) for c in cfg.constraints
-        )
-        names = [o.metric.name for o in self.objectives]
-        if len(set(names)) != len(names):
-            raise SpecError(f"an objective is given twice: {', '.join(names)}")
-        # canonical spellings, so a resumed run compares equal however it was typed
-        cfg.objectives = [o.spec for o in self.objectives]
-        cfg.constraints = [c.spec for c in self.constraints]
-        if cfg.data is not None:
-            from hwnas.datasets import DATASETS
-
-            DATASETS.get(cfg.data.partition(":")[0].strip())  # unknown name -> clear error
-        self.context = EvalContext(self.space, cfg.dataset, cfg.quality, cfg.data)
-        self.metrics: list[Metric] = []
-        for m in [o.metric for o in self.objectives] + [c.metric for c in self.constraints]:
-            if m not in self.metrics:
-                self.metrics.append(m)
-        self.sources: dict[str, MetricSource] = {
-            m.name: resolve_metric(self.context, m) for m in self.metrics
-        }
-        if check:
-            check_requirements(self.sources)
-        self.evaluator = Evaluator(self.sources, self.constraints)
+    def _setup(self) -> None:
+        """Resolve the configuration, refusing metrics that could not be evaluated here (a
+        missing dependency or file) and an unknown strategy or option."""
+        resolved = resolve(self.config)
+        self.space: SearchSpace = resolved.space
+        self.objectives: tuple[Objective, ...] = resolved.objectives
+        self.constraints: tuple[Constraint, ...] = resolved.constraints
+        self.context: EvalContext = resolved.context
+        self.metrics: list[Metric] = resolved.metrics
+        self.sources: dict[str, MetricSource] = resolved.sources
+        self.evaluator: Evaluator = resolved.evaluator
+        self._plugins = resolved.plugins()
         self._precheck_cache: dict[str, float] = {}
-        problem = self.problem()
         # instantiating validates the strategy name and options before anything runs
-        make_strategy(cfg.strategy, problem, cfg.seed, cfg.strategy_options)
+        make_strategy(
+            self.config.strategy, self.problem(), self.config.seed, self.config.strategy_options
+        )
 
     def _open_ledger(self, resume: bool) -> Ledger:
         if self.out_dir is None:
@@ -271,7 +153,6 @@ class Study:
         *,
         executor: str | Executor = DEFAULT_EXECUTOR,
         workers: int | None = None,
-        _read_only: bool = False,
         **overrides: Any,
     ) -> Study:
         """Reopen a run. `overrides` may raise the budget; any other change is refused with
@@ -302,15 +183,12 @@ class Study:
             executor=executor,
             workers=workers,
             _resume=True,
-            _read_only=_read_only,
         )
 
-    @classmethod
-    def load(cls, run_dir: str | Path) -> Study:
-        """Open a finished or interrupted run for its results, without running anything."""
-        if not (Path(run_dir) / LEDGER_FILE).exists():
-            raise HwnasError(f"{run_dir}: no run here (no {LEDGER_FILE})")
-        return cls.resume(run_dir, _read_only=True)
+    @staticmethod
+    def load(run_dir: str | Path) -> Results:
+        """A finished or interrupted run's results, read-only (`hwnas.load_results`)."""
+        return load_results(run_dir)
 
     # --- the loop -----------------------------------------------------------------------
     def problem(self) -> Problem:
@@ -336,8 +214,14 @@ class Study:
             self._precheck_cache[arch.key] = total
         return self._precheck_cache[arch.key]
 
-    def optimize(self, progress: Callable[[int, int], None] | None = None) -> Study:
-        """Run (or continue) until the budget is spent or the space is exhausted."""
+    def optimize(
+        self,
+        progress: Callable[[int, int], None] | None = None,
+        callbacks: Sequence[Callback] = (),
+    ) -> Study:
+        """Run (or continue) until the budget is spent or the space is exhausted, then call
+        each of `callbacks` with the results (`hwnas.report.write_outputs` writes the run
+        directory's CSV, PNG and HTML files)."""
         check_requirements(self.sources)
         strategy: Strategy = make_strategy(
             self.config.strategy, self.problem(), self.config.seed, self.config.strategy_options
@@ -348,8 +232,10 @@ class Study:
             self._loop(strategy, recorded, progress)
         finally:
             self.executor.close()
-        if self.out_dir is not None:
-            self.write_outputs()
+        if callbacks:
+            results = self.results()
+            for callback in callbacks:
+                callback(results)
         return self
 
     def _loop(
@@ -393,137 +279,46 @@ class Study:
 
     def _job(self) -> Job:
         """The study's evaluation for an executor; workers get only `setup` (plain data)."""
-        from hwnas.cost import get_target
-        from hwnas.quality import get_quality
-
-        plugins: list[object] = [self.space, *self.sources.values()]
-        plugins += [get_target(m.target) for m in self.metrics if m.target is not None]
-        if any(m.target is None and m.base in QUALITY_METRICS for m in self.metrics):
-            plugins.append(get_quality(self.config.quality))
-        setup = WorkerSetup(self.config.to_dict(), plugin_modules(plugins), tuple(sys.path))
+        setup = WorkerSetup(self.config.to_dict(), plugin_modules(self._plugins), tuple(sys.path))
         return Job(self.space, self.evaluator, setup)
 
     # --- results ------------------------------------------------------------------------
+    def results(self) -> Results:
+        """What the run has recorded so far, read-only."""
+        config, rows = read_ledger(self.ledger, str(self.ledger.path or ":memory:"))
+        created = self.ledger.get_meta("created")
+        return Results(
+            config,
+            rows,
+            path=self.out_dir,
+            host=self.ledger.get_meta("host"),
+            created=float(created) if isinstance(created, (int, float)) else None,
+            sources=self.sources,
+        )
+
     @property
     def metric_names(self) -> list[str]:
         return [m.name for m in self.metrics]
 
     def evaluations(self) -> pd.DataFrame:
         """Every evaluation: `arch`, `status`, one column per metric, `error`, `trial`."""
-        import pandas as pd
-
-        rows = []
-        for row in self.ledger.rows():
-            rec: dict[str, Any] = {"arch": row["arch"], "status": row["status"]}
-            for name in self.metric_names:
-                rec[name] = row["metrics"].get(name, math.nan)
-            rec["error"] = row["error"]
-            rec["trial"] = row["trial"]
-            rows.append(rec)
-        columns = ["arch", "status", *self.metric_names, "error", "trial"]
-        return pd.DataFrame(rows, columns=columns)
-
-    def _objective_matrix(self, frame: pd.DataFrame) -> np.ndarray:
-        return np.column_stack(
-            [
-                frame[o.metric.name].to_numpy(dtype=np.float64)
-                * (-1 if o.direction == "max" else 1)
-                for o in self.objectives
-            ]
-        )
+        return self.results().evaluations()
 
     def pareto_front(self) -> pd.DataFrame:
         """Feasible, successfully evaluated, non-dominated architectures, sorted by the
         first objective."""
-        frame = self.evaluations()
-        ok = frame[frame["status"] == OK]
-        if ok.empty:
-            return ok.drop(columns=["error"]).reset_index(drop=True)
-        front = ok[pareto_mask(self._objective_matrix(ok))]
-        first = self.objectives[0]
-        front = front.sort_values(first.metric.name, ascending=first.direction == "min")
-        return front.drop(columns=["error"]).reset_index(drop=True)
+        return self.results().pareto_front()
 
     def true_front(self) -> pd.DataFrame | None:
         """The exact front of the whole space when every metric comes from a complete
         table (tabular spaces); None otherwise."""
-        import pandas as pd
-
-        tables = {name: src.table() for name, src in self.sources.items()}
-        if any(t is None for t in tables.values()):
-            return None
-        keys = next(iter(tables.values()))[0]  # type: ignore[index]
-        frame = pd.DataFrame({"arch": keys})
-        for name, (tkeys, values) in tables.items():  # type: ignore[misc]
-            if list(tkeys) != list(keys):
-                return None
-            frame[name] = values
-        feasible = np.ones(len(frame), dtype=bool)
-        for c in self.constraints:
-            col = frame[c.metric.name].to_numpy(dtype=np.float64)
-            feasible &= np.array([c.satisfied(v) for v in col])
-        frame = frame[feasible]
-        front = frame[pareto_mask(self._objective_matrix(frame))]
-        first = self.objectives[0]
-        return front.sort_values(first.metric.name, ascending=first.direction == "min").reset_index(
-            drop=True
-        )
+        return self.results().true_front()
 
     def summary(self) -> dict[str, Any]:
-        """Counts by status and front size; on tabular spaces also the hypervolume ratio
-        of the found front to the true one (normalised over the whole table) and the
-        share of the true front found."""
-        from hwnas.indicators import front_share, hypervolume_ratio
-
-        frame = self.evaluations()
-        front = self.pareto_front()
-        out: dict[str, Any] = {
-            "evaluations": len(frame),
-            **{s: int((frame["status"] == s).sum()) for s in (OK, INFEASIBLE, FAILED)},
-            "front_size": len(front),
-        }
-        true = self.true_front()
-        if true is not None and not true.empty:
-            lower, upper = self._table_bounds()
-            out["hv_ratio"] = hypervolume_ratio(
-                self._objective_matrix(front), self._objective_matrix(true), lower, upper
-            )
-            out["true_front_size"] = len(true)
-            out["true_front_found"] = front_share(frame["arch"], true["arch"])
-        return out
-
-    def _table_bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per-objective minimisation bounds over the whole table."""
-        cols = []
-        for o in self.objectives:
-            table = self.sources[o.metric.name].table()
-            assert table is not None
-            values = table[1] * (-1 if o.direction == "max" else 1)
-            cols.append((np.nanmin(values), np.nanmax(values)))
-        return np.array([c[0] for c in cols]), np.array([c[1] for c in cols])
+        """`Results.summary` of the run so far."""
+        return self.results().summary()
 
     def _write_config(self, ledger: Ledger) -> None:
         assert self.out_dir is not None
         data = {"config": self.config.to_dict(), "host": ledger.get_meta("host")}
-        (self.out_dir / CONFIG_FILE).write_text(json.dumps(data, indent=2) + "\n")
-
-    def write_outputs(self) -> None:
-        """evaluations.csv, pareto.csv, config.json, pareto.png and report.html in the run
-        directory."""
-        if self.out_dir is None:
-            raise HwnasError("this study has no output directory")
-        self._write_config(self.ledger)
-        _atomic_csv(self.evaluations(), self.out_dir / "evaluations.csv")
-        _atomic_csv(self.pareto_front(), self.out_dir / "pareto.csv")
-        from hwnas.report.plots import plot_front
-
-        plot_front(self, self.out_dir / "pareto.png")
-        from hwnas.report.html import write_report
-
-        write_report([self], self.out_dir / "report.html")
-
-
-def _atomic_csv(frame: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    frame.to_csv(tmp, index=False)
-    tmp.replace(path)
+        atomic_write(self.out_dir / CONFIG_FILE, json.dumps(data, indent=2) + "\n")

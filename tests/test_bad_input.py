@@ -400,9 +400,9 @@ label_csv = st.one_of(
 @FAST
 @given(label_csv)
 def test_predictor_label_csvs_load_or_raise_clear_errors(tmp_path_factory, content) -> None:
-    from hwnas.evaluation import EvalContext
     from hwnas.metrics import Metric
     from hwnas.quality.predictor import PredictorSource
+    from hwnas.sources import EvalContext
 
     path = _write(tmp_path_factory.mktemp("labels"), "labels.csv", content)
     ctx = EvalContext(get_space("nb201"), "cifar10", f"predictor:{path}")

@@ -17,7 +17,7 @@ SCRIPT = textwrap.dedent(
     import os, sys, time
     import hwnas
     from hwnas.cost import Target, get_target, register_target
-    from hwnas.evaluation import MetricSource
+    from hwnas.sources import MetricSource
 
     DELAY = float(os.environ.get("DELAY", "0"))
 

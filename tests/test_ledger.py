@@ -9,7 +9,7 @@ import pytest
 from hwnas.errors import HwnasError
 from hwnas.ledger import SCHEMA_VERSION, Ledger
 from hwnas.spaces import get_space
-from hwnas.strategies import Trial
+from hwnas.trial import Trial
 
 
 def test_record_and_read_back_with_special_floats(tmp_path: Path) -> None:

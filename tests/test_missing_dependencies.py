@@ -68,7 +68,7 @@ def test_bench_refuses_a_baseline_whose_package_is_missing(hide) -> None:
 
 
 def test_cli_turns_a_missing_optional_module_into_one_line(hide, capsys) -> None:
-    from hwnas.cli import friendly
+    from hwnas.cli._app import friendly
 
     hide("onnxruntime")
 
@@ -87,7 +87,7 @@ def test_cli_turns_a_missing_optional_module_into_one_line(hide, capsys) -> None
 def test_cli_lets_a_missing_required_module_through() -> None:
     """A module hwnas does not list as optional, or a missing submodule of an installed
     optional package (a broken install), is a fault to see, not bad input."""
-    from hwnas.cli import friendly
+    from hwnas.cli._app import friendly
 
     for name in ("numpyy", "torch._no_such_part"):
 
@@ -110,7 +110,7 @@ def test_a_finished_run_still_loads_without_the_dependency(hide, tmp_path) -> No
     )  # fmt: skip
     study.optimize()
     hide("torch")
-    loaded = hwnas.Study.load(run)
+    loaded = hwnas.load_results(run)
     assert len(loaded.evaluations()) == 3
     with pytest.raises(DependencyError, match="metric macs needs torch"):
-        loaded.optimize()
+        hwnas.Study.resume(run).optimize()

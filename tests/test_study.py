@@ -10,8 +10,9 @@ import pytest
 
 import hwnas
 from hwnas.errors import ConfigConflictError, HwnasError, SpecError, UnknownNameError
-from hwnas.evaluation import MetricSource
 from hwnas.ledger import LEDGER_FILE, Ledger
+from hwnas.report import write_outputs
+from hwnas.sources import MetricSource
 
 
 def test_optimize_returns_a_front_dataframe() -> None:
@@ -130,7 +131,7 @@ def test_provenance_is_stored_with_every_value(tmp_path: Path) -> None:
 
 def test_run_directory_files(tmp_path: Path) -> None:
     run = tmp_path / "run"
-    study = hwnas.Study(budget=40, seed=0, out_dir=run).optimize()
+    study = hwnas.Study(budget=40, seed=0, out_dir=run).optimize(callbacks=[write_outputs])
     for name in ("ledger.sqlite", "evaluations.csv", "pareto.csv", "pareto.png", "config.json"):
         assert (run / name).stat().st_size > 0, name
     evals = pd.read_csv(run / "evaluations.csv")

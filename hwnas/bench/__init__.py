@@ -3,8 +3,9 @@ baselines) in one harness, over seeds and budgets, against the exact true front.
 
 from __future__ import annotations
 
+from hwnas.bench._oracle import Evaluator
 from hwnas.bench._report import markdown_table, runs_frame, summary_frame, write_report
-from hwnas.bench._run import Evaluator, RunResult, run_many, run_one
+from hwnas.bench._run import RunResult, run_many, run_one
 from hwnas.bench._tasks import Task, TaskContext, context, parse_task
 
 #: The tasks of the issue's targets: CIFAR-10 validation accuracy x 4 HW-NAS-Bench devices.

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from hwnas._io import atomic_write
 from hwnas.bench._run import RunResult
 
 if TYPE_CHECKING:
@@ -113,8 +114,8 @@ def write_report(results: Sequence[RunResult], out_dir: str | Path) -> dict[str,
         "markdown": out / "summary.md",
         "plot": out / "hv_gap.png",
     }
-    runs_frame(results).to_csv(paths["runs"], index=False)
-    summary.to_csv(paths["summary"], index=False)
-    paths["markdown"].write_text(markdown_table(summary))
+    atomic_write(paths["runs"], runs_frame(results).to_csv(index=False))
+    atomic_write(paths["summary"], summary.to_csv(index=False))
+    atomic_write(paths["markdown"], markdown_table(summary))
     plot_curves(results, paths["plot"])
     return paths

@@ -8,9 +8,13 @@ from functools import cache
 
 import numpy as np
 
+from hwnas.config import StudyConfig
 from hwnas.errors import SpecError
+from hwnas.evaluation import resolve
+from hwnas.results import Results
 from hwnas.spaces import Architecture
-from hwnas.strategies import FAILED, OK, Problem, Trial
+from hwnas.strategies import Problem
+from hwnas.trial import FAILED, OK, Trial
 
 
 @dataclass(frozen=True)
@@ -45,21 +49,14 @@ class TaskContext:
     and the bounds. Built once per process."""
 
     def __init__(self, task: Task) -> None:
-        from hwnas.study import Study
-
-        study = Study(
-            space=task.space,
-            dataset=task.dataset,
-            objectives=task.objectives,
-            strategy="random",
-            budget=1,
-        )
+        config = StudyConfig(space=task.space, dataset=task.dataset, objectives=[*task.objectives])
+        resolved = resolve(config)
         self.task = task
-        self.space = study.space
-        self.problem: Problem = study.problem()
-        self.metrics = [o.metric.name for o in study.objectives]
-        self.signs = np.array([-1.0 if o.direction == "max" else 1.0 for o in study.objectives])
-        tables = [study.sources[m].table() for m in self.metrics]
+        self.space = resolved.space
+        self.problem = Problem(resolved.space, resolved.objectives, resolved.constraints)
+        self.metrics = [o.metric.name for o in resolved.objectives]
+        self.signs = np.array([-1.0 if o.direction == "max" else 1.0 for o in resolved.objectives])
+        tables = [resolved.sources[m].table() for m in self.metrics]
         if any(t is None for t in tables):
             raise SpecError(f"task {task.name}: not every metric comes from a complete table")
         keys = tables[0][0]  # type: ignore[index]
@@ -67,7 +64,7 @@ class TaskContext:
         self.lower, self.upper = np.nanmin(F, axis=0), np.nanmax(F, axis=0)
         self._rows = {k: i for i, k in enumerate(keys)}
         self._F = F
-        true = study.true_front()
+        true = Results(config, [], sources=resolved.sources).true_front()
         assert true is not None
         self.true_keys: list[str] = list(true["arch"])
         self.true_F = np.column_stack([true[m].to_numpy(dtype=np.float64) for m in self.metrics])

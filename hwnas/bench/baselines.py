@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from hwnas.bench._run import Evaluator
+from hwnas.bench._oracle import Evaluator
 from hwnas.registry import Registry
 
 Runner = Callable[[Evaluator, int], None]

@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from hwnas.cli import app, console, err_console, friendly
+from hwnas.cli._app import app, console, err_console, friendly
 
 
 @app.command()
@@ -36,7 +36,7 @@ def targets(
     devices, a roofline per shipped device spec, and the forms that take a file."""
     from hwnas.cost import TARGETS, get_target
     from hwnas.cost.analytic import builtin_specs
-    from hwnas.evaluation import EvalContext
+    from hwnas.sources import EvalContext
     from hwnas.spaces import get_space
 
     named = list(TARGETS.items())
@@ -86,11 +86,12 @@ def metrics(
     quality: str = typer.Option("tabular", help="Quality estimator."),
 ) -> None:
     """List the metric names usable in -o/-c for a space and dataset."""
-    from hwnas.evaluation import QUALITY_METRICS, EvalContext, available_metrics, validate_dataset
+    from hwnas.evaluation import available_metrics
+    from hwnas.sources import QUALITY_METRICS, EvalContext
     from hwnas.spaces import get_space
 
     sp = get_space(space)
-    validate_dataset(sp, dataset)
+    sp.check_dataset(dataset)
     names = available_metrics(EvalContext(sp, dataset, quality))
     for name in names:
         console.print(name, highlight=False)
@@ -121,19 +122,13 @@ def evaluate(
 ) -> None:
     """Evaluate one architecture's metrics, each with its provenance."""
     from hwnas.errors import missing_dependency
-    from hwnas.evaluation import (
-        EvalContext,
-        available_metrics,
-        check_requirements,
-        missing_modules,
-        resolve_metric,
-        validate_dataset,
-    )
+    from hwnas.evaluation import available_metrics, resolve_metric
     from hwnas.metrics import parse_metric
+    from hwnas.sources import EvalContext, check_requirements, missing_modules
     from hwnas.spaces import get_space
 
     sp = get_space(space)
-    validate_dataset(sp, dataset)
+    sp.check_dataset(dataset)
     ctx = EvalContext(sp, dataset, quality)
     a = sp.parse(arch)
     names = metric or [n for n in available_metrics(ctx) if "@" not in n]

@@ -11,14 +11,12 @@ from typing import Any
 
 import typer
 
-from hwnas.cli import app, console, friendly, progress_bar
+from hwnas.cli._app import app, console, friendly, progress_bar
 from hwnas.errors import HwnasError
 
 
 def _dataset(space: Any, dataset: str | None) -> str:
-    from hwnas.evaluation import validate_dataset
-
-    return validate_dataset(space, dataset or space.datasets[0])
+    return str(space.check_dataset(dataset or space.datasets[0]))
 
 
 def _json_safe(value: Any) -> Any:
@@ -44,8 +42,8 @@ def measure_arch(
     roofline on every shipped device spec)."""
     from hwnas.cost import get_target
     from hwnas.cost.targets import MeasuredTarget, analytic_counts, buildable
-    from hwnas.evaluation import EvalContext, MetricSource
     from hwnas.metrics import Metric
+    from hwnas.sources import EvalContext, MetricSource
     from hwnas.spaces import get_space
 
     space = get_space(space_name)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import typer
 
-from hwnas.cli import app, console, err_console, friendly
+from hwnas._io import atomic_path, atomic_write
+from hwnas.cli._app import app, console, err_console, friendly
 
 
 @app.command()
@@ -69,12 +69,10 @@ def proxies(
         )  # fmt: skip
     frame = pd.DataFrame(rows, columns=names)
     frame.insert(0, "arch", [a.key for a in archs])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, out)
+    with atomic_path(out) as tmp:
+        frame.to_csv(tmp, index=False)
     meta = out.with_name(out.name + ".json")
-    meta.write_text(json.dumps({"schema_version": 1, "csv": out.name, **provenance}, indent=2))
+    atomic_write(meta, json.dumps({"schema_version": 1, "csv": out.name, **provenance}, indent=2))
     data_note = provenance["data"]["dataset"] if provenance["data"] else "none (data-free)"
     console.print(
         f"{len(frame)} architectures x {len(names)} proxies -> {out} "

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from hwnas.cli import app, console, friendly
+from hwnas.cli._app import app, console, friendly
 from hwnas.errors import SpecError
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from hwnas.cli import app, console, friendly, progress_bar
+from hwnas.cli._app import app, console, friendly, progress_bar
 from hwnas.errors import SpecError
 
 
@@ -169,20 +169,24 @@ def _explicit(ctx: typer.Context, param: str) -> bool:
 
 
 def _run(study: Any, quiet: bool) -> None:
-    from hwnas.report.console import print_study
+    from hwnas.report import write_outputs
+    from hwnas.report.console import print_results
+    from hwnas.report.outputs import OUTPUT_FILES
 
     cfg = study.config
     if quiet:
-        study.optimize()
+        study.optimize(callbacks=[write_outputs])
         console.print(str(study.out_dir))
         return
     with progress_bar() as bar:
         task = bar.add_task(f"{cfg.strategy} on {cfg.space}/{cfg.dataset}", total=cfg.budget)
-        study.optimize(progress=lambda done, total: bar.update(task, completed=done, total=total))
-    print_study(study, console)
+        study.optimize(
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            callbacks=[write_outputs],
+        )
+    print_results(study.results(), console)
     console.print(
-        f"Run files in {study.out_dir}: ledger.sqlite, evaluations.csv, "
-        "pareto.csv, pareto.png, report.html, config.json",
+        f"Run files in {study.out_dir}: ledger.sqlite, {', '.join(OUTPUT_FILES)}, config.json",
         highlight=False,
     )
 
@@ -191,15 +195,15 @@ def _run(study: Any, quiet: bool) -> None:
 @friendly
 def show(run_dir: Path = typer.Argument(..., help="A run directory.")) -> None:
     """Print a run's front and summary again."""
-    from hwnas.report.console import print_study
-    from hwnas.study import Study
+    from hwnas.report.console import print_results
+    from hwnas.results import load_results
 
-    study = Study.load(run_dir)
-    cfg = study.config
+    results = load_results(run_dir)
+    cfg = results.config
     console.print(
         f"{run_dir}: {cfg.space}/{cfg.dataset}, objectives {', '.join(cfg.objectives)}"
         + (f", constraints {', '.join(cfg.constraints)}" if cfg.constraints else "")
         + f", strategy {cfg.strategy}, budget {cfg.budget}, seed {cfg.seed}",
         highlight=False,
     )
-    print_study(study, console)
+    print_results(results, console)

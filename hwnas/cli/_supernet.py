@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from hwnas.cli import app, console, friendly, progress_bar
+from hwnas.cli._app import app, console, friendly, progress_bar
 from hwnas.errors import SpecError
 
 supernet_app = typer.Typer(

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hwnas.errors import UnknownNameError
-from hwnas.evaluation import EvalContext, MetricSource
 from hwnas.metrics import Metric
 from hwnas.registry import Registry
+from hwnas.sources import EvalContext, MetricSource
 
 
 @dataclass

@@ -22,8 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from hwnas._io import atomic_write
 from hwnas.errors import EvaluationError, HwnasError, SpecError
-from hwnas.spaces import Architecture, SearchSpace, get_space
+from hwnas.spaces import Architecture, LayeredSpace, SearchSpace, get_space
 
 SCHEMA_VERSION = 2
 #: schema 1 (no reference network) has the same predictor, so it still loads
@@ -35,7 +36,7 @@ RIDGE = 1e-6
 
 def layered(space: SearchSpace) -> bool:
     """Whether the space splits its networks into separately measurable layers."""
-    return hasattr(space, "layers") and hasattr(space, "profile_units")
+    return isinstance(space, LayeredSpace)
 
 
 def _features(lut_sum: float, n_layers: int) -> list[float]:
@@ -92,11 +93,7 @@ class LatencyPredictor:
         }
 
     def save(self, path: str | Path) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=1, sort_keys=True) + "\n")
-        tmp.replace(path)
+        atomic_write(path, json.dumps(self.to_dict(), indent=1, sort_keys=True) + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> LatencyPredictor:
@@ -148,11 +145,6 @@ def fit_correction(
 
 
 # --- profiling ------------------------------------------------------------------------------
-def _net_shape(space: SearchSpace, arch: Architecture, dataset: str) -> tuple[int, ...]:
-    shape = getattr(space, "arch_input_shape", None)
-    return tuple(shape(arch, dataset) if shape else space.input_shape(dataset))
-
-
 def allowed_choices(space: SearchSpace, restrict: dict[str, list[Any]] | None) -> list[list[int]]:
     """Per dimension, the choice indices a restriction allows: `{"width": [1.0],
     "kernel_*": [3, 5]}` (shell patterns over dimension names, values as the choices)."""
@@ -235,13 +227,12 @@ def profile(
     """Measure the lookup table and `samples` whole networks on a local target, and fit.
     With `reference` (the default) the first sampled network is timed beside every chunk
     and all figures are put on its scale (see the module docstring)."""
-    from hwnas import __version__
+    from hwnas._version import __version__
     from hwnas.cost.measure import measure, measure_referenced, runtime_info
     from hwnas.cost.targets import measured_config
-    from hwnas.evaluation import validate_dataset
 
     space = get_space(space_name)
-    validate_dataset(space, dataset)
+    space.check_dataset(dataset)
     if not layered(space):
         raise HwnasError(
             f"space {space_name!r} does not split into layers, so it cannot be profiled into "
@@ -252,7 +243,7 @@ def profile(
         raise SpecError(f"profiling needs at least 1 whole-network sample, got {samples}")
     started = time.time()
     archs = sample_archs(space, samples, seed, restrict=restrict)
-    ref = (space.build(archs[0], dataset), _net_shape(space, archs[0], dataset))
+    ref = (space.build(archs[0], dataset), space.arch_input_shape(archs[0], dataset))
     reference_ms: list[float] = []
 
     def run(models: list[tuple[Any, tuple[int, ...]]], cfg: Any) -> list[Any]:
@@ -276,7 +267,7 @@ def profile(
     net_timings: list[Any] = []
     for start in range(0, len(archs), net_cfg.chunk):
         part = archs[start : start + net_cfg.chunk]
-        nets = [(space.build(a, dataset), _net_shape(space, a, dataset)) for a in part]
+        nets = [(space.build(a, dataset), space.arch_input_shape(a, dataset)) for a in part]
         net_timings += run(nets, net_cfg)
         if progress is not None:
             progress("whole networks", min(start + net_cfg.chunk, len(archs)), len(archs))
@@ -435,7 +426,7 @@ def validate(path: str | Path, n: int = 30, seed: int = 12345, repeats: int = 11
     if not held_out:
         raise HwnasError(f"{path}: no held-out architecture left in the profiled sub-space")
     predicted = [predictor.predict(a) for a in held_out]
-    nets = [(space.build(a, dataset), _net_shape(space, a, dataset)) for a in held_out]
+    nets = [(space.build(a, dataset), space.arch_input_shape(a, dataset)) for a in held_out]
     ref_meta = meta.get("reference")
     if ref_meta:
         ref_key, ref_then = str(ref_meta["arch"]), float(ref_meta["ms"])
@@ -447,7 +438,7 @@ def validate(path: str | Path, n: int = 30, seed: int = 12345, repeats: int = 11
     drift: dict[str, Any] = {}
     if ref_key:
         ref_arch = space.parse(ref_key)
-        reference = (space.build(ref_arch, dataset), _net_shape(space, ref_arch, dataset))
+        reference = (space.build(ref_arch, dataset), space.arch_input_shape(ref_arch, dataset))
         timings, ref_ms = measure_referenced(nets, reference, cfg)
         normalised = [t.ratio * ref_then for t in timings]
         referenced = {

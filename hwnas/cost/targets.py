@@ -14,19 +14,13 @@ from typing import Any
 from hwnas.cost import Target, register_target, register_target_resolver
 from hwnas.cost.measure import MeasureConfig
 from hwnas.errors import HwnasError, UnknownNameError
-from hwnas.evaluation import EvalContext, Measurement, MetricSource
 from hwnas.metrics import Metric
+from hwnas.sources import EvalContext, Measurement, MetricSource
 from hwnas.spaces import Architecture, SearchSpace, get_space
 
 
 def buildable(space: SearchSpace) -> bool:
     return type(space).build is not SearchSpace.build
-
-
-def net_input_shape(space: SearchSpace, arch: Architecture, dataset: str) -> tuple[int, ...]:
-    """The input a built architecture takes (spaces with a resolution gene say so)."""
-    shape = getattr(space, "arch_input_shape", None)
-    return tuple(shape(arch, dataset) if shape else space.input_shape(dataset))
 
 
 @lru_cache(maxsize=2048)
@@ -35,7 +29,7 @@ def _counts(space_name: str, dataset: str, key: str) -> Any:
 
     space = get_space(space_name)
     arch = space.parse(key)
-    return count(space.build(arch, dataset), net_input_shape(space, arch, dataset))
+    return count(space.build(arch, dataset), space.arch_input_shape(arch, dataset))
 
 
 def analytic_counts(space: SearchSpace, arch: Architecture, dataset: str) -> Any:
@@ -137,7 +131,7 @@ class MeasuredSource(MetricSource):
         from hwnas.cost.measure import measure
 
         space, ds = self.ctx.space, self.ctx.dataset
-        nets = [(space.build(a, ds), net_input_shape(space, a, ds)) for a in archs]
+        nets = [(space.build(a, ds), space.arch_input_shape(a, ds)) for a in archs]
         return [
             Measurement(t.value, {**t.provenance, "target": self.target})
             for t in measure(nets, self.cfg)

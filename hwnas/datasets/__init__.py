@@ -129,13 +129,6 @@ def list_datasets(pattern: str = "*") -> list[str]:
     return DATASETS.names(pattern)
 
 
-def require_path(path: Path, what: str) -> Path:
-    """`path` if it exists, else a `DatasetError` naming what was expected there."""
-    if not path.exists():
-        raise DatasetError(f"{what}: {path} does not exist")
-    return path
-
-
 def to_float_images(
     x: np.ndarray, channels: int, size: int, mean: float = 0.5, std: float = 0.25
 ) -> Any:

@@ -9,14 +9,9 @@ from collections.abc import Callable
 
 from hwnas.errors import SpecError
 from hwnas.executors._base import (
-    FREE,
-    ON_DEVICE,
-    WHOLE,
-    Evaluator,
     Executor,
     Fault,
     Job,
-    Outcome,
     PoolExecutor,
     Task,
     WorkerSetup,
@@ -62,14 +57,9 @@ def list_executors(pattern: str = "*") -> list[str]:
 __all__ = [
     "DEFAULT_EXECUTOR",
     "EXECUTORS",
-    "FREE",
-    "ON_DEVICE",
-    "WHOLE",
-    "Evaluator",
     "Executor",
     "Fault",
     "Job",
-    "Outcome",
     "PoolExecutor",
     "Task",
     "WorkerSetup",

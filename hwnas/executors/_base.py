@@ -1,5 +1,5 @@
-"""What one evaluation is (the pipeline), what travels to a worker, and the scheduler that
-pools share: batches dispatched together, devices held one evaluation at a time, results
+"""What travels to a worker (the pipeline itself is `hwnas.evaluation`'s), and the
+scheduler that pools share: batches dispatched together, devices held one evaluation at a time, results
 yielded as they complete, lost workers and timeouts retried by policy."""
 
 from __future__ import annotations
@@ -11,129 +11,14 @@ import sys
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
+from hwnas.config import StudyConfig
 from hwnas.errors import HwnasError, SpecError
-from hwnas.evaluation import Measurement, MetricSource
-from hwnas.metrics import Constraint
+from hwnas.evaluation import FREE, ON_DEVICE, WHOLE, Evaluator, resolve
 from hwnas.spaces import Architecture, SearchSpace
-from hwnas.strategies import FAILED, INFEASIBLE, OK
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """The result of evaluating one architecture: plain data, so it crosses processes."""
-
-    status: str
-    values: dict[str, float] = field(default_factory=dict)
-    provenance: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-    started: float = 0.0
-    finished: float = 0.0
-
-
-#: the parts of an evaluation: device-free metrics, then the metrics measured on devices
-FREE, ON_DEVICE, WHOLE = "free", "device", "whole"
-
-
-@dataclass(frozen=True)
-class Evaluator:
-    """The evaluation pipeline of a study. Its stages, in order: cheap device-free metrics,
-    the cheap constraints, expensive device-free metrics (tables, training, proxies), then
-    the same for the metrics measured on devices, and last every constraint; a candidate
-    that fails or is infeasible skips the stages after. Pools run the device-free part and
-    the device part as separate tasks, so only the second holds a device (training spreads
-    over all workers while measurements queue per device); in-process, one call runs it
-    all. Sources are evaluated batch-wise (tables answer a whole batch in one lookup) and
-    one by one only when a batch fails."""
-
-    sources: dict[str, MetricSource]
-    constraints: tuple[Constraint, ...] = ()
-
-    def prepare(self) -> None:
-        for source in self.sources.values():
-            source.prepare()
-
-    @property
-    def devices(self) -> tuple[str, ...]:
-        """The devices an evaluation occupies, sorted."""
-        return tuple(sorted({s.device for s in self.sources.values() if s.device is not None}))
-
-    def _names(self, part: str) -> list[str]:
-        return [n for n, s in self.sources.items() if (s.device is None) == (part == FREE)]
-
-    def evaluate(
-        self,
-        archs: Sequence[Architecture],
-        part: str = WHOLE,
-        prior: dict[str, Outcome] | None = None,
-    ) -> Iterator[tuple[Architecture, Outcome]]:
-        """Run the `part` (FREE, ON_DEVICE or WHOLE) for each architecture; ON_DEVICE
-        continues the `prior` outcome of the FREE part."""
-        prior = prior or {}
-        started = {a.key: prior[a.key].started if a.key in prior else time.time() for a in archs}
-        values = {a.key: dict(prior[a.key].values) if a.key in prior else {} for a in archs}
-        prov = {a.key: dict(prior[a.key].provenance) if a.key in prior else {} for a in archs}
-        errors: dict[str, str] = {}
-        infeasible: set[str] = set()
-        done: set[str] = {n for o in prior.values() for n in o.values}
-
-        def run(names: list[str]) -> None:
-            for name in names:
-                todo = [a for a in archs if a.key not in errors and a.key not in infeasible]
-                for arch, result in zip(todo, _evaluate_isolated(self.sources[name], todo)):
-                    if isinstance(result, Measurement):
-                        values[arch.key][name] = result.value
-                        prov[arch.key][name] = result.provenance
-                    else:
-                        errors[arch.key] = f"{name}: {result}"
-                done.add(name)
-
-        def check(cheap_only: bool) -> None:
-            for arch in archs:
-                if arch.key in errors:
-                    continue
-                for c in self.constraints:
-                    name = c.metric.name
-                    if name not in done or (cheap_only and not self.sources[name].cheap):
-                        continue
-                    if not c.satisfied(values[arch.key].get(name, math.nan)):
-                        infeasible.add(arch.key)
-
-        parts = [FREE, ON_DEVICE] if part == WHOLE else [part]
-        for p in parts:
-            names = self._names(p)
-            run([n for n in names if self.sources[n].cheap])
-            check(cheap_only=True)
-            run([n for n in names if not self.sources[n].cheap])
-        if part != FREE or not self._names(ON_DEVICE):
-            done.update(self.sources)  # a metric never computed counts as violated
-            check(cheap_only=False)
-        finished = time.time()
-        for arch in archs:
-            key = arch.key
-            status = FAILED if key in errors else INFEASIBLE if key in infeasible else OK
-            outcome = Outcome(
-                status, values[key], prov[key], errors.get(key), started[key], finished
-            )
-            yield arch, outcome
-
-
-def _evaluate_isolated(source: MetricSource, archs: list[Architecture]) -> list[Measurement | str]:
-    """The batch at once; if it raises, one by one, so one bad architecture fails alone.
-    A failure is returned as its message."""
-    if not archs:
-        return []
-    try:
-        results = list(source.evaluate(archs))
-        if len(results) != len(archs):
-            raise HwnasError(f"{source.metric}: {len(results)} results for {len(archs)} archs")
-        return results  # type: ignore[return-value]
-    except Exception as exc:  # noqa: BLE001 - recorded as the evaluation's error
-        if len(archs) == 1:
-            return [f"{type(exc).__name__}: {exc}"]
-        return [_evaluate_isolated(source, [a])[0] for a in archs]
+from hwnas.trial import FAILED, OK, Outcome
 
 
 # --- what a worker receives ---------------------------------------------------------------
@@ -187,11 +72,9 @@ def worker_evaluator(setup: WorkerSetup) -> tuple[SearchSpace, Evaluator]:
                 sys.path.append(path)
         for module in setup.imports:
             importlib.import_module(module)
-        from hwnas.study import Study
-
-        study = Study(**setup.config)
-        study.evaluator.prepare()
-        _RESOLVED[key] = (study.space, study.evaluator)
+        resolved = resolve(StudyConfig.from_dict(setup.config, "the study's configuration"))
+        resolved.evaluator.prepare()
+        _RESOLVED[key] = (resolved.space, resolved.evaluator)
     return _RESOLVED[key]
 
 

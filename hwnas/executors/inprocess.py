@@ -7,8 +7,9 @@ from collections.abc import Iterator, Sequence
 
 from hwnas.errors import SpecError
 from hwnas.executors import register_executor
-from hwnas.executors._base import Executor, Outcome
+from hwnas.executors._base import Executor
 from hwnas.spaces import Architecture
+from hwnas.trial import Outcome
 
 
 @register_executor("inprocess")

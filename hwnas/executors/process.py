@@ -15,7 +15,8 @@ from typing import Any
 
 from hwnas.errors import HwnasError
 from hwnas.executors import register_executor
-from hwnas.executors._base import Fault, Outcome, PoolExecutor, Task, WorkerSetup, evaluate_one
+from hwnas.executors._base import Fault, PoolExecutor, Task, WorkerSetup, evaluate_one
+from hwnas.trial import Outcome
 
 #: how long a fresh worker may take to import and resolve the study before it counts as broken
 STARTUP_TIMEOUT_S = 300.0

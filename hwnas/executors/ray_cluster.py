@@ -10,9 +10,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from hwnas.errors import DependencyError, HwnasError
+from hwnas._imports import optional_import
+from hwnas.errors import HwnasError
+from hwnas.evaluation import ON_DEVICE
 from hwnas.executors import register_executor
-from hwnas.executors._base import ON_DEVICE, Fault, Outcome, PoolExecutor, Task, evaluate_one
+from hwnas.executors._base import Fault, PoolExecutor, Task, evaluate_one
+from hwnas.trial import Outcome
 
 
 def device_resource(device: str) -> str:
@@ -35,11 +38,7 @@ def check_reachable(address: str, timeout: float = 5.0) -> None:
 
 
 def _import_ray() -> Any:
-    try:
-        import ray
-    except ImportError:
-        raise DependencyError("the ray executor needs Ray: pip install 'hwnas[ray]'") from None
-    return ray
+    return optional_import("ray", "the ray executor")
 
 
 @register_executor("ray")

@@ -74,15 +74,3 @@ class Predictor:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
-
-
-def require_sklearn() -> None:
-    """Raise a `DependencyError` naming the extra when scikit-learn is missing."""
-    try:
-        import sklearn  # noqa: F401
-    except ImportError:
-        from hwnas.errors import DependencyError
-
-        raise DependencyError(
-            "this predictor needs scikit-learn (a dependency of hwnas): pip install scikit-learn"
-        ) from None

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from hwnas.predictors import register_predictor
-from hwnas.predictors._base import Predictor, require_sklearn
+from hwnas.predictors._base import Predictor
 
 
 @register_predictor("forest")
@@ -31,7 +31,6 @@ class ExtraTrees(Predictor):
         self.seed = seed
 
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
-        require_sklearn()
         from sklearn.ensemble import ExtraTreesRegressor
 
         if self.n_estimators < 1:

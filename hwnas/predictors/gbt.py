@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from hwnas.predictors import register_predictor
-from hwnas.predictors._base import Predictor, require_sklearn
+from hwnas.predictors._base import Predictor
 
 
 @register_predictor("gbt")
@@ -30,7 +30,6 @@ class GradientBoostedTrees(Predictor):
         self.seed = seed
 
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
-        require_sklearn()
         from sklearn.ensemble import GradientBoostingRegressor
 
         if self.n_members < 1:

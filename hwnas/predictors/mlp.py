@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 
 from hwnas.predictors import register_predictor
-from hwnas.predictors._base import Predictor, require_sklearn
+from hwnas.predictors._base import Predictor
 
 
 @register_predictor("mlp")
@@ -30,7 +30,6 @@ class MLPEnsemble(Predictor):
         self.seed = seed
 
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
-        require_sklearn()
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.neural_network import MLPRegressor
 

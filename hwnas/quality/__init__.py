@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from hwnas.evaluation import EvalContext, MetricSource
 from hwnas.metrics import Metric
 from hwnas.registry import Registry
+from hwnas.sources import EvalContext, MetricSource
 
 
 class QualityEstimator:

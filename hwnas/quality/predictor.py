@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 
 from hwnas.errors import HwnasError, SpecError
-from hwnas.evaluation import EvalContext, Measurement, MetricSource
 from hwnas.metrics import Metric
 from hwnas.quality import QualityEstimator, register_quality
+from hwnas.sources import EvalContext, Measurement, MetricSource
 from hwnas.spaces import Architecture, SearchSpace
 
 DEFAULT_PROXIES: tuple[str, ...] = ("synflow", "params", "flops")

@@ -384,9 +384,7 @@ def score_archs(
 
     import torch
 
-    from hwnas.evaluation import validate_dataset
-
-    validate_dataset(space, dataset)
+    space.check_dataset(dataset)
     torch.set_num_threads(threads)
     needs_data = any(n not in DATA_FREE for n in names)
     data = data or default_data()

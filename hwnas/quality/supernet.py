@@ -13,10 +13,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+from hwnas._imports import optional_import
 from hwnas.errors import HwnasError, SpecError
-from hwnas.evaluation import EvalContext, Measurement, MetricSource
 from hwnas.metrics import Metric
 from hwnas.quality import QualityEstimator, register_quality
+from hwnas.sources import EvalContext, Measurement, MetricSource
 
 
 class SupernetSource(MetricSource):
@@ -32,9 +33,7 @@ class SupernetSource(MetricSource):
         calib_images: int,
         eval_images: int | None = None,
     ) -> None:
-        from hwnas.models import require_torch
-
-        require_torch()
+        optional_import("torch", "the supernet quality estimator")
         self.ctx = ctx
         self.metric = metric.name
         self.split = "test" if metric.base == "test_accuracy" else "val"

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from hwnas.errors import HwnasError
-from hwnas.evaluation import EvalContext, MetricSource
 from hwnas.metrics import Metric
 from hwnas.quality import QualityEstimator, register_quality
+from hwnas.sources import EvalContext, MetricSource
 
 
 @register_quality("tabular")

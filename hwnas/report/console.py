@@ -1,4 +1,4 @@
-"""Rich rendering of a study's front and summary."""
+"""Rich rendering of a run's front and summary."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from hwnas.study import Study
+    from hwnas.results import Results
 
 
 def _fmt(value: object) -> str:
@@ -18,26 +18,26 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
-def front_table(study: Study, limit: int | None = None) -> Table:
-    front = study.pareto_front()
+def front_table(run: Results, limit: int | None = None) -> Table:
+    front = run.pareto_front()
     title = f"Pareto front: {len(front)} architectures"
     table = Table(title=title, title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("arch", overflow="fold")
-    for name in study.metric_names:
-        direction = next((o.direction for o in study.objectives if o.metric.name == name), None)
+    for name in run.metric_names:
+        direction = next((o.direction for o in run.objectives if o.metric.name == name), None)
         table.add_column(f"{name}" + (f" ({direction})" if direction else ""), justify="right")
     rows = front if limit is None else front.head(limit)
     for i, row in enumerate(rows.itertuples(index=False)):
         values = dict(zip(front.columns, row))
-        table.add_row(str(i), values["arch"], *[_fmt(values[n]) for n in study.metric_names])
+        table.add_row(str(i), values["arch"], *[_fmt(values[n]) for n in run.metric_names])
     return table
 
 
-def print_study(study: Study, console: Console | None = None) -> None:
+def print_results(run: Results, console: Console | None = None) -> None:
     console = console or Console(markup=False)
-    console.print(front_table(study))
-    s = study.summary()
+    console.print(front_table(run))
+    s = run.summary()
     parts = [
         (
             f"{s['evaluations']} evaluations ({s['ok']} ok, {s['infeasible']} infeasible, "

@@ -9,16 +9,17 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hwnas._version import __version__
 from hwnas.indicators import normalise
 from hwnas.pareto import hypervolume
+from hwnas.trial import FAILED, INFEASIBLE, OK
 
 if TYPE_CHECKING:
-    from hwnas.study import Study
+    from hwnas.results import Results
 
 #: above this many evaluations, only front architectures get a picture (keeps files small)
 MAX_PICTURES = 600
@@ -43,14 +44,14 @@ class Pictures:
     svgs: list[str] = field(default_factory=list)
     _index: dict[tuple[str, str], int] = field(default_factory=dict)
 
-    def add(self, study: Study, genes: Sequence[int] | None, key: str) -> int | None:
+    def add(self, run: Results, genes: Sequence[int] | None, key: str) -> int | None:
         from hwnas.report.drawings import draw_architecture
 
-        ident = (study.space.name, key)
+        ident = (run.space.name, key)
         if ident not in self._index:
             try:
-                arch = study.space.make(genes) if genes is not None else study.space.parse(key)
-                svg = draw_architecture(study.space, arch)
+                arch = run.space.make(genes) if genes is not None else run.space.parse(key)
+                svg = draw_architecture(run.space, arch)
             except Exception:  # noqa: BLE001 - a report never fails on one picture
                 return None
             self._index[ident] = len(self.svgs)
@@ -73,39 +74,32 @@ class Provenances:
         return self._index[text]
 
 
-def _objective_tabular(study: Study) -> bool:
-    return all(study.sources[o.metric.name].table() is not None for o in study.objectives)
-
-
-def _ok_matrix(study: Study, rows: list[dict[str, Any]]) -> np.ndarray:
+def _ok_matrix(run: Results) -> np.ndarray:
     """Minimisation matrix of the successfully evaluated, feasible rows."""
-    ok = [r for r in rows if r["status"] == "ok"]
+    ok = run.ok()
     return np.array(
-        [
-            [o.to_min(r["metrics"].get(o.metric.name, math.nan)) for o in study.objectives]
-            for r in ok
-        ],
+        [[o.to_min(e.value(o.metric.name)) for o in run.objectives] for e in ok],
         dtype=np.float64,
-    ).reshape(len(ok), len(study.objectives))
+    ).reshape(len(ok), len(run.objectives))
 
 
-def hv_bounds(studies: Sequence[Study]) -> list[tuple[np.ndarray, np.ndarray, float, str]]:
-    """(lower, upper, reference, how) per study for normalising hypervolumes. Studies with
+def hv_bounds(runs: Sequence[Results]) -> list[tuple[np.ndarray, np.ndarray, float, str]]:
+    """(lower, upper, reference, how) per run for normalising hypervolumes. Runs with
     the same space, dataset and objectives share bounds so their curves compare: the whole
     table's when the objectives are tabular, else the range over all their evaluations."""
     groups: dict[tuple[Any, ...], list[int]] = {}
-    for i, s in enumerate(studies):
+    for i, s in enumerate(runs):
         groups.setdefault(
             (s.config.space, s.config.dataset, tuple(s.config.objectives)), []
         ).append(i)
-    out: list[Any] = [None] * len(studies)
+    out: list[Any] = [None] * len(runs)
     for members in groups.values():
-        first = studies[members[0]]
-        if _objective_tabular(first):
-            lower, upper = first._table_bounds()
+        first = runs[members[0]]
+        if first.objectives_tabular():
+            lower, upper = first.table_bounds()
             bounds = (lower, upper, REF_TABLE, "over the whole table")
         else:
-            mats = [_ok_matrix(studies[i], list(studies[i].ledger.rows())) for i in members]
+            mats = [_ok_matrix(runs[i]) for i in members]
             F = np.concatenate(mats) if mats else np.zeros((0, len(first.objectives)))
             F = F[np.all(np.isfinite(F), axis=1)]
             if len(F):
@@ -141,85 +135,82 @@ def hv_curve(
 
 
 def run_payload(
-    study: Study,
+    run: Results,
     name: str,
     bounds: tuple[np.ndarray, np.ndarray, float, str],
     pictures: Pictures,
     provenances: Provenances,
 ) -> dict[str, Any]:
     """Everything the report shows about one run."""
-    rows = list(study.ledger.rows())
-    front = study.pareto_front()
+    rows = run.rows
+    front = run.pareto_front()
     front_keys = set(front["arch"])
     draw_all = len(rows) <= MAX_PICTURES
     units: dict[str, str] = {}
     points = []
     for r in rows:
         prov = {}
-        for metric, record in (r["provenance"] or {}).items():
+        for metric, record in (r.provenance or {}).items():
             if isinstance(record, dict):
                 prov[metric] = provenances.add(record)
                 if "unit" in record and metric not in units:
                     units[metric] = str(record["unit"])
-        on_front = r["arch"] in front_keys
+        on_front = r.arch in front_keys
         points.append(
             {
-                "t": r["trial"],
-                "k": r["arch"],
-                "s": r["status"],
-                "m": {m: _num(r["metrics"].get(m)) for m in study.metric_names},
+                "t": r.trial,
+                "k": r.arch,
+                "s": r.status,
+                "m": {m: _num(r.metrics.get(m)) for m in run.metric_names},
                 "p": prov,
-                "e": r["error"],
+                "e": r.error,
                 "f": on_front,
-                "pic": pictures.add(study, r["genes"], r["arch"]) if draw_all or on_front else None,
+                "pic": pictures.add(run, r.genes, r.arch) if draw_all or on_front else None,
             }
         )
-    true = study.true_front()
+    true = run.true_front()
     lower, upper, ref, how = bounds
-    ok = [r for r in rows if r["status"] == "ok"]
-    curve = hv_curve(_ok_matrix(study, rows), [r["trial"] for r in ok], lower, upper, ref)
+    curve = hv_curve(_ok_matrix(run), [e.trial for e in run.ok()], lower, upper, ref)
     true_hv = None
     true_points = None
     if true is not None:
         true_points = [
             {
                 "k": row["arch"],
-                "m": {m: _num(row[m]) for m in study.metric_names},
-                "pic": pictures.add(study, None, row["arch"]),
+                "m": {m: _num(row[m]) for m in run.metric_names},
+                "pic": pictures.add(run, None, row["arch"]),
             }
             for _, row in true.iterrows()
         ]
         if not true.empty:
-            T = study._objective_matrix(true)
+            T = run.objective_matrix(true)
             true_hv = hypervolume(normalise(T, lower, upper), np.full(len(lower), ref))
-    # Study.summary()'s figures, from what is computed here already (the true front is dear)
+    # Results.summary()'s figures, from what is computed here already (the true front is dear)
     summary: dict[str, Any] = {
         "evaluations": len(rows),
-        **{s: sum(r["status"] == s for r in rows) for s in ("ok", "infeasible", "failed")},
+        **{s: sum(r.status == s for r in rows) for s in (OK, INFEASIBLE, FAILED)},
         "front_size": len(front),
     }
     if true is not None and not true.empty and true_hv:
-        evaluated = {r["arch"] for r in rows}
+        evaluated = {r.arch for r in rows}
         summary["hv_ratio"] = _num(curve[-1][1] / true_hv)
         summary["true_front_size"] = len(true)
         summary["true_front_found"] = sum(k in evaluated for k in true["arch"]) / len(true)
-    created = study.ledger.get_meta("created")
+    created = run.created
     return {
         "name": name,
-        "dir": str(study.out_dir) if study.out_dir is not None else None,
-        "config": study.config.to_dict(),
-        "host": study.ledger.get_meta("host") or {},
+        "dir": str(run.path) if run.path is not None else None,
+        "config": run.config.to_dict(),
+        "host": run.host,
         "created": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(created))
         if isinstance(created, (int, float))
         else None,
-        "objectives": [
-            {"metric": o.metric.name, "direction": o.direction} for o in study.objectives
-        ],
+        "objectives": [{"metric": o.metric.name, "direction": o.direction} for o in run.objectives],
         "constraints": [
             {"metric": c.metric.name, "op": c.op, "bound": c.bound, "spec": c.spec}
-            for c in study.constraints
+            for c in run.constraints
         ],
-        "metrics": study.metric_names,
+        "metrics": run.metric_names,
         "units": units,
         "points": points,
         "true_front": true_points,
@@ -236,16 +227,14 @@ def run_payload(
 
 
 def report_payload(
-    studies: Sequence[Study], names: Sequence[str]
+    runs: Sequence[Results], names: Sequence[str]
 ) -> tuple[dict[str, Any], list[str]]:
     """The data of a (comparison) report and the architecture pictures it refers to."""
-    from hwnas import __version__
-
     pictures, provenances = Pictures(), Provenances()
-    bounds = hv_bounds(studies)
-    runs = [run_payload(s, n, b, pictures, provenances) for s, n, b in zip(studies, names, bounds)]
+    bounds = hv_bounds(runs)
+    payloads = [run_payload(r, n, b, pictures, provenances) for r, n, b in zip(runs, names, bounds)]
     data = {
-        "runs": runs,
+        "runs": payloads,
         "provenance": provenances.records,
         "generated": {
             "hwnas": __version__,
@@ -255,5 +244,5 @@ def report_payload(
     return data, pictures.svgs
 
 
-def run_name(study: Study) -> str:
-    return Path(study.out_dir).name if study.out_dir is not None else "in-memory run"
+def run_name(run: Results) -> str:
+    return run.path.name if run.path is not None else "in-memory run"

@@ -16,15 +16,21 @@ from collections.abc import Sequence
 from html import escape
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import Any, Protocol
 
+from hwnas._io import atomic_write
 from hwnas.errors import HwnasError
 from hwnas.report.data import report_payload, run_name
+from hwnas.results import Results, load_results
 
-if TYPE_CHECKING:
-    from hwnas.study import Study
 
-RunLike = Union["Study", str, Path]
+class HasResults(Protocol):
+    """A live run (e.g. a `Study`): the report reads its results so far."""
+
+    def results(self) -> Results: ...
+
+
+RunLike = Results | HasResults | str | Path
 REPORT_FILE = "report.html"
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 _JSON_ESCAPES = {
@@ -57,37 +63,31 @@ def _fmt(value: float | None) -> str:
     return f"{value:.5g}"
 
 
-def _open(runs: Sequence[RunLike]) -> tuple[list[Study], list[Study]]:
-    """The studies, and those this call opened (to close afterwards)."""
-    from hwnas.study import Study
-
-    studies, opened = [], []
+def _results(runs: Sequence[RunLike]) -> list[Results]:
+    """Each run's results: given, asked of a live run, or read from its directory."""
+    out = []
     for run in runs:
-        if isinstance(run, Study):
-            studies.append(run)
+        if isinstance(run, Results):
+            out.append(run)
+        elif isinstance(run, (str, Path)):
+            out.append(load_results(run))
         else:
-            study = Study.load(run)
-            studies.append(study)
-            opened.append(study)
-    if not studies:
+            out.append(run.results())
+    if not out:
         raise HwnasError("a report needs at least one run directory")
-    return studies, opened
+    return out
 
 
 def report_data(
     runs: Sequence[RunLike], names: Sequence[str] | None = None
 ) -> tuple[dict[str, Any], list[str]]:
-    """The data of a report on studies or run directories, and its architecture pictures;
-    `names` label the runs (default: their directory names)."""
-    studies, opened = _open(runs)
-    try:
-        labels = [str(n) for n in names] if names is not None else [run_name(s) for s in studies]
-        if len(labels) != len(studies):
-            raise HwnasError(f"{len(labels)} names given for {len(studies)} runs")
-        return report_payload(studies, labels)
-    finally:
-        for study in opened:
-            study.ledger.close()
+    """The data of a report on results, live studies or run directories, and its
+    architecture pictures; `names` label the runs (default: their directory names)."""
+    results = _results(runs)
+    labels = [str(n) for n in names] if names is not None else [run_name(r) for r in results]
+    if len(labels) != len(results):
+        raise HwnasError(f"{len(labels)} names given for {len(results)} runs")
+    return report_payload(results, labels)
 
 
 def render_report(runs: Sequence[RunLike], names: Sequence[str] | None = None) -> str:
@@ -105,10 +105,7 @@ def write_report(
     `static`, its figures as PNG and SVG into that directory."""
     out = Path(out)
     data, pictures = report_data(runs, names)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(_render(data, pictures), encoding="utf-8")
-    tmp.replace(out)
+    atomic_write(out, _render(data, pictures))
     if static is not None:
         from hwnas.report.plots import write_static
 

@@ -1,4 +1,4 @@
-"""Static plots (matplotlib, imported lazily): a study's `pareto.png`, and the PNG/SVG
+"""Static plots (matplotlib, imported lazily): a run's `pareto.png`, and the PNG/SVG
 figures of a report (fronts overlaid, hypervolume curves) for papers and READMEs."""
 
 from __future__ import annotations
@@ -8,34 +8,39 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hwnas._io import atomic_path
+from hwnas.trial import OK
+
 if TYPE_CHECKING:
     import pandas as pd
 
-    from hwnas.study import Study
+    from hwnas.results import Results
 
 
-def plot_front(study: Study, path: str | Path) -> Path:
+def plot_front(run: Results, path: str | Path) -> Path:
+    """`pareto.png`: the evaluated points, the found front and, on tabular spaces, the
+    true front."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     path = Path(path)
-    frame = study.evaluations()
-    front = study.pareto_front()
-    objectives = study.objectives
+    frame = run.evaluations()
+    front = run.pareto_front()
+    objectives = run.objectives
     fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=120)
     if len(objectives) < 2:
         name = objectives[0].metric.name
-        ok = frame[frame["status"] == "ok"]
+        ok = frame[frame["status"] == OK]
         ax.plot(ok["trial"], ok[name], ".", alpha=0.6, label="evaluated")
         ax.set_xlabel("evaluation")
         ax.set_ylabel(name)
     else:
-        x, y = _axes(study)
-        true = study.true_front()
-        ok = frame[frame["status"] == "ok"]
-        y_floor = _floor(study, y, ok)
+        x, y = _axes(run)
+        true = run.true_front()
+        ok = frame[frame["status"] == OK]
+        y_floor = _floor(run, y, ok)
         clip = (lambda s: s.clip(lower=y_floor)) if y_floor is not None else (lambda s: s)
         if true is not None and not true.empty:
             t = true.sort_values(x)
@@ -64,14 +69,14 @@ def plot_front(study: Study, path: str | Path) -> Path:
             below = int((frame[y] < y_floor).sum())
             ax.set_ylim(bottom=y_floor - 0.02 * (ok[y].max() - y_floor))
             _note_floor(ax, f"{below} evaluated point(s) below {y_floor:.3g} drawn at the axis")
-        for c in study.constraints:
+        for c in run.constraints:
             if c.metric.name == x:
                 ax.axvline(c.bound, ls="--", c="tab:red", lw=1, label=f"constraint {c.spec}")
             elif c.metric.name == y:
                 ax.axhline(c.bound, ls="--", c="tab:red", lw=1, label=f"constraint {c.spec}")
-        ax.set_xlabel(_label(study, x))
-        ax.set_ylabel(_label(study, y))
-    cfg = study.config
+        ax.set_xlabel(_label(run, x))
+        ax.set_ylabel(_label(run, y))
+    cfg = run.config
     ax.set_title(
         f"{cfg.space} / {cfg.dataset}: {cfg.strategy}, {len(frame)} evaluations, seed {cfg.seed}",
         fontsize=9,
@@ -79,16 +84,15 @@ def plot_front(study: Study, path: str | Path) -> Path:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    fig.savefig(tmp)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp)
     plt.close(fig)
-    tmp.replace(path)
     return path
 
 
-def _axes(study: Study) -> tuple[str, str]:
+def _axes(run: Results) -> tuple[str, str]:
     """Cost on x, quality on y (the field's convention) when there is a min/max pair."""
-    objectives = study.objectives
+    objectives = run.objectives
     cost = next((o for o in objectives if o.direction == "min"), None)
     gain = next((o for o in objectives if o.direction == "max"), None)
     if cost is not None and gain is not None:
@@ -96,10 +100,10 @@ def _axes(study: Study) -> tuple[str, str]:
     return objectives[0].metric.name, objectives[1].metric.name
 
 
-def _floor(study: Study, y: str, ok: pd.DataFrame) -> float | None:
+def _floor(run: Results, y: str, ok: pd.DataFrame) -> float | None:
     """Lower y limit that keeps a few far outliers (e.g. NB201 cells at chance accuracy)
     from squashing the front; None when nothing is that far out."""
-    if ok.empty or not any(o.metric.name == y and o.direction == "max" for o in study.objectives):
+    if ok.empty or not any(o.metric.name == y and o.direction == "max" for o in run.objectives):
         return None
     return outlier_floor(ok[y].dropna().tolist())
 
@@ -127,8 +131,8 @@ def _note_floor(ax: Any, text: str) -> None:
     )
 
 
-def _label(study: Study, name: str) -> str:
-    direction = next((o.direction for o in study.objectives if o.metric.name == name), None)
+def _label(run: Results, name: str) -> str:
+    direction = next((o.direction for o in run.objectives if o.metric.name == name), None)
     arrow = {"min": " (lower is better)", "max": " (higher is better)"}.get(direction or "", "")
     return name + arrow
 
@@ -166,9 +170,8 @@ def _save(fig: Any, directory: Path, stem: str) -> list[Path]:
     out = []
     for ext in ("png", "svg"):
         path = directory / f"{stem}.{ext}"
-        tmp = path.with_name(f"{stem}.tmp.{ext}")
-        fig.savefig(tmp)
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp)
         out.append(path)
     plt.close(fig)
     return out

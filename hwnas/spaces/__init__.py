@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import cache
 
 from hwnas.registry import Registry
-from hwnas.spaces._base import Architecture, Dimension, SearchSpace
+from hwnas.spaces._base import Architecture, Dimension, LayeredSpace, SearchSpace
 
 SPACES: Registry[type[SearchSpace]] = Registry(
     "space", ("hwnas.spaces.nb201", "hwnas.spaces.mbv3", "hwnas.spaces.fbnet")
@@ -35,6 +35,7 @@ __all__ = [
     "SPACES",
     "Architecture",
     "Dimension",
+    "LayeredSpace",
     "SearchSpace",
     "get_space",
     "list_spaces",

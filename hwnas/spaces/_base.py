@@ -187,6 +187,37 @@ class SearchSpace:
 
         raise HwnasError(f"space {self.name!r} has no input shape for {dataset!r}")
 
+    def arch_input_shape(self, arch: Architecture, dataset: str) -> tuple[int, int, int]:
+        """The input `arch` takes for `dataset`: `input_shape` unless the space searches
+        the resolution too (then it overrides this)."""
+        return self.input_shape(dataset)
+
+    def check_dataset(self, dataset: str) -> str:
+        """`dataset` if the space serves it, else an `UnknownNameError` listing those it
+        does."""
+        from hwnas.errors import UnknownNameError
+
+        if dataset not in self.datasets:
+            raise UnknownNameError("dataset", dataset, self.datasets, f"for space {self.name!r}")
+        return dataset
+
     def describe(self, arch: Architecture) -> dict[str, Any]:
         """Human-readable choices by dimension name."""
         return {d.name: d.choices[g] for d, g in zip(self.dimensions, arch.genes)}
+
+
+class LayeredSpace(SearchSpace):
+    """A space whose networks split into separately measurable layers, so that a latency
+    lookup table (`hwnas profile`) can be built per layer and summed per network."""
+
+    def layers(self, arch: Architecture, dataset: str) -> list[tuple[str, Any, tuple[int, ...]]]:
+        """(signature, module factory, input shape) of each part of `arch` that a lookup
+        table measures separately; equal signatures are the same measurement."""
+        raise NotImplementedError
+
+    def profile_units(
+        self, dataset: str, allowed: Sequence[Sequence[int]] | None = None
+    ) -> list[tuple[str, Any, tuple[int, ...]]]:
+        """Every distinct `layers` entry of the space (or of the sub-space whose choice
+        indices per dimension are `allowed`), each once: what a profile measures."""
+        raise NotImplementedError

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from hwnas.errors import SpecError, UnknownNameError
 from hwnas.spaces import register_space
-from hwnas.spaces._base import Architecture, Dimension, SearchSpace
+from hwnas.spaces._base import Architecture, Dimension, LayeredSpace
 
 KERNELS: tuple[int, ...] = (3, 5, 7)
 #: relative to the block's input channels, as in OFA; 2.3 and 2.5 are the paper's
@@ -106,7 +106,7 @@ _BLOCK_RE = re.compile(r"^k(\d+)e([\d.]+)$")
 
 
 @register_space("mbv3")
-class MBV3Space(SearchSpace):
+class MBV3Space(LayeredSpace):
     description = (
         "elastic MobileNetV3 (Once-for-All style): depth 2-4 x 5 stages, kernel 3/5/7, "
         "expand 2.3/2.5/3/4/6, width 1/1.2, resolution 0.75-1 of the input"

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from hwnas._imports import optional_import
 from hwnas.errors import SpecError
 from hwnas.spaces import register_space
 from hwnas.spaces._base import Architecture, Dimension, SearchSpace
@@ -116,19 +117,14 @@ class NB201Space(SearchSpace):
 
     def build(self, arch: Architecture, dataset: str) -> Any:
         """The network NAS-Bench-201 trained for `arch` on `dataset` (imports torch)."""
-        from hwnas.evaluation import validate_dataset
-        from hwnas.models import require_torch
-
-        validate_dataset(self, dataset)
-        require_torch()
+        self.check_dataset(dataset)
+        optional_import("torch", "building networks")
         from hwnas.models import nb201
 
         return nb201.build(arch.genes, dataset)
 
     def input_shape(self, dataset: str) -> tuple[int, int, int]:
-        from hwnas.evaluation import validate_dataset
-
-        validate_dataset(self, dataset)
+        self.check_dataset(dataset)
         return (3, 16, 16) if dataset == "imagenet16" else (3, 32, 32)
 
 

@@ -10,8 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from hwnas.config import DEFAULT_STRATEGY
 from hwnas.registry import Registry
-from hwnas.strategies._base import FAILED, INFEASIBLE, OK, Problem, Strategy, Trial
+from hwnas.strategies._base import Problem, Strategy
 
 STRATEGIES: Registry[type[Strategy]] = Registry(
     "strategy",
@@ -24,9 +25,6 @@ STRATEGIES: Registry[type[Strategy]] = Registry(
         "hwnas.strategies.bayes",
     ),
 )
-
-#: What `hwnas search` uses when no strategy is named: the winner of `hwnas bench`.
-DEFAULT_STRATEGY = "linas"
 
 
 def register_strategy(name: str) -> Callable[[type[Strategy]], type[Strategy]]:
@@ -105,13 +103,9 @@ def _is_instance(value: Any, expected: tuple[type, ...]) -> bool:
 
 __all__ = [
     "DEFAULT_STRATEGY",
-    "FAILED",
-    "INFEASIBLE",
-    "OK",
     "STRATEGIES",
     "Problem",
     "Strategy",
-    "Trial",
     "get_strategy",
     "list_strategies",
     "make_strategy",

@@ -6,26 +6,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from hwnas.metrics import Constraint, Objective
 from hwnas.spaces import Architecture, SearchSpace
-
-OK, INFEASIBLE, FAILED = "ok", "infeasible", "failed"
-
-
-@dataclass(frozen=True)
-class Trial:
-    """One evaluated architecture as the ledger recorded it."""
-
-    number: int
-    arch: Architecture
-    status: str
-    values: dict[str, float] = field(default_factory=dict)
-    error: str | None = None
+from hwnas.trial import FAILED, Trial
 
 
 @dataclass(frozen=True)
@@ -140,7 +128,3 @@ class Strategy:
         v = np.array([self.problem.violation(t) for t in self.trials])
         ranks = non_dominated_sort(F, v)
         return [t for t, r, vi in zip(self.trials, ranks, v) if r == 0 and vi == 0]
-
-    def options(self) -> dict[str, Any]:
-        """The constructor options (other than problem and seed), for the run config."""
-        return {}

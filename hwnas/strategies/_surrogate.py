@@ -14,7 +14,8 @@ from hwnas.metrics import Constraint
 from hwnas.pareto import pareto_mask
 from hwnas.predictors import Predictor, get_predictor, make_predictor
 from hwnas.spaces import Architecture, SearchSpace
-from hwnas.strategies._base import OK, Problem, Trial
+from hwnas.strategies._base import Problem
+from hwnas.trial import FAILED, OK, Trial
 
 #: spaces with at most this many gene vectors are scored exhaustively
 ENUMERATE_LIMIT = 50_000
@@ -191,7 +192,7 @@ class ObjectiveModels:
 
     def fit(self, trials: Sequence[Trial]) -> bool:
         """Fit on the successful trials; False when there are too few to learn from."""
-        ok = [t for t in trials if t.status != "failed"]
+        ok = [t for t in trials if t.status != FAILED]
         F = np.array([self.problem.objective_vector(t) for t in ok]).reshape(
             len(ok), len(self.problem.objectives)
         )

@@ -14,13 +14,12 @@ exhaustively; large ones through a pool of mutants of the front plus random samp
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
 from hwnas.spaces import Architecture
 from hwnas.strategies import register_strategy
-from hwnas.strategies._base import Problem, Strategy, Trial
+from hwnas.strategies._base import Problem, Strategy
 from hwnas.strategies._surrogate import (
     ObjectiveModels,
     all_architectures,
@@ -28,6 +27,7 @@ from hwnas.strategies._surrogate import (
     single_threaded,
     told_front,
 )
+from hwnas.trial import FAILED, Trial
 
 
 @register_strategy("bayes")
@@ -65,23 +65,12 @@ class BayesMO(Strategy):
         self._models = ObjectiveModels(problem, predictor)
         self._all = all_architectures(self.space)
 
-    def options(self) -> dict[str, Any]:
-        return {
-            "predictor": self.predictor,
-            "n_init": self.n_init,
-            "batch_size": self.batch_size,
-            "kappa": self.kappa,
-            "explore": self.explore,
-            "local_share": self.local_share,
-            "pool_size": self.pool_size,
-        }
-
     def _propose(self, n: int) -> list[Architecture]:
         with single_threaded():
             return self._propose_guided(n)
 
     def _propose_guided(self, n: int) -> list[Architecture]:
-        usable = [t for t in self.trials if t.status != "failed"]
+        usable = [t for t in self.trials if t.status != FAILED]
         if len(usable) < self.n_init:
             return self.random_new(n)
         models = self._models

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
 from hwnas.pareto import crowding_distance, non_dominated_sort
 from hwnas.spaces import Architecture
 from hwnas.strategies import register_strategy
-from hwnas.strategies._base import Problem, Strategy, Trial
+from hwnas.strategies._base import Problem, Strategy
+from hwnas.trial import Trial
 
 
 @register_strategy("evolution")
@@ -39,13 +39,6 @@ class RegularizedEvolution(Strategy):
         self.sample_size = sample_size
         self.batch_size = batch_size
         self.population: deque[Trial] = deque()
-
-    def options(self) -> dict[str, Any]:
-        return {
-            "population_size": self.population_size,
-            "sample_size": self.sample_size,
-            "batch_size": self.batch_size,
-        }
 
     def _propose(self, n: int) -> list[Architecture]:
         if len(self.population) < self.population_size:

@@ -16,8 +16,6 @@ docs/benchmarks/strategies.md)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from hwnas.pareto import crowding_distance, pareto_mask
@@ -29,6 +27,7 @@ from hwnas.strategies._surrogate import (
     all_architectures,
     single_threaded,
 )
+from hwnas.trial import FAILED
 
 
 @register_strategy("linas")
@@ -66,19 +65,8 @@ class LINAS(Strategy):
         if exhaustive and self._all is None:
             raise ValueError(f"space {self.space.name!r} is too large to score exhaustively")
 
-    def options(self) -> dict[str, Any]:
-        return {
-            "predictor": self.predictor,
-            "n_init": self.n_init,
-            "batch_size": self.batch_size,
-            "inner_population": self.inner_population,
-            "inner_generations": self.inner_generations,
-            "exhaustive": self.exhaustive,
-            "local_share": self.local_share,
-        }
-
     def _propose(self, n: int) -> list[Architecture]:
-        if len([t for t in self.trials if t.status != "failed"]) < self.n_init:
+        if len([t for t in self.trials if t.status != FAILED]) < self.n_init:
             return self.random_new(n)
         with single_threaded():
             models = self._models

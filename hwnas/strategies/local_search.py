@@ -5,8 +5,6 @@ front's neighbourhood is exhausted, the next non-dominated rank, then random res
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from hwnas.pareto import non_dominated_sort
@@ -29,9 +27,6 @@ class LocalSearch(Strategy):
             raise ValueError("batch_size must be >= 1")
         self.n_init = n_init
         self.batch_size = batch_size
-
-    def options(self) -> dict[str, Any]:
-        return {"n_init": self.n_init, "batch_size": self.batch_size}
 
     def _propose(self, n: int) -> list[Architecture]:
         if len(self.trials) < self.n_init:

@@ -11,7 +11,8 @@ import numpy as np
 from hwnas.pareto import crowding_distance, non_dominated_sort
 from hwnas.spaces import Architecture
 from hwnas.strategies import register_strategy
-from hwnas.strategies._base import Problem, Strategy, Trial
+from hwnas.strategies._base import Problem, Strategy
+from hwnas.trial import Trial
 
 
 @register_strategy("nsga2")
@@ -38,13 +39,6 @@ class NSGA2(Strategy):
         self.population: list[Trial] = []
         self._rank = np.zeros(0, dtype=np.int64)
         self._crowding = np.zeros(0)
-
-    def options(self) -> dict[str, object]:
-        return {
-            "population_size": self.population_size,
-            "crossover_prob": self.crossover_prob,
-            "mutation_rate": self.mutation_rate,
-        }
 
     def _propose(self, n: int) -> list[Architecture]:
         if len(self.population) < 2:

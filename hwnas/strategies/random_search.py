@@ -19,6 +19,3 @@ class RandomSearch(Strategy):
 
     def _propose(self, n: int) -> list[Architecture]:
         return self.random_new(n)
-
-    def options(self) -> dict[str, int]:
-        return {"batch_size": self.batch_size}

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 import torch
 
+from hwnas._io import atomic_path
 from hwnas.errors import HwnasError
 
 SCHEMA_VERSION = 1
@@ -99,12 +99,8 @@ def save_checkpoint(
                 tensors[f"optimizer/{index}/{key}"] = value.detach().cpu().contiguous()
     meta = {"schema_version": SCHEMA_VERSION, "kind": KIND, **meta}
     meta["optimizer_param_groups"] = opt["param_groups"]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(meta)})
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    with atomic_path(path, fsync=True) as tmp:
+        save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(meta)})
 
 
 def read_meta(path: str | Path) -> dict[str, Any]:

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from hwnas.errors import EvaluationError
-from hwnas.evaluation import EvalContext, Measurement, MetricSource
 from hwnas.registry import Registry
+from hwnas.sources import EvalContext, Measurement, MetricSource
 
 
 class TabularBenchmark:

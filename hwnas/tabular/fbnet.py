@@ -16,8 +16,8 @@ import numpy as np
 
 from hwnas.cost import register_space_source
 from hwnas.errors import UnknownNameError
-from hwnas.evaluation import EvalContext, Measurement, MetricSource
 from hwnas.metrics import Metric
+from hwnas.sources import EvalContext, Measurement, MetricSource
 
 TABLE_FILE = "fbnet_cifar100_hwnasbench_layer_deltas.csv"
 DEVICES: dict[str, str] = {

@@ -13,15 +13,14 @@ import numpy as np
 
 from hwnas.cost import Target, register_target
 from hwnas.errors import SpecError, UnknownNameError
-from hwnas.evaluation import EvalContext, MetricSource
 from hwnas.metrics import Metric
+from hwnas.sources import EvalContext, MetricSource
 from hwnas.tabular import TABLES, ColumnSource, TabularBenchmark
 
 if TYPE_CHECKING:
     import pandas as pd
 
 N_ARCHS = 15_625
-DATA_README = "hwnas/data/nb201/README.md"
 _MAIN = "nb201_benchmark.csv.gz"
 _EXTRA = "nb201_help_extra_devices_latency.csv.gz"
 

@@ -110,7 +110,7 @@ def test_resume_extends_to_the_same_evaluations(cli, tmp_path: Path) -> None:
         ),
         (["evaluate", "|none~0|+|bogus~0|none~1|+|none~0|none~1|none~2|"], "unknown op 'bogus'"),
         (["evaluate", "99999"], "out of range 0..15624"),
-        (["show", "nowhere"], "nowhere: no run here (no ledger.sqlite)"),
+        (["show", "nowhere"], "nowhere: no run here (no such run directory)"),
         (["targets", "--space", "nope"], "unknown space"),
     ],
 )

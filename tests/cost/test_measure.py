@@ -117,7 +117,7 @@ def test_one_measurement_per_device_at_a_time() -> None:
 
 def test_measured_sources_occupy_their_device() -> None:
     from hwnas.cost.targets import MeasuredSource
-    from hwnas.evaluation import EvalContext
+    from hwnas.sources import EvalContext
     from hwnas.spaces import get_space
 
     ctx = EvalContext(get_space("mbv3"), "cifar10")

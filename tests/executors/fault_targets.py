@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hwnas.cost import Target, register_target_resolver
-from hwnas.evaluation import EvalContext, Measurement, MetricSource
 from hwnas.metrics import Metric
+from hwnas.sources import EvalContext, Measurement, MetricSource
 from hwnas.spaces import Architecture
 
 MODES = ("raise", "exit", "segv", "sigkill", "hang", "flaky", "device", "rendezvous", "slow")

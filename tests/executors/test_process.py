@@ -18,7 +18,8 @@ from fault_targets import attempts, hits, objective
 
 import hwnas
 from hwnas.errors import HwnasError, SpecError, UnknownNameError
-from hwnas.executors import Evaluator, list_executors, make_executor
+from hwnas.evaluation import Evaluator
+from hwnas.executors import list_executors, make_executor
 from hwnas.spaces import get_space
 
 TABLE = ["accuracy:max", "latency@pixel3:min"]
@@ -191,7 +192,7 @@ def test_device_free_work_runs_on_both_workers_at_once(tmp_path: Path) -> None:
 
 
 def test_evaluator_devices_are_the_sources_devices() -> None:
-    class Src(hwnas.evaluation.MetricSource):
+    class Src(hwnas.sources.MetricSource):
         def __init__(self, device: str | None) -> None:
             self.metric, self.device = "m", device
 
@@ -267,7 +268,7 @@ def test_sigkill_of_the_driver_loses_and_repeats_nothing(tmp_path: Path) -> None
 def test_a_second_writer_of_a_run_gets_a_clear_error(tmp_path: Path) -> None:
     """Each evaluation is one INSERT: a duplicate is refused whole, the ledger unchanged."""
     from hwnas.ledger import Ledger
-    from hwnas.strategies import Trial
+    from hwnas.trial import Trial
 
     ledger = Ledger(tmp_path / "ledger.sqlite")
     arch = get_space("nb201").parse("5")

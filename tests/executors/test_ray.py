@@ -109,7 +109,7 @@ def check_device_tasks_use_the_device_resource_one_at_a_time(tmp_path: Path) -> 
 
 
 def check_a_device_no_node_owns_is_a_clear_error(tmp_path: Path) -> None:
-    class Elsewhere(hwnas.evaluation.MetricSource):
+    class Elsewhere(hwnas.sources.MetricSource):
         metric, device = "latency@rpi-lab", "rpi-lab"
 
     s = study(tmp_path / "x", "slow")

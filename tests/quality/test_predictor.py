@@ -83,9 +83,9 @@ def test_labels_csv_trains_the_predictor(tmp_path: Path) -> None:
         {"arch": [a.key for a in archs],
          "accuracy": table.loc[[a.key for a in archs], "cifar10_test_acc_200ep"].to_numpy()}
     ).to_csv(labels, index=False)  # fmt: skip
-    from hwnas.evaluation import EvalContext
     from hwnas.metrics import Metric
     from hwnas.quality.predictor import PredictorSource
+    from hwnas.sources import EvalContext
 
     source = PredictorSource(EvalContext(space, "cifar10"), Metric("accuracy"), str(labels))
     source.featurizer.proxies = ()

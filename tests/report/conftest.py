@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from hwnas.cost import TARGETS, Target
-from hwnas.evaluation import EvalContext, Measurement, MetricSource
 from hwnas.metrics import Metric
+from hwnas.report import write_outputs
+from hwnas.sources import EvalContext, Measurement, MetricSource
 from hwnas.spaces import SPACES, Dimension, SearchSpace, get_space, register_space
 from hwnas.study import Study
 
@@ -21,7 +22,9 @@ HOSTILE = "<script>alert(1)</script>"
 @pytest.fixture(scope="session")
 def nb201_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "nb201-c10"
-    Study(budget=60, seed=1, constraints=["latency@pixel3<=8"], out_dir=out).optimize()
+    Study(budget=60, seed=1, constraints=["latency@pixel3<=8"], out_dir=out).optimize(
+        callbacks=[write_outputs]
+    )
     return out
 
 
@@ -30,7 +33,7 @@ def nb201_random_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "nb201-random"
     Study(
         budget=40, seed=2, strategy="random", constraints=["latency@pixel3<=8"], out_dir=out
-    ).optimize()
+    ).optimize(callbacks=[write_outputs])
     return out
 
 
@@ -42,7 +45,7 @@ def three_objective_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         seed=3,
         objectives=["accuracy:max", "latency@pixel3:min", "params:min"],
         out_dir=out,
-    ).optimize()
+    ).optimize(callbacks=[write_outputs])
     return out
 
 
@@ -119,5 +122,5 @@ def toy_run(toy_space: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
         budget=60,
         seed=0,
         out_dir=out,
-    ).optimize()
+    ).optimize(callbacks=[write_outputs])
     return out

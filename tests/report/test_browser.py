@@ -223,9 +223,10 @@ def test_comparison_overlays_fronts_and_curves(
     ids=["all-infeasible", "one-objective"],
 )
 def test_edge_runs_render(page: Any, tmp_path: Path, options: dict[str, Any]) -> None:
+    from hwnas.report import write_outputs
     from hwnas.study import Study
 
-    Study(budget=12, out_dir=tmp_path / "run", **options).optimize()
+    Study(budget=12, out_dir=tmp_path / "run", **options).optimize(callbacks=[write_outputs])
     data = _open(page, tmp_path / "run" / "report.html")
     run = data["runs"][0]
     assert page.locator("#front-svg .pt").count() == 12

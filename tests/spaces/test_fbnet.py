@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from hwnas.errors import SpecError
-from hwnas.evaluation import EvalContext, resolve_metric
+from hwnas.evaluation import resolve_metric
 from hwnas.metrics import parse_metric
+from hwnas.sources import EvalContext
 from hwnas.spaces import get_space
 from hwnas.study import Study
 from hwnas.tabular.fbnet import DEVICES, layer_table

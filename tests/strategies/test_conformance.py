@@ -14,7 +14,8 @@ import pytest
 import hwnas
 from hwnas.metrics import parse_constraint, parse_objective
 from hwnas.spaces import Dimension, SearchSpace
-from hwnas.strategies import FAILED, INFEASIBLE, OK, Problem, Trial, make_strategy
+from hwnas.strategies import Problem, make_strategy
+from hwnas.trial import FAILED, INFEASIBLE, OK, Trial
 
 STRATEGIES = hwnas.list_strategies()
 

@@ -5,8 +5,9 @@ import numpy as np
 import hwnas
 from hwnas.metrics import parse_objective
 from hwnas.spaces import get_space
-from hwnas.strategies import OK, Problem, Trial
+from hwnas.strategies import Problem
 from hwnas.strategies.nsga2 import survival
+from hwnas.trial import OK, Trial
 
 
 def test_survival_keeps_whole_fronts_then_cuts_by_crowding() -> None:

@@ -11,8 +11,9 @@ import hwnas
 from hwnas.bench import context, parse_task
 from hwnas.pareto import hypervolume
 from hwnas.spaces import Dimension, SearchSpace
-from hwnas.strategies import Problem, Trial, make_strategy
+from hwnas.strategies import Problem, make_strategy
 from hwnas.strategies._surrogate import hvi_2d
+from hwnas.trial import Trial
 
 
 def test_hvi_2d_matches_exact_hypervolume_differences() -> None:

@@ -7,8 +7,9 @@ import pytest
 
 from hwnas.cost import get_target
 from hwnas.errors import UnknownNameError
-from hwnas.evaluation import EvalContext, available_metrics, resolve_metric
+from hwnas.evaluation import available_metrics, resolve_metric
 from hwnas.metrics import parse_metric
+from hwnas.sources import EvalContext
 from hwnas.spaces import get_space
 from hwnas.tabular.nb201 import DEVICES, load_frame
 

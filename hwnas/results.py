@@ -1,0 +1,253 @@
+"""A run as recorded, read-only: its configuration, every evaluation with its provenance,
+the objective matrix, the found and (on tabular spaces) true Pareto fronts and a summary.
+`load_results(run_dir)` opens a run directory without writing anything; a live study hands
+out the same object (`Study.results()`), so `hwnas show`, the report and export read runs
+one way, whoever wrote them."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hwnas.config import StudyConfig
+from hwnas.errors import HwnasError
+from hwnas.ledger import LEDGER_FILE, Ledger
+from hwnas.metrics import Constraint, Objective, parse_constraint, parse_objective
+from hwnas.pareto import pareto_mask
+from hwnas.sources import MetricSource
+from hwnas.spaces import SearchSpace, get_space
+from hwnas.trial import FAILED, INFEASIBLE, OK
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One recorded evaluation, as the ledger holds it."""
+
+    trial: int
+    arch: str
+    genes: tuple[int, ...]
+    status: str
+    metrics: dict[str, float]
+    provenance: dict[str, dict[str, Any]]
+    error: str | None
+    started: float
+    finished: float
+
+    def value(self, name: str) -> float:
+        """The metric's value, NaN when it was not computed."""
+        return float(self.metrics.get(name, math.nan))
+
+
+class Results:
+    """A finished or interrupted run. Nothing here evaluates or writes; the metric sources
+    are resolved only when a true front is asked for (tables, no heavy dependency)."""
+
+    def __init__(
+        self,
+        config: StudyConfig,
+        evaluations: Sequence[Evaluation],
+        *,
+        path: str | Path | None = None,
+        host: Mapping[str, Any] | None = None,
+        created: float | None = None,
+        sources: Mapping[str, MetricSource] | None = None,
+    ) -> None:
+        self.config = config
+        self.rows: tuple[Evaluation, ...] = tuple(evaluations)
+        self.path = Path(path) if path is not None else None
+        self.host: dict[str, Any] = dict(host or {})
+        self.created = created
+        self.objectives: tuple[Objective, ...] = tuple(map(parse_objective, config.objectives))
+        self.constraints: tuple[Constraint, ...] = tuple(map(parse_constraint, config.constraints))
+        if sources is not None:
+            self.__dict__["sources"] = dict(sources)
+
+    @cached_property
+    def space(self) -> SearchSpace:
+        return get_space(self.config.space)
+
+    @cached_property
+    def sources(self) -> dict[str, MetricSource]:
+        """The run's metric sources, resolved without checking that they could evaluate
+        here (a missing dependency does not stop reading)."""
+        from hwnas.evaluation import resolve
+
+        return resolve(StudyConfig.from_dict(self.config.to_dict()), check=False).sources
+
+    @property
+    def metric_names(self) -> list[str]:
+        """Objectives' metrics then constraints', each once."""
+        names: list[str] = []
+        for m in [o.metric.name for o in self.objectives] + [
+            c.metric.name for c in self.constraints
+        ]:
+            if m not in names:
+                names.append(m)
+        return names
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    # --- tables -------------------------------------------------------------------------
+    def evaluations(self) -> pd.DataFrame:
+        """Every evaluation: `arch`, `status`, one column per metric, `error`, `trial`."""
+        import pandas as pd
+
+        columns = ["arch", "status", *self.metric_names, "error", "trial"]
+        records = [
+            [e.arch, e.status, *(e.value(n) for n in self.metric_names), e.error, e.trial]
+            for e in self.rows
+        ]
+        return pd.DataFrame(records, columns=columns)
+
+    def objective_matrix(self, frame: pd.DataFrame) -> np.ndarray:
+        """The objectives of a frame's rows as a minimisation matrix."""
+        return np.column_stack(
+            [o.to_min(frame[o.metric.name].to_numpy(dtype=np.float64)) for o in self.objectives]
+        ).reshape(len(frame), len(self.objectives))
+
+    def ok(self) -> list[Evaluation]:
+        """Feasible, successful evaluations (those a front is made of)."""
+        return [e for e in self.rows if e.status == OK]
+
+    def pareto_front(self) -> pd.DataFrame:
+        """Feasible, successfully evaluated, non-dominated architectures, sorted by the
+        first objective (best first)."""
+        frame = self.evaluations()
+        ok = frame[frame["status"] == OK]
+        if not ok.empty:
+            ok = self._sorted(ok[pareto_mask(self.objective_matrix(ok))])
+        return ok.drop(columns=["error"]).reset_index(drop=True)
+
+    def front(self) -> list[Evaluation]:
+        """The Pareto front's evaluations in `pareto_front`'s order."""
+        by_key = {e.arch: e for e in self.rows}
+        return [by_key[k] for k in self.pareto_front()["arch"]]
+
+    def _sorted(self, frame: pd.DataFrame) -> pd.DataFrame:
+        first = self.objectives[0]
+        return frame.sort_values(first.metric.name, ascending=first.direction == "min")
+
+    def _table(self, name: str) -> tuple[list[str], np.ndarray] | None:
+        """The metric's complete table, or None (not a table, or a source this installation
+        cannot even construct: reading a run needs no plugin's heavy dependency)."""
+        try:
+            return self.sources[name].table()
+        except HwnasError:
+            return None
+
+    def objectives_tabular(self) -> bool:
+        """Whether every objective comes from a complete table (bounds are the table's)."""
+        return all(self._table(o.metric.name) is not None for o in self.objectives)
+
+    def true_front(self) -> pd.DataFrame | None:
+        """The exact front of the whole space when every metric comes from a complete
+        table (tabular spaces); None otherwise."""
+        import pandas as pd
+
+        tables = {name: self._table(name) for name in self.metric_names}
+        if any(t is None for t in tables.values()):
+            return None
+        keys = next(iter(tables.values()))[0]  # type: ignore[index]
+        frame = pd.DataFrame({"arch": keys})
+        for name, (tkeys, values) in tables.items():  # type: ignore[misc]
+            if list(tkeys) != list(keys):
+                return None
+            frame[name] = values
+        feasible = np.ones(len(frame), dtype=bool)
+        for c in self.constraints:
+            col = frame[c.metric.name].to_numpy(dtype=np.float64)
+            feasible &= np.array([c.satisfied(v) for v in col], dtype=bool)
+        frame = frame[feasible]
+        front = frame[pareto_mask(self.objective_matrix(frame))]
+        return self._sorted(front).reset_index(drop=True)
+
+    def table_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-objective minimisation bounds over the whole table (tabular objectives)."""
+        lower, upper = [], []
+        for o in self.objectives:
+            table = self.sources[o.metric.name].table()
+            if table is None:
+                raise HwnasError(f"objective {o.metric.name} does not come from a table")
+            values = o.to_min(np.asarray(table[1], dtype=np.float64))
+            lower.append(np.nanmin(values))
+            upper.append(np.nanmax(values))
+        return np.array(lower), np.array(upper)
+
+    def summary(self) -> dict[str, Any]:
+        """Counts by status and front size; on tabular spaces also the hypervolume ratio
+        of the found front to the true one (normalised over the whole table) and the
+        share of the true front found."""
+        from hwnas.indicators import front_share, hypervolume_ratio
+
+        front = self.pareto_front()
+        out: dict[str, Any] = {
+            "evaluations": len(self.rows),
+            **{s: sum(e.status == s for e in self.rows) for s in (OK, INFEASIBLE, FAILED)},
+            "front_size": len(front),
+        }
+        true = self.true_front()
+        if true is not None and not true.empty:
+            lower, upper = self.table_bounds()
+            out["hv_ratio"] = hypervolume_ratio(
+                self.objective_matrix(front), self.objective_matrix(true), lower, upper
+            )
+            out["true_front_size"] = len(true)
+            out["true_front_found"] = front_share([e.arch for e in self.rows], true["arch"])
+        return out
+
+
+def read_ledger(ledger: Ledger, where: str) -> tuple[StudyConfig, list[Evaluation]]:
+    """The configuration and evaluations a ledger holds (clear errors when damaged)."""
+    stored = ledger.get_meta("config")
+    if stored is None:
+        raise HwnasError(f"{where}: the ledger holds no configuration")
+    config = StudyConfig.from_dict(stored, f"{where}: stored configuration")
+    rows = [
+        Evaluation(
+            r["trial"],
+            r["arch"],
+            r["genes"],
+            r["status"],
+            r["metrics"],
+            r["provenance"],
+            r["error"],
+            r["started"],
+            r["finished"],
+        )
+        for r in ledger.rows()
+    ]
+    return config, rows
+
+
+def load_results(run_dir: str | Path) -> Results:
+    """A run directory's results, read without writing a byte (the ledger is opened
+    read-only); no plugin's heavy dependency is needed."""
+    path = Path(run_dir)
+    ledger_path = path / LEDGER_FILE
+    if not path.is_dir():
+        raise HwnasError(f"{path}: no run here (no such run directory)")
+    if not ledger_path.exists():
+        raise HwnasError(f"{path}: no run here (not a run directory: no {LEDGER_FILE})")
+    ledger = Ledger(ledger_path, read_only=True)
+    try:
+        config, rows = read_ledger(ledger, str(ledger_path))
+        host, created = ledger.get_meta("host"), ledger.get_meta("created")
+    finally:
+        ledger.close()
+    return Results(
+        config,
+        rows,
+        path=path,
+        host=host if isinstance(host, dict) else {},
+        created=float(created) if isinstance(created, (int, float)) else None,
+    )
