@@ -53,9 +53,7 @@ def test_report_changes_nothing_but_report_html(run: Path) -> None:
     assert {k: v for k, v in after.items() if k != "report.html"} == before
 
 
-def test_a_killed_runs_ledger_is_read_without_being_checkpointed(
-    run: Path, tmp_path: Path
-) -> None:
+def test_a_killed_runs_ledger_is_read_without_being_checkpointed(run: Path, tmp_path: Path) -> None:
     """A run killed mid-way (here: still open) leaves its newest rows in the write-ahead
     log; reading must see them and must not fold the log into the database (that would
     write). Only SQLite's shared-memory index (-shm), which coordinates readers, may
