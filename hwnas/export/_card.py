@@ -14,6 +14,7 @@ from hwnas.errors import SpecError
 from hwnas.export._layout import CARD_JSON, CARD_MD, ONNX_FILE, SCHEMA_VERSION, WEIGHTS_FILE
 from hwnas.export._pick import Picked
 from hwnas.export._run import Run
+from hwnas.models.onnx import INPUT_NAME, OUTPUT_NAME
 from hwnas.spaces import Architecture, SearchSpace
 
 
@@ -46,7 +47,7 @@ def build_card(
             "dataset": run.dataset,
         },
         "input_shape": [1, *[int(s) for s in shape]],
-        "dynamic_axes": {"input": [0], "logits": [0]},
+        "dynamic_axes": {INPUT_NAME: [0], OUTPUT_NAME: [0]},
         "classes": classes,
         "parameters": n_params,
         "pick": {

@@ -15,6 +15,7 @@ from hwnas.export._pick import Picked, pick_evaluation
 from hwnas.export._run import load_run
 from hwnas.export._weights import finetune, supernet_checkpoint, supernet_weights
 from hwnas.export._write import onnx_checked, safetensors_bytes, write_files
+from hwnas.models.onnx import OPSET
 from hwnas.spaces import Architecture, SearchSpace
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ def export_run(
     finetune_epochs: int = 0,
     data: str | None = None,
     train_config: Any = None,
-    opset: int = 17,
+    opset: int = OPSET,
     device: str = "auto",
     seed: int = 0,
     overwrite: bool = False,

@@ -14,6 +14,7 @@ import numpy as np
 
 from hwnas.errors import DependencyError, HwnasError
 from hwnas.export._layout import CARD_JSON, SCHEMA_VERSION, WEIGHTS_FILE, ExportError
+from hwnas.models.onnx import INPUT_NAME, to_onnx
 from hwnas.spaces import get_space
 
 if TYPE_CHECKING:
@@ -22,30 +23,6 @@ if TYPE_CHECKING:
 #: ONNX Runtime must reproduce PyTorch's logits within these (float32 kernels differ)
 ONNX_RTOL = 1e-3
 ONNX_ATOL = 1e-4
-
-
-def onnx_bytes(model: nn.Module, shape: Sequence[int], opset: int = 17) -> bytes:
-    """The model as ONNX (TorchScript exporter), input `input` (batch, *shape) with a
-    dynamic batch axis, output `logits`."""
-    import io
-    import warnings
-
-    import torch
-
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            model.eval(),
-            (torch.zeros((1, *shape)),),
-            buffer,  # type: ignore[arg-type]
-            dynamo=False,
-            opset_version=opset,
-            input_names=["input"],
-            output_names=["logits"],
-            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
-        )
-    return buffer.getvalue()
 
 
 def onnx_checked(
@@ -63,7 +40,7 @@ def onnx_checked(
             'exporting needs onnx and onnxruntime: pip install "hwnas[torch]"'
         ) from None
     try:
-        content = onnx_bytes(model, shape, opset)
+        content = to_onnx(model, shape, opset=opset)
         onnx.checker.check_model(onnx.load_from_string(content), full_check=True)
     except Exception as exc:  # noqa: BLE001 - any exporter/checker failure is the export's
         raise ExportError(f"ONNX export failed ({type(exc).__name__}: {exc})") from None
@@ -73,7 +50,7 @@ def onnx_checked(
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     session = ort.InferenceSession(content, opts, providers=["CPUExecutionProvider"])
-    got = session.run(None, {"input": x.numpy()})[0]
+    got = session.run(None, {INPUT_NAME: x.numpy()})[0]
     return content, compare_logits(expected, got, {"onnxruntime": ort.__version__})
 
 
