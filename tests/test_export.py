@@ -231,6 +231,56 @@ def test_export_onnx_matches_torch_and_weights_load_back(run_dir: Path, tmp_path
     assert "edge_1_0" in text and card["hwnas_version"] in text
 
 
+def test_shipped_graph_is_the_measured_graph(
+    run_dir: Path, tmp_path: Path, tiny_nb201: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ONNX bytes latency measurement hands to ONNX Runtime for the exported network are
+    the bytes of the exported model.onnx: one exporter, one graph (a second exporter with
+    another output name, batch axis or opset fails this)."""
+    import onnx
+    import onnxruntime as ort
+
+    from hwnas.cost.measure import MeasureConfig, measure
+
+    sessions: list[bytes] = []
+    real = ort.InferenceSession
+
+    def spy(content: Any, *args: Any, **kwargs: Any) -> Any:
+        sessions.append(content)
+        return real(content, *args, **kwargs)
+
+    monkeypatch.setattr(ort, "InferenceSession", spy)
+    out = tmp_path / "exp"
+    card = export_run(run_dir, "index:0", out).card
+    shipped = (out / "model.onnx").read_bytes()
+    assert sessions == [shipped]  # the export's own check ran the shipped bytes
+
+    model = load_model(out)
+    shape = tuple(card["input_shape"][1:])
+    cfg = MeasureConfig(warmup=0, repeats=1, min_repeat_s=0.0)
+    measure([(model, shape)], cfg)
+    measured = sessions[1]
+
+    def interface(content: bytes) -> Any:
+        g = onnx.load_from_string(content)
+        ops = [(o.domain, o.version) for o in g.opset_import]
+        io = [
+            [
+                (v.name, [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim])
+                for v in vs
+            ]
+            for vs in (g.graph.input, g.graph.output)
+        ]
+        return ops, io, [n.op_type for n in g.graph.node]
+
+    assert interface(measured) == interface(shipped)
+    assert interface(shipped)[1] == [
+        [("input", ["batch", *shape])],
+        [("logits", ["batch", card["classes"]])],
+    ]
+    assert measured == shipped
+
+
 def test_export_refuses_to_overwrite_without_force(run_dir: Path, tmp_path: Path) -> None:
     pytest.importorskip("torch")
     (tmp_path / "model_card.json").write_text("{}")

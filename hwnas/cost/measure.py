@@ -7,14 +7,12 @@ device in the process, and a file lock per device across processes on the host).
 from __future__ import annotations
 
 import contextlib
-import io
 import math
 import platform
 import socket
 import tempfile
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from hwnas.errors import DependencyError, HwnasError, UnknownNameError
+from hwnas.models.onnx import INPUT_NAME, to_onnx
 
 BACKENDS: tuple[str, ...] = ("onnxruntime", "torch")
 #: the figure a measurement reports: the median (default), or the fastest repeat, which a
@@ -140,24 +139,6 @@ def _require_torch() -> Any:
     return torch
 
 
-def export_onnx(model: Any, input_shape: tuple[int, ...]) -> bytes:
-    """The model as ONNX bytes (TorchScript exporter, opset 17, batch 1)."""
-    torch = _require_torch()
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            model.eval(),
-            (torch.zeros((1, *input_shape)),),
-            buffer,
-            dynamo=False,
-            opset_version=17,
-            input_names=["input"],
-            output_names=["output"],
-        )
-    return buffer.getvalue()
-
-
 def _ort_runner(model: Any, input_shape: tuple[int, ...], cfg: MeasureConfig) -> Callable[[], Any]:
     try:
         import onnxruntime as ort
@@ -177,8 +158,11 @@ def _ort_runner(model: Any, input_shape: tuple[int, ...], cfg: MeasureConfig) ->
         providers = ["CUDAExecutionProvider"]
     else:
         providers = ["CPUExecutionProvider"]
-    session = ort.InferenceSession(export_onnx(model, input_shape), opts, providers=providers)
-    feed = {"input": np.random.default_rng(0).standard_normal((1, *input_shape)).astype(np.float32)}
+    # the graph export ships (see hwnas.models.onnx), timed on a batch of 1
+    session = ort.InferenceSession(to_onnx(model, input_shape), opts, providers=providers)
+    feed = {
+        INPUT_NAME: np.random.default_rng(0).standard_normal((1, *input_shape)).astype(np.float32)
+    }
     # run() returns host arrays, so each call waits for the device (CUDA included)
     return lambda: session.run(None, feed)
 

@@ -1,0 +1,148 @@
+"""`export_run`: pick an evaluation of a run, get its weights, check and write the files."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hwnas.errors import HwnasError, SpecError
+from hwnas.export._card import build_card, render_card
+from hwnas.export._layout import CARD_JSON, CARD_MD, ONNX_FILE, WEIGHTS_FILE, ExportError
+from hwnas.export._pick import Picked, pick_evaluation
+from hwnas.export._run import load_run
+from hwnas.export._weights import finetune, supernet_checkpoint, supernet_weights
+from hwnas.export._write import onnx_checked, safetensors_bytes, write_files
+from hwnas.models.onnx import OPSET
+from hwnas.spaces import Architecture, SearchSpace
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from hwnas.training import StepCallback
+
+
+@dataclass
+class ExportResult:
+    """Where the files went and the model card's content."""
+
+    out_dir: Path
+    files: dict[str, Path]
+    card: dict[str, Any] = field(default_factory=dict)
+
+
+def default_out_dir(run_dir: str | Path, picked: Picked) -> Path:
+    return Path(run_dir) / f"export-trial{picked.evaluation.trial}"
+
+
+def arch_input_shape(space: SearchSpace, arch: Architecture, dataset: str) -> tuple[int, int, int]:
+    """The input the network takes (spaces with an input-resolution gene say so per arch)."""
+    per_arch = getattr(space, "arch_input_shape", None)
+    shape = per_arch(arch, dataset) if per_arch is not None else space.input_shape(dataset)
+    return (int(shape[0]), int(shape[1]), int(shape[2]))
+
+
+def export_run(
+    run_dir: str | Path,
+    pick: str,
+    out: str | Path | None = None,
+    *,
+    finetune_epochs: int = 0,
+    data: str | None = None,
+    train_config: Any = None,
+    opset: int = OPSET,
+    device: str = "auto",
+    seed: int = 0,
+    overwrite: bool = False,
+    command: str | None = None,
+    on_step: StepCallback | None = None,
+) -> ExportResult:
+    """Export the evaluation `pick` chooses (see `pick_evaluation`) into `out` (default
+    RUN_DIR/export-trialN): model.onnx, weights.safetensors, model_card.md/json.
+
+    Weights: inherited from the supernet when the run's quality was `supernet:CKPT`, else
+    freshly initialised (seeded) and labelled untrained (`trained` once fine-tuned here).
+    `finetune_epochs` > 0 trains them on
+    `data` (a dataset spec, e.g. `digits`, `fashion-mnist`) with `hwnas.training.fit`;
+    `data` alone evaluates the exported weights without training. Validation and test
+    accuracy come from `load_dataset(data).split(seed=seed)`. `train_config` (a
+    `TrainConfig`) overrides the schedule; its epochs and seed are set from the arguments."""
+    from hwnas.models import require_torch
+
+    if finetune_epochs < 0:
+        raise SpecError(f"finetune_epochs must be 0 or more, got {finetune_epochs}")
+    if finetune_epochs and not data:
+        raise SpecError("fine-tuning needs a dataset: give data (e.g. --data digits)")
+    run = load_run(run_dir)
+    picked = pick_evaluation(run, pick)
+    out_dir = Path(out) if out is not None else default_out_dir(run_dir, picked)
+    names = (ONNX_FILE, WEIGHTS_FILE, CARD_MD, CARD_JSON)
+    if not overwrite and any((out_dir / n).exists() for n in names):
+        raise HwnasError(f"{out_dir} already holds an export; choose another --out or --force")
+    require_torch()
+    import torch
+
+    arch = picked.evaluation.arch
+    dataset = run.dataset
+    shape = arch_input_shape(run.space, arch, dataset)
+    checkpoint = supernet_checkpoint(run)
+    if checkpoint is not None:
+        model, weights = supernet_weights(run, arch, checkpoint, data, device)
+    else:
+        torch.manual_seed(seed)
+        model = run.space.build(arch, dataset)
+        weights = {
+            "kind": "untrained",
+            "init": f"the space builder's initialisation after torch.manual_seed({seed})",
+            "why": f"the run's quality estimator {run.quality!r} holds no weights",
+        }
+    model = model.cpu().eval()
+    classes = _num_classes(model, shape)
+
+    accuracy: dict[str, Any] | None = None
+    if data:
+        accuracy, model = finetune(
+            model, data, shape, classes, finetune_epochs, train_config, seed, device, on_step
+        )
+        if finetune_epochs:
+            # fresh weights trained here are no longer untrained
+            kind = "trained" if weights["kind"] == "untrained" else weights["kind"]
+            weights = {**weights, "kind": kind, "finetuned": accuracy["train_config"]}
+    model = model.cpu().to(memory_format=torch.contiguous_format).eval()  # type: ignore[call-overload]
+
+    onnx_bytes, check = onnx_checked(model, shape, opset, seed)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    n_params = int(sum(p.numel() for p in model.parameters()))
+    card = build_card(
+        run, picked, shape, classes, n_params, weights, accuracy, check, opset, command
+    )
+    weights_bytes = safetensors_bytes(state, card)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = {
+        "onnx": out_dir / ONNX_FILE,
+        "weights": out_dir / WEIGHTS_FILE,
+        "card_md": out_dir / CARD_MD,
+        "card_json": out_dir / CARD_JSON,
+    }
+    write_files(
+        {
+            files["onnx"]: onnx_bytes,
+            files["weights"]: weights_bytes,
+            files["card_json"]: (json.dumps(card, indent=2, sort_keys=False) + "\n").encode(),
+            files["card_md"]: render_card(card).encode(),
+        }
+    )
+    return ExportResult(out_dir, files, card)
+
+
+def _num_classes(model: nn.Module, shape: Sequence[int]) -> int:
+    import torch
+
+    with torch.no_grad():
+        out = model(torch.zeros((1, *shape)))
+    if out.ndim != 2:
+        raise ExportError(f"the network returns shape {tuple(out.shape)}, not (batch, classes)")
+    return int(out.shape[1])
