@@ -83,12 +83,13 @@ class Results:
 
         return resolve(StudyConfig.from_dict(self.config.to_dict()), check=False).sources
 
-    @property
+    @cached_property
     def metric_names(self) -> list[str]:
-        """Objectives' metrics then constraints', each once."""
-        names: list[str] = []
-        for m in [o.metric.name for o in self.objectives] + [
-            c.metric.name for c in self.constraints
+        """Objectives' metrics, then constraints', then any other the evaluations recorded
+        (a run whose configuration was edited), each once."""
+        names: list[str] = [o.metric.name for o in self.objectives]
+        for m in [c.metric.name for c in self.constraints] + [
+            m for e in self.rows for m in e.metrics
         ]:
             if m not in names:
                 names.append(m)

@@ -29,12 +29,12 @@ from hwnas.export import (
     compare_logits,
     export_run,
     load_model,
-    load_run,
     md_code,
     pick_evaluation,
     render_card,
 )
 from hwnas.ledger import LEDGER_FILE, Ledger
+from hwnas.results import load_results
 
 runner = CliRunner()
 OBJECTIVES = ["accuracy:max", "latency@pixel3:min", "params:min"]
@@ -53,7 +53,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def run(run_dir: Path) -> Any:
-    return load_run(run_dir)
+    return load_results(run_dir)
 
 
 @pytest.fixture
@@ -80,7 +80,7 @@ def _evaluations(run_dir: Path) -> pd.DataFrame:
 
 # --- picking (no torch) ----------------------------------------------------------------------
 def test_pick_best_per_objective_is_the_front_extreme(run_dir: Path) -> None:
-    run = load_run(run_dir)
+    run = load_results(run_dir)
     front = pd.read_csv(run_dir / "pareto.csv")
     acc = pick_evaluation(run, "best:accuracy").evaluation
     assert acc.metrics["accuracy"] == front["accuracy"].max()
@@ -97,22 +97,22 @@ def test_pick_condition_is_most_accurate_feasible_point_meeting_it(run_dir: Path
     ok = ev[ev["status"] == "ok"]
     # bounds inside the run's own latency range, whatever the default strategy sampled
     for bound in ok["latency@pixel3"].quantile([0.2, 0.5, 1.0]).round(3) + 1e-3:
-        picked = pick_evaluation(load_run(run_dir), f"latency@pixel3<={bound}")
+        picked = pick_evaluation(load_results(run_dir), f"latency@pixel3<={bound}")
         expected = ok[ok["latency@pixel3"] <= bound]["accuracy"].max()
         assert picked.evaluation.metrics["accuracy"] == expected
         assert picked.evaluation.metrics["latency@pixel3"] <= bound
         assert picked.on_front
-    both = pick_evaluation(load_run(run_dir), "latency@pixel3<=12, params < 0.5").evaluation
+    both = pick_evaluation(load_results(run_dir), "latency@pixel3<=12, params < 0.5").evaluation
     sub = ok[(ok["latency@pixel3"] <= 12) & (ok["params"] < 0.5)]
     assert both.metrics["accuracy"] == sub["accuracy"].max()
 
 
 def test_pick_index_and_arch(run_dir: Path) -> None:
-    run = load_run(run_dir)
+    run = load_results(run_dir)
     front = pd.read_csv(run_dir / "pareto.csv")
     for i in (0, len(front) - 1):
         picked = pick_evaluation(run, f"index:{i}")
-        assert picked.evaluation.arch.key == front["arch"][i]
+        assert picked.evaluation.arch == front["arch"][i]
         assert picked.front_index == i
     ev = _evaluations(run_dir)
     off_front = ev[~ev["arch"].isin(front["arch"])].iloc[0]
@@ -126,7 +126,7 @@ def test_front_without_pareto_csv_matches_the_file(run_dir: Path, tmp_path: Path
     shutil.copytree(run_dir, copy)
     (copy / "pareto.csv").unlink()
     expected = pd.read_csv(run_dir / "pareto.csv")["arch"].tolist()
-    assert [e.arch.key for e in load_run(copy).front()] == expected
+    assert [e.arch for e in load_results(copy).front()] == expected
 
 
 @pytest.mark.parametrize(
@@ -146,7 +146,7 @@ def test_front_without_pareto_csv_matches_the_file(run_dir: Path, tmp_path: Path
 )
 def test_bad_picks_say_what_is_available(run_dir: Path, pick: str, says: str) -> None:
     with pytest.raises(PickError, match="pick .*") as info:
-        pick_evaluation(load_run(run_dir), pick)
+        pick_evaluation(load_results(run_dir), pick)
     assert says in str(info.value)
     assert "\n" not in str(info.value)
 
@@ -175,14 +175,14 @@ def test_best_of_a_non_objective_metric_needs_a_direction(run_dir: Path, tmp_pat
     ledger.set_meta("config", {**config, "objectives": OBJECTIVES[:2]})
     ledger.close()
     with pytest.raises(PickError, match="best:params:min or best:params:max"):
-        pick_evaluation(load_run(copy), "best:params")
+        pick_evaluation(load_results(copy), "best:params")
 
 
 def test_missing_run_directory(tmp_path: Path) -> None:
     with pytest.raises(HwnasError, match="no such run directory"):
-        load_run(tmp_path / "nope")
+        load_results(tmp_path / "nope")
     with pytest.raises(HwnasError, match="not a run directory"):
-        load_run(tmp_path)
+        load_results(tmp_path)
 
 
 # --- the files ---------------------------------------------------------------------------------
@@ -460,12 +460,7 @@ def test_cli_export_and_errors(run_dir: Path, tmp_path: Path, tiny_nb201: None) 
 def test_cli_without_torch_names_the_extra(
     run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import importlib.util
-
-    real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a)
-    )
+    monkeypatch.setitem(sys.modules, "torch", None)  # as if it were not installed
     bad = runner.invoke(app, ["export", str(run_dir), "--pick", "index:0", "--out", str(tmp_path)])
     assert bad.exit_code == 2
     assert 'pip install "hwnas[torch]"' in bad.stderr

@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from hwnas.errors import DependencyError, HwnasError, UnknownNameError
+from hwnas._imports import optional_import
+from hwnas.errors import HwnasError, UnknownNameError
 from hwnas.models.onnx import INPUT_NAME, to_onnx
 
 BACKENDS: tuple[str, ...] = ("onnxruntime", "torch")
@@ -132,18 +133,11 @@ def device_lock(device: str) -> Iterator[None]:
 
 # --- runners ---------------------------------------------------------------------------------
 def _require_torch() -> Any:
-    try:
-        import torch
-    except ImportError:
-        raise DependencyError('measuring needs torch: pip install "hwnas[torch]"') from None
-    return torch
+    return optional_import("torch", "measuring")
 
 
 def _ort_runner(model: Any, input_shape: tuple[int, ...], cfg: MeasureConfig) -> Callable[[], Any]:
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise DependencyError('measuring needs onnxruntime: pip install "hwnas[torch]"') from None
+    ort = optional_import("onnxruntime", "measuring")
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = cfg.threads
     opts.inter_op_num_threads = 1

@@ -16,7 +16,6 @@ from hwnas.export._card import md_code, render_card
 from hwnas.export._export import ExportResult, export_run
 from hwnas.export._layout import ExportError
 from hwnas.export._pick import Picked, PickError, pick_evaluation
-from hwnas.export._run import load_run
 from hwnas.export._write import compare_logits, load_model
 
 __all__ = [
@@ -27,7 +26,6 @@ __all__ = [
     "compare_logits",
     "export_run",
     "load_model",
-    "load_run",
     "md_code",
     "pick_evaluation",
     "render_card",

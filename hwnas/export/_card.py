@@ -13,13 +13,14 @@ from typing import Any
 from hwnas.errors import SpecError
 from hwnas.export._layout import CARD_JSON, CARD_MD, ONNX_FILE, SCHEMA_VERSION, WEIGHTS_FILE
 from hwnas.export._pick import Picked
-from hwnas.export._run import Run
 from hwnas.models.onnx import INPUT_NAME, OUTPUT_NAME
+from hwnas.results import Results
 from hwnas.spaces import Architecture, SearchSpace
+from hwnas.trial import OK
 
 
 def build_card(
-    run: Run,
+    run: Results,
     picked: Picked,
     shape: Sequence[int],
     classes: int,
@@ -30,21 +31,22 @@ def build_card(
     opset: int,
     command: str | None,
 ) -> dict[str, Any]:
-    from hwnas import __version__
+    from hwnas._version import __version__
 
     e = picked.evaluation
-    feasible = e.status == "ok"
+    arch = run.space.make(e.genes)
+    feasible = e.status == OK
     return {
         "schema_version": SCHEMA_VERSION,
         "architecture": {
-            "key": e.arch.key,
-            "genes": list(e.arch.genes),
-            "description": {k: _plain(v) for k, v in describe(run.space, e.arch).items()},
+            "key": arch.key,
+            "genes": list(arch.genes),
+            "description": {k: _plain(v) for k, v in describe(run.space, arch).items()},
         },
         "space": {
             "name": run.space.name,
             "description": run.space.description,
-            "dataset": run.dataset,
+            "dataset": run.config.dataset,
         },
         "input_shape": [1, *[int(s) for s in shape]],
         "dynamic_axes": {INPUT_NAME: [0], OUTPUT_NAME: [0]},
@@ -66,10 +68,10 @@ def build_card(
             "path": str(run.path),
             "objectives": [o.spec for o in run.objectives],
             "constraints": [c.spec for c in run.constraints],
-            "quality": run.quality,
-            "strategy": run.config.get("strategy"),
-            "seed": run.config.get("seed"),
-            "budget": run.config.get("budget"),
+            "quality": run.config.quality,
+            "strategy": run.config.strategy,
+            "seed": run.config.seed,
+            "budget": run.config.budget,
             "host": run.host,
         },
         "weights": weights,

@@ -8,14 +8,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hwnas._imports import optional_import
 from hwnas.errors import HwnasError, SpecError
 from hwnas.export._card import build_card, render_card
 from hwnas.export._layout import CARD_JSON, CARD_MD, ONNX_FILE, WEIGHTS_FILE, ExportError
 from hwnas.export._pick import Picked, pick_evaluation
-from hwnas.export._run import load_run
 from hwnas.export._weights import finetune, supernet_checkpoint, supernet_weights
 from hwnas.export._write import onnx_checked, safetensors_bytes, write_files
 from hwnas.models.onnx import OPSET
+from hwnas.results import load_results
 from hwnas.spaces import Architecture, SearchSpace
 
 if TYPE_CHECKING:
@@ -39,8 +40,7 @@ def default_out_dir(run_dir: str | Path, picked: Picked) -> Path:
 
 def arch_input_shape(space: SearchSpace, arch: Architecture, dataset: str) -> tuple[int, int, int]:
     """The input the network takes (spaces with an input-resolution gene say so per arch)."""
-    per_arch = getattr(space, "arch_input_shape", None)
-    shape = per_arch(arch, dataset) if per_arch is not None else space.input_shape(dataset)
+    shape = space.arch_input_shape(arch, dataset)
     return (int(shape[0]), int(shape[1]), int(shape[2]))
 
 
@@ -69,23 +69,21 @@ def export_run(
     `data` alone evaluates the exported weights without training. Validation and test
     accuracy come from `load_dataset(data).split(seed=seed)`. `train_config` (a
     `TrainConfig`) overrides the schedule; its epochs and seed are set from the arguments."""
-    from hwnas.models import require_torch
-
     if finetune_epochs < 0:
         raise SpecError(f"finetune_epochs must be 0 or more, got {finetune_epochs}")
     if finetune_epochs and not data:
         raise SpecError("fine-tuning needs a dataset: give data (e.g. --data digits)")
-    run = load_run(run_dir)
+    run = load_results(run_dir)
     picked = pick_evaluation(run, pick)
     out_dir = Path(out) if out is not None else default_out_dir(run_dir, picked)
     names = (ONNX_FILE, WEIGHTS_FILE, CARD_MD, CARD_JSON)
     if not overwrite and any((out_dir / n).exists() for n in names):
         raise HwnasError(f"{out_dir} already holds an export; choose another --out or --force")
-    require_torch()
+    optional_import("torch", "exporting")
     import torch
 
-    arch = picked.evaluation.arch
-    dataset = run.dataset
+    arch = run.space.make(picked.evaluation.genes)
+    dataset = run.config.dataset
     shape = arch_input_shape(run.space, arch, dataset)
     checkpoint = supernet_checkpoint(run)
     if checkpoint is not None:
@@ -96,7 +94,7 @@ def export_run(
         weights = {
             "kind": "untrained",
             "init": f"the space builder's initialisation after torch.manual_seed({seed})",
-            "why": f"the run's quality estimator {run.quality!r} holds no weights",
+            "why": f"the run's quality estimator {run.config.quality!r} holds no weights",
         }
     model = model.cpu().eval()
     classes = _num_classes(model, shape)

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from hwnas.errors import SpecError
-from hwnas.export._run import Evaluation, Run, _value
 from hwnas.metrics import Objective, parse_constraint, parse_metric
+from hwnas.results import Evaluation, Results
+from hwnas.trial import FAILED
 
 
 class PickError(SpecError):
@@ -34,7 +35,7 @@ _PICK_HELP = (
 )
 
 
-def pick_evaluation(run: Run, pick: str) -> Picked:
+def pick_evaluation(run: Results, pick: str) -> Picked:
     """Resolve a pick:
 
     - `best:METRIC` (`best:METRIC:min|max` for a metric that is not an objective): the best
@@ -58,7 +59,7 @@ def pick_evaluation(run: Run, pick: str) -> Picked:
     raise PickError(f"pick {text!r}: expected {_PICK_HELP}")
 
 
-def _known_metric(run: Run, text: str, pick: str) -> str:
+def _known_metric(run: Results, text: str, pick: str) -> str:
     try:
         name = parse_metric(text).name
     except SpecError as exc:
@@ -71,22 +72,22 @@ def _known_metric(run: Run, text: str, pick: str) -> str:
     return name
 
 
-def _picked(run: Run, e: Evaluation, pick: str, front: Sequence[Evaluation]) -> Picked:
-    keys = [f.arch.key for f in front]
-    index = keys.index(e.arch.key) if e.arch.key in keys else None
+def _picked(run: Results, e: Evaluation, pick: str, front: Sequence[Evaluation]) -> Picked:
+    keys = [f.arch for f in front]
+    index = keys.index(e.arch) if e.arch in keys else None
     return Picked(e, pick, index is not None, index)
 
 
 def _lexicographic(first: Objective, others: Sequence[Objective]) -> Callable[[Evaluation], Any]:
     def key(e: Evaluation) -> tuple[float, ...]:
-        values = [first.to_min(_value(e, first.metric.name))]
-        values += [o.to_min(_value(e, o.metric.name)) for o in others]
+        values = [first.to_min(e.value(first.metric.name))]
+        values += [o.to_min(e.value(o.metric.name)) for o in others]
         return (*[math.inf if math.isnan(v) else v for v in values], float(e.trial))
 
     return key
 
 
-def _pick_best(run: Run, pick: str, rest: str, front: Sequence[Evaluation]) -> Picked:
+def _pick_best(run: Results, pick: str, rest: str, front: Sequence[Evaluation]) -> Picked:
     name_text, _, direction = rest.rpartition(":")
     if direction in ("min", "max") and name_text:
         objective = Objective(parse_metric(_known_metric(run, name_text, pick)), direction)  # type: ignore[arg-type]
@@ -104,12 +105,12 @@ def _pick_best(run: Run, pick: str, rest: str, front: Sequence[Evaluation]) -> P
         raise PickError(f"pick {pick!r}: the run has no feasible evaluation (its front is empty)")
     others = [o for o in run.objectives if o.metric != objective.metric]
     best = min(front, key=_lexicographic(objective, others))
-    if math.isnan(_value(best, objective.metric.name)):
+    if math.isnan(best.value(objective.metric.name)):
         raise PickError(f"pick {pick!r}: no front member has a value for {objective.metric.name}")
     return _picked(run, best, pick, front)
 
 
-def _pick_condition(run: Run, pick: str, front: Sequence[Evaluation]) -> Picked:
+def _pick_condition(run: Results, pick: str, front: Sequence[Evaluation]) -> Picked:
     conditions = []
     for part in pick.split(","):
         try:
@@ -119,11 +120,11 @@ def _pick_condition(run: Run, pick: str, front: Sequence[Evaluation]) -> Picked:
         _known_metric(run, c.metric.name, pick)
         conditions.append(c)
     ok = run.ok()
-    meeting = [e for e in ok if all(c.satisfied(_value(e, c.metric.name)) for c in conditions)]
+    meeting = [e for e in ok if all(c.satisfied(e.value(c.metric.name)) for c in conditions)]
     if not meeting:
         ranges = []
         for c in conditions:
-            values = [_value(e, c.metric.name) for e in ok]
+            values = [e.value(c.metric.name) for e in ok]
             values = [v for v in values if not math.isnan(v)]
             if values:
                 ranges.append(f"{c.metric.name} {min(values):g}..{max(values):g}")
@@ -137,7 +138,7 @@ def _pick_condition(run: Run, pick: str, front: Sequence[Evaluation]) -> Picked:
     return _picked(run, best, pick, front)
 
 
-def _pick_index(run: Run, pick: str, rest: str, front: Sequence[Evaluation]) -> Picked:
+def _pick_index(run: Results, pick: str, rest: str, front: Sequence[Evaluation]) -> Picked:
     if not re.fullmatch(r"[0-9]{1,9}", rest):
         raise PickError(f"pick {pick!r}: index must be a row number of pareto.csv from 0")
     i = int(rest)
@@ -150,17 +151,17 @@ def _pick_index(run: Run, pick: str, rest: str, front: Sequence[Evaluation]) -> 
     return _picked(run, front[i], pick, front)
 
 
-def _pick_arch(run: Run, pick: str, rest: str, front: Sequence[Evaluation]) -> Picked:
+def _pick_arch(run: Results, pick: str, rest: str, front: Sequence[Evaluation]) -> Picked:
     try:
         arch = run.space.parse(rest)
     except SpecError as exc:
         raise PickError(f"pick {pick!r}: {exc}") from None
-    for e in run.evaluations:
-        if e.arch == arch:
-            if e.status == "failed":
+    for e in run.rows:
+        if e.arch == arch.key:
+            if e.status == FAILED:
                 raise PickError(f"pick {pick!r}: that evaluation failed; pick another")
             return _picked(run, e, pick, front)
     raise PickError(
-        f"pick {pick!r}: the run did not evaluate {arch.key} ({len(run.evaluations)} "
+        f"pick {pick!r}: the run did not evaluate {arch.key} ({len(run.rows)} "
         "evaluations; see evaluations.csv)"
     )

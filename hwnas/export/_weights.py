@@ -9,8 +9,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hwnas.errors import DependencyError, HwnasError
-from hwnas.export._run import Run
+from hwnas._imports import optional_import
+from hwnas.errors import HwnasError
+from hwnas.results import Results
 from hwnas.spaces import Architecture
 
 if TYPE_CHECKING:
@@ -32,12 +33,12 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def supernet_checkpoint(run: Run) -> Path | None:
-    base, sep, spec = run.quality.partition(":")
+def supernet_checkpoint(run: Results) -> Path | None:
+    base, sep, spec = run.config.quality.partition(":")
     if base != "supernet":
         return None
     if not sep or not spec.strip():
-        raise HwnasError(f"{run.path}: quality {run.quality!r} names no supernet checkpoint")
+        raise HwnasError(f"{run.path}: quality {run.config.quality!r} names no supernet checkpoint")
     from hwnas.quality.supernet import parse_spec
 
     given, _ = parse_spec(spec)
@@ -51,21 +52,16 @@ def supernet_checkpoint(run: Run) -> Path | None:
 
 
 def supernet_weights(
-    run: Run, arch: Architecture, checkpoint: Path, data: str | None, device: str
+    run: Results, arch: Architecture, checkpoint: Path, data: str | None, device: str
 ) -> tuple[nn.Module, dict[str, Any]]:
     """The subnet with weights inherited from the supernet (BN recalibrated)."""
-    try:
-        from hwnas.supernet import subnet_from_checkpoint
-    except ImportError as exc:
-        raise DependencyError(
-            f"run {run.path} took its accuracies from supernet {checkpoint}; exporting its "
-            f"weights needs hwnas.supernet, which this installation lacks ({exc}); install an "
-            'hwnas with the supernet feature and its extra: pip install "hwnas[torch]"'
-        ) from None
+    needed_by = f"exporting the supernet weights of run {run.path} (hwnas.supernet)"
+    optional_import("torch", needed_by)
+    subnet_from_checkpoint = optional_import("hwnas.supernet", needed_by).subnet_from_checkpoint
     from hwnas.quality.supernet import DEFAULT_CALIB_IMAGES, parse_spec
 
     # recalibrate as the search did, so the exported network is the one it evaluated
-    _, options = parse_spec(run.quality.partition(":")[2])
+    _, options = parse_spec(run.config.quality.partition(":")[2])
     calib = options.get("calib", DEFAULT_CALIB_IMAGES)
     model, provenance = subnet_from_checkpoint(
         checkpoint, arch, data=data, calib_images=calib, device=device

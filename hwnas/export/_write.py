@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hwnas.errors import DependencyError, HwnasError
+from hwnas._imports import optional_import
+from hwnas._io import atomic_write
+from hwnas.errors import HwnasError
 from hwnas.export._layout import CARD_JSON, SCHEMA_VERSION, WEIGHTS_FILE, ExportError
 from hwnas.models.onnx import INPUT_NAME, to_onnx
 from hwnas.spaces import get_space
@@ -32,13 +34,8 @@ def onnx_checked(
     compare with PyTorch; a mismatch raises `ExportError`."""
     import torch
 
-    try:
-        import onnx
-        import onnxruntime as ort
-    except ImportError:
-        raise DependencyError(
-            'exporting needs onnx and onnxruntime: pip install "hwnas[torch]"'
-        ) from None
+    onnx = optional_import("onnx", "exporting")
+    ort = optional_import("onnxruntime", "exporting")
     try:
         content = to_onnx(model, shape, opset=opset)
         onnx.checker.check_model(onnx.load_from_string(content), full_check=True)
@@ -124,10 +121,4 @@ def load_model(export_dir: str | Path) -> nn.Module:
 def write_files(contents: dict[Path, bytes]) -> None:
     """Write each file whole (a temporary file, then a rename), in order."""
     for path, content in contents.items():
-        _atomic_write(path, content)
-
-
-def _atomic_write(path: Path, content: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(content)
-    tmp.replace(path)
+        atomic_write(path, content)

@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from hwnas.models import require_torch
+from hwnas._imports import optional_import
 
 #: the graph's input: float32 (batch, *input_shape), the batch axis dynamic
 INPUT_NAME = "input"
@@ -23,8 +23,7 @@ def to_onnx(model: Any, input_shape: Sequence[int], *, opset: int = OPSET) -> by
     exporter, traced on a batch of 1 zeros of shape (1, *input_shape); input `input` and
     output `logits`, both with a dynamic batch axis, so measurement feeds it a batch of 1
     and a deployment any batch."""
-    require_torch()
-    import torch
+    torch = optional_import("torch", "exporting to ONNX")
 
     buffer = io.BytesIO()
     with warnings.catch_warnings():
