@@ -63,6 +63,11 @@ class Objective:
     def spec(self) -> str:
         return f"{self.metric.name}:{self.direction}"
 
+    @property
+    def sign(self) -> float:
+        """-1 for a maximised objective, 1 for a minimised one: value * sign is minimised."""
+        return -1.0 if self.direction == "max" else 1.0
+
     def to_min(self, value: float) -> float:
         """The value as a quantity to minimise."""
         return -value if self.direction == "max" else value

@@ -113,7 +113,7 @@ class Results:
     def objective_matrix(self, frame: pd.DataFrame) -> np.ndarray:
         """The objectives of a frame's rows as a minimisation matrix."""
         return np.column_stack(
-            [o.to_min(frame[o.metric.name].to_numpy(dtype=np.float64)) for o in self.objectives]
+            [frame[o.metric.name].to_numpy(dtype=np.float64) * o.sign for o in self.objectives]
         ).reshape(len(frame), len(self.objectives))
 
     def ok(self) -> list[Evaluation]:
@@ -179,7 +179,7 @@ class Results:
             table = self.sources[o.metric.name].table()
             if table is None:
                 raise HwnasError(f"objective {o.metric.name} does not come from a table")
-            values = o.to_min(np.asarray(table[1], dtype=np.float64))
+            values = np.asarray(table[1], dtype=np.float64) * o.sign
             lower.append(np.nanmin(values))
             upper.append(np.nanmax(values))
         return np.array(lower), np.array(upper)

@@ -55,7 +55,7 @@ class TaskContext:
         self.space = resolved.space
         self.problem = Problem(resolved.space, resolved.objectives, resolved.constraints)
         self.metrics = [o.metric.name for o in resolved.objectives]
-        self.signs = np.array([-1.0 if o.direction == "max" else 1.0 for o in resolved.objectives])
+        self.signs = np.array([o.sign for o in resolved.objectives])
         tables = [resolved.sources[m].table() for m in self.metrics]
         if any(t is None for t in tables):
             raise SpecError(f"task {task.name}: not every metric comes from a complete table")

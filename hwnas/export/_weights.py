@@ -42,7 +42,8 @@ def supernet_checkpoint(run: Results) -> Path | None:
     from hwnas.quality.supernet import parse_spec
 
     given, _ = parse_spec(spec)
-    for candidate in (given, run.path / given):
+    in_run = [run.path / given] if run.path is not None else []
+    for candidate in (given, *in_run):
         if candidate.exists():
             return candidate
     raise HwnasError(
