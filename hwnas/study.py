@@ -50,8 +50,10 @@ class Study:
     >>> study = Study(objectives=["accuracy:max", "latency@pixel3:min"], budget=100, seed=0)
     >>> front = study.optimize().pareto_front()   # a DataFrame, one row per front point
 
-    `out_dir=None` keeps the ledger in memory; with a directory, the ledger and the result
-    files live there, and `Study.resume(out_dir)` continues a run.
+    `out_dir=None` keeps the ledger in memory; with a directory, the ledger and
+    `config.json` live there (`optimize(callbacks=[hwnas.report.write_outputs])` adds the
+    CSV, PNG and HTML files), and `Study.resume(out_dir)` continues a run. What the run
+    recorded is `study.results()`, read-only.
 
     `executor` runs the evaluations: "inprocess" (default), "process" or "ray" with
     `workers`, or an `Executor` (e.g. `make_executor("ray", address="auto", timeout=600)`).

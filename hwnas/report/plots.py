@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hwnas._io import atomic_path
-from hwnas.trial import OK
+from hwnas.trial import FAILED, INFEASIBLE, OK
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,8 +46,8 @@ def plot_front(run: Results, path: str | Path) -> Path:
             t = true.sort_values(x)
             ax.step(t[x], clip(t[y]), where="post", color="0.6", lw=1.2, label="true front (table)")
         styles: tuple[tuple[str, dict[str, Any]], ...] = (
-            ("ok", {"c": "tab:blue", "alpha": 0.35}),
-            ("infeasible", {"c": "tab:red", "alpha": 0.35, "marker": "x"}),
+            (OK, {"c": "tab:blue", "alpha": 0.35}),
+            (INFEASIBLE, {"c": "tab:red", "alpha": 0.35, "marker": "x"}),
         )
         for status, style in styles:
             part = frame[frame["status"] == status]
@@ -222,9 +222,9 @@ def front_figure(data: dict[str, Any], x: str, y: str) -> Any:
         colour = None if single else _PALETTE[r % len(_PALETTE)]
         prefix = "" if single else f"{run['name']}: "
         groups: dict[str, list[tuple[float, float]]] = {
-            "ok": [],
-            "infeasible": [],
-            "failed": [],
+            OK: [],
+            INFEASIBLE: [],
+            FAILED: [],
             "front": [],
         }
         for p in run["points"]:
@@ -233,9 +233,9 @@ def front_figure(data: dict[str, Any], x: str, y: str) -> Any:
                 continue
             groups["front" if p["f"] else p["s"]].append((vx, vy))
         styles: dict[str, dict[str, Any]] = {
-            "ok": {"c": colour or "#60a5fa", "s": 12, "alpha": 0.6 if single else 0.3, "lw": 0},
-            "infeasible": {"c": colour or "#dc2626", "s": 16, "marker": "x", "alpha": 0.7, "lw": 1},
-            "failed": {"facecolors": "none", "edgecolors": "#9ca3af", "s": 14, "lw": 1},
+            OK: {"c": colour or "#60a5fa", "s": 12, "alpha": 0.6 if single else 0.3, "lw": 0},
+            INFEASIBLE: {"c": colour or "#dc2626", "s": 16, "marker": "x", "alpha": 0.7, "lw": 1},
+            FAILED: {"facecolors": "none", "edgecolors": "#9ca3af", "s": 14, "lw": 1},
             "front": {
                 "c": colour or "#ea580c",
                 "s": 30,
@@ -245,12 +245,12 @@ def front_figure(data: dict[str, Any], x: str, y: str) -> Any:
             },
         }
         names = {
-            "ok": "feasible",
-            "infeasible": "infeasible",
-            "failed": "failed",
+            OK: "feasible",
+            INFEASIBLE: "infeasible",
+            FAILED: "failed",
             "front": "found front",
         }
-        for kind in ("ok", "failed", "infeasible", "front"):
+        for kind in (OK, FAILED, INFEASIBLE, "front"):
             pts = groups[kind]
             if not pts:
                 continue
