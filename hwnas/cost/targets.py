@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from hwnas.cost import Target, register_target, register_target_resolver
+from hwnas.cost.lut import LatencyPredictor
 from hwnas.cost.measure import MeasureConfig
 from hwnas.errors import HwnasError, UnknownNameError
 from hwnas.metrics import Metric
@@ -243,8 +244,6 @@ class ProfileTarget(Target):
     path: str = ""
 
     def _meta(self) -> dict[str, Any]:
-        from hwnas.cost.profile import LatencyPredictor
-
         return LatencyPredictor.load(self.path).meta
 
     def supports(self, ctx: EvalContext) -> bool:
@@ -252,8 +251,6 @@ class ProfileTarget(Target):
         return ctx.space.name == meta["space"] and ctx.dataset == meta["dataset"]
 
     def source(self, ctx: EvalContext, metric: Metric) -> MetricSource:
-        from hwnas.cost.profile import LatencyPredictor
-
         predictor = LatencyPredictor.load(self.path)
         meta = predictor.meta
         if (ctx.space.name, ctx.dataset) != (meta["space"], meta["dataset"]):
@@ -269,7 +266,7 @@ class ProfileTarget(Target):
 class PredictedSource(MetricSource):
     cheap = True
 
-    def __init__(self, metric: str, predictor: Any, path: str) -> None:
+    def __init__(self, metric: str, predictor: LatencyPredictor, path: str) -> None:
         self.metric = metric
         self.predictor = predictor
         meta = predictor.meta
@@ -292,8 +289,6 @@ class PredictedSource(MetricSource):
 def _profile(name: str) -> Target | None:
     if not name.endswith(".json") or name.startswith("roofline:"):
         return None
-    from hwnas.cost.profile import LatencyPredictor
-
     meta = LatencyPredictor.load(name).meta  # a missing or foreign file fails here, clearly
     return ProfileTarget(
         name,
