@@ -13,7 +13,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ import numpy as np
 from hwnas._imports import optional_import
 from hwnas.errors import HwnasError, UnknownNameError
 from hwnas.models.onnx import INPUT_NAME, to_onnx
+from hwnas.spaces import Architecture, SearchSpace
 
 BACKENDS: tuple[str, ...] = ("onnxruntime", "torch")
 #: the figure a measurement reports: the median (default), or the fastest repeat, which a
@@ -101,6 +102,18 @@ class Timing:
     @property
     def rel_iqr(self) -> float:
         return self.iqr_ms / self.median_ms if self.median_ms > 0 else math.inf
+
+
+def statistic_of(values: Sequence[float] | np.ndarray, statistic: str) -> float:
+    """What `statistic` (one of STATISTICS) reports for these repeats."""
+    return float(np.min(values) if statistic == "min" else np.median(values))
+
+
+def networks(
+    space: SearchSpace, archs: Iterable[Architecture], dataset: str
+) -> list[tuple[Any, tuple[int, ...]]]:
+    """(module, input shape) of each architecture, as `measure` takes them."""
+    return [(space.build(a, dataset), space.arch_input_shape(a, dataset)) for a in archs]
 
 
 # --- one device at a time ----------------------------------------------------------------

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from hwnas.cost import Target, register_target, register_target_resolver
-from hwnas.cost.measure import MeasureConfig
+from hwnas.cost.lut import LatencyPredictor
+from hwnas.cost.measure import MeasureConfig, measure, networks
 from hwnas.errors import HwnasError, UnknownNameError
 from hwnas.metrics import Metric
 from hwnas.sources import EvalContext, Measurement, MetricSource
@@ -93,20 +94,38 @@ def analytic_counters(ctx: EvalContext) -> dict[str, MetricSource]:
     }
 
 
-# --- measured on this machine ----------------------------------------------------------------
+def _check_metric(target: Target, metric: Metric) -> None:
+    if metric.base not in target.metrics:
+        raise UnknownNameError(f"metric of target {target.name!r}", metric.base, target.metrics)
+
+
 @dataclass
-class MeasuredTarget(Target):
-    backend: str = "onnxruntime"
-    device: str = "cpu"
+class _NetworkTarget(Target):
+    """A target whose figures come from the built network: it serves spaces that build."""
 
     def supports(self, ctx: EvalContext) -> bool:
         return buildable(ctx.space)
+
+    def _check(self, ctx: EvalContext, metric: Metric) -> None:
+        if not self.supports(ctx):
+            raise HwnasError(
+                f"target {self.name!r} needs networks built, and space {ctx.space.name!r} "
+                "cannot build them"
+            )
+        _check_metric(self, metric)
+
+
+# --- measured on this machine ----------------------------------------------------------------
+@dataclass
+class MeasuredTarget(_NetworkTarget):
+    backend: str = "onnxruntime"
+    device: str = "cpu"
 
     def config(self) -> MeasureConfig:
         return MeasureConfig(backend=self.backend, device=self.device)
 
     def source(self, ctx: EvalContext, metric: Metric) -> MetricSource:
-        _check(self, ctx, metric)
+        self._check(ctx, metric)
         return MeasuredSource(ctx, metric.name, self.config(), self.name)
 
 
@@ -128,10 +147,7 @@ class MeasuredSource(MetricSource):
         self.device = f"local-{cfg.device}"
 
     def evaluate(self, archs: Sequence[Architecture]) -> list[Measurement]:
-        from hwnas.cost.measure import measure
-
-        space, ds = self.ctx.space, self.ctx.dataset
-        nets = [(space.build(a, ds), space.arch_input_shape(a, ds)) for a in archs]
+        nets = networks(self.ctx.space, archs, self.ctx.dataset)
         return [
             Measurement(t.value, {**t.provenance, "target": self.target})
             for t in measure(nets, self.cfg)
@@ -173,28 +189,15 @@ def measured_config(target: str) -> MeasureConfig:
     raise UnknownNameError("local target to measure on", target, [t.name for t in MEASURED])
 
 
-def _check(target: Target, ctx: EvalContext, metric: Metric) -> None:
-    if not target.supports(ctx):
-        raise HwnasError(
-            f"target {target.name!r} needs networks built, and space {ctx.space.name!r} "
-            "cannot build them"
-        )
-    if metric.base not in target.metrics:
-        raise UnknownNameError(f"metric of target {target.name!r}", metric.base, target.metrics)
-
-
 # --- roofline ----------------------------------------------------------------------------------
 @dataclass
-class RooflineTarget(Target):
+class RooflineTarget(_NetworkTarget):
     spec_name: str = ""
-
-    def supports(self, ctx: EvalContext) -> bool:
-        return buildable(ctx.space)
 
     def source(self, ctx: EvalContext, metric: Metric) -> MetricSource:
         from hwnas.cost.analytic import load_spec
 
-        _check(self, ctx, metric)
+        self._check(ctx, metric)
         return RooflineSource(ctx, metric.name, load_spec(self.spec_name))
 
 
@@ -243,8 +246,6 @@ class ProfileTarget(Target):
     path: str = ""
 
     def _meta(self) -> dict[str, Any]:
-        from hwnas.cost.profile import LatencyPredictor
-
         return LatencyPredictor.load(self.path).meta
 
     def supports(self, ctx: EvalContext) -> bool:
@@ -252,8 +253,6 @@ class ProfileTarget(Target):
         return ctx.space.name == meta["space"] and ctx.dataset == meta["dataset"]
 
     def source(self, ctx: EvalContext, metric: Metric) -> MetricSource:
-        from hwnas.cost.profile import LatencyPredictor
-
         predictor = LatencyPredictor.load(self.path)
         meta = predictor.meta
         if (ctx.space.name, ctx.dataset) != (meta["space"], meta["dataset"]):
@@ -261,15 +260,14 @@ class ProfileTarget(Target):
                 f"{self.path} predicts {meta['space']}/{meta['dataset']}, not "
                 f"{ctx.space.name}/{ctx.dataset}"
             )
-        if metric.base not in self.metrics:
-            raise UnknownNameError(f"metric of target {self.name!r}", metric.base, self.metrics)
+        _check_metric(self, metric)
         return PredictedSource(metric.name, predictor, self.path)
 
 
 class PredictedSource(MetricSource):
     cheap = True
 
-    def __init__(self, metric: str, predictor: Any, path: str) -> None:
+    def __init__(self, metric: str, predictor: LatencyPredictor, path: str) -> None:
         self.metric = metric
         self.predictor = predictor
         meta = predictor.meta
@@ -292,8 +290,6 @@ class PredictedSource(MetricSource):
 def _profile(name: str) -> Target | None:
     if not name.endswith(".json") or name.startswith("roofline:"):
         return None
-    from hwnas.cost.profile import LatencyPredictor
-
     meta = LatencyPredictor.load(name).meta  # a missing or foreign file fails here, clearly
     return ProfileTarget(
         name,

@@ -8,15 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hwnas.cost.profile import (
-    LatencyPredictor,
-    error_report,
-    fit_correction,
-    kendall_tau,
-    noise_floor,
-)
+from hwnas.cost.lut import LatencyPredictor, fit_correction
+from hwnas.cost.validate import error_report, kendall_tau, noise_floor
 from hwnas.errors import SpecError
-from hwnas.spaces import get_space
+from hwnas.spaces import LayeredSpace, get_space
 from hwnas.study import Study
 
 #: a tiny sub-space of mbv3 at CIFAR size: depth varies, nothing else (13 lookup entries)
@@ -49,7 +44,8 @@ def test_kendall_tau_and_errors() -> None:
 def _synthetic_profile(path: Path) -> LatencyPredictor:
     """A full-coverage profile with made-up table entries (no measuring)."""
     space = get_space("mbv3")
-    units = space.profile_units("cifar10")  # type: ignore[attr-defined]
+    assert isinstance(space, LayeredSpace)
+    units = space.profile_units("cifar10")
     lut = {sig: 0.01 * (1 + i % 7) for i, (sig, _, _) in enumerate(units)}
     meta = {"space": "mbv3", "dataset": "cifar10", "host": "test", "target": "local-cpu"}
     predictor = LatencyPredictor(meta, lut, [0.1, 1.0, 0.0])
@@ -72,6 +68,15 @@ def test_json_round_trip_and_checks(tmp_path: Path) -> None:
         path.write_text(json.dumps({**data, "schema_version": version}))
         with pytest.raises(SpecError, match="schema_version"):
             LatencyPredictor.load(path)
+
+
+def test_the_predictor_and_validation_stay_importable_from_profile() -> None:
+    """README and the CLI import them from `hwnas.cost.profile`, where they lived first."""
+    from hwnas.cost import lut, profile, sampling, validate
+
+    assert profile.LatencyPredictor is lut.LatencyPredictor
+    assert profile.validate is validate.validate
+    assert profile.parse_restrict is sampling.parse_restrict
 
 
 def test_profile_is_a_target_in_a_study(tmp_path: Path) -> None:
@@ -102,7 +107,8 @@ def test_accuracy_on_mbv3_fails_clearly() -> None:
 
 def test_profile_and_validate_a_tiny_subspace(tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
-    from hwnas.cost.profile import profile, validate
+    from hwnas.cost.profile import profile
+    from hwnas.cost.validate import validate
 
     predictor = profile("mbv3", "cifar10", samples=3, unit_repeats=2, net_repeats=2, restrict=TINY)
     assert predictor.meta["n_units"] == 13
@@ -138,7 +144,8 @@ def test_profile_and_validate_a_tiny_subspace(tmp_path: Path) -> None:
 
 def test_profile_without_reference_validates_against_a_training_network(tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
-    from hwnas.cost.profile import profile, validate
+    from hwnas.cost.profile import profile
+    from hwnas.cost.validate import validate
 
     predictor = profile(
         "mbv3", "cifar10", samples=2, unit_repeats=1, net_repeats=1, restrict=TINY, reference=False

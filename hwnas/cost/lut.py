@@ -1,0 +1,134 @@
+"""The saved latency predictor: a lookup table of per-layer latencies plus a linear
+correction of the table's sum (what a whole network costs beyond its parts: fusion, memory
+traffic, per-layer overhead), as versioned JSON of plain numbers. `hwnas.cost.profile` makes
+one, `hwnas.cost.validate` checks one, and a search uses one as `latency@FILE.json`; this
+module is all that loading and predicting needs (no measuring, no torch)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hwnas._io import atomic_write
+from hwnas.errors import EvaluationError, HwnasError, SpecError
+from hwnas.spaces import Architecture, LayeredSpace, get_space
+
+SCHEMA_VERSION = 2
+#: schema 1 (no reference network) has the same predictor, so it still loads
+READABLE_VERSIONS = (1, 2)
+KIND = "hwnas-latency-predictor"
+#: ridge penalty on the correction's slopes, relative to their scale (keeps tiny samples sane)
+RIDGE = 1e-6
+FEATURES = ("intercept", "lut_sum_ms", "n_layers")
+
+
+def _features(lut_sum: float, n_layers: int) -> list[float]:
+    return [1.0, lut_sum, float(n_layers)]
+
+
+@dataclass
+class LatencyPredictor:
+    """LUT sum plus a linear correction, loaded from / saved to a profile JSON."""
+
+    meta: dict[str, Any]
+    lut: dict[str, float]
+    coef: list[float]
+
+    # --- prediction ---------------------------------------------------------------------
+    def space(self) -> LayeredSpace:
+        space = get_space(self.meta["space"])
+        if not isinstance(space, LayeredSpace):
+            raise HwnasError(
+                f"space {space.name!r} does not split into layers, so no lookup table predicts it"
+            )
+        return space
+
+    def lut_sum(self, arch: Architecture) -> tuple[float, int]:
+        """The table entries of `arch`'s layers summed, and how many layers there are."""
+        total, n = 0.0, 0
+        for signature, _, _ in self.space().layers(arch, self.meta["dataset"]):
+            if signature not in self.lut:
+                restrict = self.meta.get("restrict")
+                why = (
+                    f"the profile covers only {restrict} (made with --restrict); search "
+                    "within that or profile without it"
+                    if restrict
+                    else f"profile again with this hwnas version ({self.meta.get('hwnas')} made it)"
+                )
+                raise EvaluationError(
+                    f"layer {signature} of {arch.key} is not in the lookup table: {why}"
+                )
+            total += self.lut[signature]
+            n += 1
+        return total, n
+
+    def predict(self, arch: Architecture) -> float:
+        """Predicted latency in ms."""
+        total, n = self.lut_sum(arch)
+        return float(np.dot(self.coef, _features(total, n)))
+
+    # --- artifact -----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.meta,
+            "schema_version": SCHEMA_VERSION,
+            "kind": KIND,
+            "correction": {"features": list(FEATURES), "coef": self.coef},
+            "lut_ms": self.lut,
+        }
+
+    def save(self, path: str | Path) -> None:
+        atomic_write(path, json.dumps(self.to_dict(), indent=1, sort_keys=True) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> LatencyPredictor:
+        path = Path(path)
+        if not path.is_file():
+            raise HwnasError(f"latency profile {path} does not exist (make one: hwnas profile)")
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise SpecError(f"{path}: not valid JSON ({exc})") from None
+        if not isinstance(data, dict) or data.get("kind") != KIND:
+            raise SpecError(f"{path}: not an hwnas latency profile (kind {KIND!r} expected)")
+        if data.get("schema_version") not in READABLE_VERSIONS:
+            raise SpecError(
+                f"{path}: profile schema_version {data.get('schema_version')!r}, this hwnas "
+                f"reads {', '.join(map(str, READABLE_VERSIONS))}; profile the device again "
+                "with this version"
+            )
+        try:
+            coef = [float(c) for c in data["correction"]["coef"]]
+            lut = {str(k): float(v) for k, v in data["lut_ms"].items()}
+            if list(data["correction"]["features"]) != list(FEATURES) or len(coef) != len(FEATURES):
+                raise ValueError("unexpected correction features")
+            meta = {
+                k: v
+                for k, v in data.items()
+                if k not in ("correction", "lut_ms", "kind", "schema_version")
+            }
+            meta["space"], meta["dataset"] = str(data["space"]), str(data["dataset"])
+            if not all(np.isfinite(coef)) or not all(np.isfinite(list(lut.values()))):
+                raise ValueError("coefficients and lookup-table entries must be finite numbers")
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise SpecError(f"{path}: malformed latency profile ({exc})") from None
+        return cls(meta, lut, coef)
+
+
+def fit_correction(
+    lut_sums: Sequence[float], n_layers: Sequence[int], measured: Sequence[float]
+) -> list[float]:
+    """Least squares on relative error (rows weighted by 1/measured), with a tiny ridge on
+    the slopes so that one or two samples still give a defined answer."""
+    X = np.array([_features(s, n) for s, n in zip(lut_sums, n_layers)], dtype=np.float64)
+    y = np.asarray(measured, dtype=np.float64)
+    w = 1.0 / y
+    A, b = X * w[:, None], y * w
+    gram = A.T @ A
+    penalty = RIDGE * np.diag(np.r_[0.0, np.diag(gram)[1:]]) + 1e-12 * np.eye(len(FEATURES))
+    return [float(c) for c in np.linalg.solve(gram + penalty, A.T @ b)]
