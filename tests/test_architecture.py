@@ -23,6 +23,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "hwnas.pareto",
         "hwnas.indicators",
         "hwnas.config",
+        "hwnas.datasets.catalogue",  # pure data (imports only errors): spaces read it
     ),
     ("hwnas.spaces",),
     ("hwnas.trial", "hwnas.sources"),
