@@ -25,8 +25,12 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from hwnas.models.nb201 import DATASETS, InferCell, build, count_flops, count_params
+from hwnas.models.nb201 import InferCell, count_flops, count_params
+from hwnas.spaces import get_space
+from hwnas.spaces.nb201 import cell
 from hwnas.tabular.nb201 import load_frame
+
+SPACE = get_space("nb201")
 
 OP_COLUMNS = ("op_1_0", "op_2_0", "op_2_1", "op_3_0", "op_3_1", "op_3_2")
 N_CELLS = 5
@@ -37,10 +41,10 @@ def _cell_counts(ops: list[int], resolution: int) -> tuple[float, float]:
     """(params M, FLOPs M) of the 5 x 3 cells of one genotype at a given input resolution."""
     params = flops = 0.0
     for stage, channels in enumerate(STAGE_CHANNELS):
-        cell = InferCell(ops, channels)
+        module = InferCell(cell(ops), channels)
         side = resolution >> stage
-        params += N_CELLS * count_params(cell)
-        flops += N_CELLS * count_flops(cell, (channels, side, side))
+        params += N_CELLS * count_params(module)
+        flops += N_CELLS * count_flops(module, (channels, side, side))
     return params, flops
 
 
@@ -48,9 +52,10 @@ def _counts(
     mode: str, ops: list[int], skeleton: dict[str, tuple[float, float]]
 ) -> Iterator[tuple[str, float, float]]:
     cell_cache: dict[int, tuple[float, float]] = {}
-    for ds, (shape, _) in DATASETS.items():
+    for ds in SPACE.datasets:
+        shape = SPACE.input_shape(ds)
         if mode == "full":
-            model = build(ops, ds)
+            model = SPACE.build(SPACE.make(ops), ds)
             yield ds, count_params(model), count_flops(model, shape)
             continue
         side = shape[1]
@@ -64,8 +69,9 @@ def _counts(
 def _skeletons() -> dict[str, tuple[float, float]]:
     """Counts of the all-`none` networks minus their (parameter-free, FLOP-free) cells."""
     out = {}
-    for ds, (shape, _) in DATASETS.items():
-        model = build([0] * 6, ds)
+    for ds in SPACE.datasets:
+        shape = SPACE.input_shape(ds)
+        model = SPACE.build(SPACE.make([0] * 6), ds)
         cp, cf = _cell_counts([0] * 6, shape[1])
         out[ds] = (count_params(model) - cp, count_flops(model, shape) - cf)
     return out
@@ -118,7 +124,7 @@ def main() -> None:
     summary = {
         "mode": args.mode,
         "archs": len(frame),
-        "datasets": list(DATASETS),
+        "datasets": list(SPACE.datasets),
         "seconds": round(time.perf_counter() - start, 1),
         "cells_vs_whole_network_max_gap": verify_gap if args.mode == "cells" else None,
         "max_relative_error": {k: {"error": e, "arch_index": i} for k, (e, i) in worst.items()},

@@ -62,10 +62,10 @@ def tiny_nb201(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     real networks, a fraction of their training time."""
     torch = pytest.importorskip("torch")
     from hwnas.models.nb201 import TinyNetwork
-    from hwnas.spaces.nb201 import NB201Space
+    from hwnas.spaces.nb201 import NB201Space, cell
 
     monkeypatch.setattr(
-        NB201Space, "build", lambda self, arch, dataset: TinyNetwork(arch.genes, 10, C=4, N=1)
+        NB201Space, "build", lambda self, arch, dataset: TinyNetwork(cell(arch.genes), 10, C=4, N=1)
     )
     # one thread: two test workers on two cores would otherwise fight over them
     threads = torch.get_num_threads()
@@ -341,6 +341,7 @@ def test_supernet_weights_are_inherited(
     import torch
 
     from hwnas.models.nb201 import TinyNetwork
+    from hwnas.spaces.nb201 import cell
 
     copy, ckpt = _supernet_run(run_dir, tmp_path, options)
     calls: list[dict[str, Any]] = []
@@ -349,7 +350,7 @@ def test_supernet_weights_are_inherited(
     def subnet_from_checkpoint(checkpoint, arch, data=None, calib_images=2000, device="auto"):  # type: ignore[no-untyped-def]
         calls.append({"checkpoint": checkpoint, "arch": arch, "data": data, "device": device})
         torch.manual_seed(99)
-        model = TinyNetwork(arch.genes, 10, C=4, N=1)
+        model = TinyNetwork(cell(arch.genes), 10, C=4, N=1)
         made.append(model)
         return model, {"calib_images": calib_images, "val_accuracy": 81.5}
 

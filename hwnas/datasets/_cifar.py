@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from hwnas.datasets import DatasetError, ImageDataset, Split, register_dataset
+from hwnas.datasets.catalogue import dataset_info
 
 _ALLOWED = {
     ("numpy.core.multiarray", "_reconstruct"),
@@ -90,10 +91,11 @@ def _names(values: Any) -> tuple[str, ...]:
 def _load_python(directory: Path, variant: str) -> ImageDataset:
     if variant == "cifar10":
         files = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
-        meta, names_key, label_key, n_classes = "batches.meta", "label_names", "labels", 10
+        meta, names_key, label_key = "batches.meta", "label_names", "labels"
     else:
         files = {"train": ["train"], "test": ["test"]}
-        meta, names_key, label_key, n_classes = "meta", "fine_label_names", "fine_labels", 100
+        meta, names_key, label_key = "meta", "fine_label_names", "fine_labels"
+    n_classes = dataset_info(variant).classes
     splits = {}
     for split, names in files.items():
         xs, ys = [], []
@@ -137,10 +139,11 @@ def read_binary_batch(path: Path, label_bytes: int) -> tuple[np.ndarray, np.ndar
 def _load_binary(directory: Path, variant: str) -> ImageDataset:
     if variant == "cifar10":
         files = {"train": [f"data_batch_{i}.bin" for i in range(1, 6)], "test": ["test_batch.bin"]}
-        label_bytes, n_classes, meta = 1, 10, "batches.meta.txt"
+        label_bytes, meta = 1, "batches.meta.txt"
     else:
         files = {"train": ["train.bin"], "test": ["test.bin"]}
-        label_bytes, n_classes, meta = 2, 100, "fine_label_names.txt"
+        label_bytes, meta = 2, "fine_label_names.txt"
+    n_classes = dataset_info(variant).classes
     splits = {}
     for split, names in files.items():
         parts = [read_binary_batch(directory / n, label_bytes) for n in names]

@@ -1,7 +1,9 @@
 """MobileNetV3 networks in plain PyTorch, built from a plan of `hwnas.spaces.mbv3`. The
 layers follow the paper (Howard et al., 2019) and torchvision's reference: squeeze-excite
 to a quarter of the expanded channels with hard-sigmoid gating, h-swish where the stage
-says so, no expansion convolution when the expand ratio is 1."""
+says so, no expansion convolution when the expand ratio is 1. The plan carries every width
+already computed, so this module reads it and never imports the space (the space imports
+it, lazily, to build)."""
 
 from __future__ import annotations
 
@@ -31,11 +33,10 @@ def conv_bn_act(
 
 
 class SqueezeExcite(nn.Module):
-    def __init__(self, channels: int) -> None:
-        from hwnas.spaces.mbv3 import make_divisible
+    """Squeeze `channels` to `squeeze` (the plan computes the width: `BlockConfig.se_ch`)."""
 
+    def __init__(self, channels: int, squeeze: int) -> None:
         super().__init__()
-        squeeze = make_divisible(channels / 4)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.reduce = nn.Conv2d(channels, squeeze, 1)
         self.relu = nn.ReLU()
@@ -55,7 +56,7 @@ class InvertedResidual(nn.Module):
             layers.append(conv_bn_act(cfg.in_ch, mid, 1, 1, 1, cfg.act))
         layers.append(conv_bn_act(mid, mid, cfg.kernel, cfg.stride, mid, cfg.act))
         if cfg.se:
-            layers.append(SqueezeExcite(mid))
+            layers.append(SqueezeExcite(mid, cfg.se_ch))
         layers.append(conv_bn_act(mid, cfg.out_ch, 1, 1, 1, None))
         self.body = nn.Sequential(*layers)
         self.residual = cfg.residual

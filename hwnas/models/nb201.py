@@ -1,7 +1,11 @@
 """NAS-Bench-201 networks exactly as the benchmark trained them (Dong & Yang, ICLR 2020;
 `xautodl.models.cell_infers.tiny_network.TinyNetwork`): a 3x3 conv + BN stem, three stages
 of N cells with C, 2C and 4C channels separated by residual reduction blocks, BN-ReLU,
-global average pooling and a linear classifier. Importing this module imports torch."""
+global average pooling and a linear classifier. Importing this module imports torch.
+
+A cell arrives as data, `(destination, source, op name)` per edge (`hwnas.spaces.nb201.cell`
+writes it from a genotype), and the classes as a number: this module never imports the
+space, which imports it (lazily) to build."""
 
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from hwnas.spaces.nb201 import EDGES, OPS
+#: one edge of a cell: (destination node, source node, op name); node 0 is the input
+Edge = tuple[int, int, str]
 
 
 class ReLUConvBN(nn.Sequential):
@@ -48,16 +53,18 @@ def make_op(name: str, channels: int) -> nn.Module:
 
 
 class InferCell(nn.Module):
-    """A 4-node DAG: node j sums its edges from every earlier node; node 3 is the output."""
+    """A DAG (4 nodes in NB201): node j sums its edges from earlier nodes; the last node is
+    the output."""
 
-    def __init__(self, ops: Sequence[int], channels: int) -> None:
+    def __init__(self, cell: Sequence[Edge], channels: int) -> None:
         super().__init__()
-        self.edges = list(EDGES)
-        self.layers = nn.ModuleList(make_op(OPS[o], channels) for o in ops)
+        self.edges = [(dest, src) for dest, src, _ in cell]
+        self.layers = nn.ModuleList(make_op(op, channels) for _, _, op in cell)
+        self.output = max(dest for dest, _ in self.edges)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         nodes = [x]
-        for dest in (1, 2, 3):
+        for dest in range(1, self.output + 1):
             nodes.append(
                 sum(  # type: ignore[arg-type]
                     layer(nodes[src])
@@ -65,7 +72,7 @@ class InferCell(nn.Module):
                     if d == dest
                 )
             )
-        return nodes[3]
+        return nodes[self.output]
 
 
 class ResNetBasicBlock(nn.Module):
@@ -86,18 +93,18 @@ class ResNetBasicBlock(nn.Module):
 
 
 class TinyNetwork(nn.Module):
-    """The NB201 macro skeleton around one cell genotype (6 op ids)."""
+    """The NB201 macro skeleton around one cell (its edges, `Edge`)."""
 
-    def __init__(self, ops: Sequence[int], num_classes: int, C: int = 16, N: int = 5) -> None:
+    def __init__(self, cell: Sequence[Edge], num_classes: int, C: int = 16, N: int = 5) -> None:
         super().__init__()
-        self.ops = tuple(int(o) for o in ops)
+        self.cell = tuple(cell)
         self.stem = nn.Sequential(nn.Conv2d(3, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
         cells: list[nn.Module] = []
         c_prev = C
         for stage, c in enumerate((C, 2 * C, 4 * C)):
             if stage > 0:
                 cells.append(ResNetBasicBlock(c_prev, c))
-            cells += [InferCell(self.ops, c) for _ in range(N)]
+            cells += [InferCell(self.cell, c) for _ in range(N)]
             c_prev = c
         self.cells = nn.ModuleList(cells)
         self.lastact = nn.Sequential(nn.BatchNorm2d(c_prev), nn.ReLU(inplace=True))
@@ -110,20 +117,6 @@ class TinyNetwork(nn.Module):
             x = cell(x)
         x = self.global_pooling(self.lastact(x))
         return self.classifier(x.flatten(1))
-
-
-#: (input shape, classes) of NB201's three datasets.
-DATASETS: dict[str, tuple[tuple[int, int, int], int]] = {
-    "cifar10": ((3, 32, 32), 10),
-    "cifar100": ((3, 32, 32), 100),
-    "imagenet16": ((3, 16, 16), 120),
-}
-
-
-def build(ops: Sequence[int], dataset: str) -> TinyNetwork:
-    """The NB201 network of six op ids for one of `DATASETS`."""
-    _, classes = DATASETS[dataset]
-    return TinyNetwork(ops, classes)
 
 
 def count_flops(model: nn.Module, input_shape: Sequence[int]) -> float:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from hwnas.datasets.catalogue import DatasetInfo, dataset_info
 from hwnas.errors import SpecError, UnknownNameError
 from hwnas.spaces import register_space
 from hwnas.spaces._base import Architecture, Dimension, LayeredSpace
@@ -49,13 +50,6 @@ STEM_CHANNELS = 16
 FINAL_EXPAND = 960
 LAST_CHANNELS = 1280
 
-#: dataset -> (channels, side, classes)
-DATASETS: dict[str, tuple[int, int, int]] = {
-    "imagenet": (3, 224, 1000),
-    "cifar10": (3, 32, 10),
-    "cifar100": (3, 32, 100),
-    "fashion-mnist": (1, 28, 10),
-}
 #: below this native side the stem and the first elastic stage keep the resolution (as
 #: CIFAR adaptations of MobileNets do), so a 32x32 input ends at 4x4 rather than 1x1
 SMALL_INPUT = 64
@@ -87,6 +81,11 @@ class BlockConfig:
         return make_divisible(self.in_ch * self.expand)
 
     @property
+    def se_ch(self) -> int:
+        """Squeeze-excite width: a quarter of the expanded channels, rounded (0 without SE)."""
+        return make_divisible(self.mid_ch / 4) if self.se else 0
+
+    @property
     def residual(self) -> bool:
         return self.stride == 1 and self.in_ch == self.out_ch
 
@@ -111,7 +110,7 @@ class MBV3Space(LayeredSpace):
         "elastic MobileNetV3 (Once-for-All style): depth 2-4 x 5 stages, kernel 3/5/7, "
         "expand 2.3/2.5/3/4/6, width 1/1.2, resolution 0.75-1 of the input"
     )
-    datasets: ClassVar[tuple[str, ...]] = tuple(DATASETS)
+    datasets: ClassVar[tuple[str, ...]] = ("imagenet", "cifar10", "cifar100", "fashion-mnist")
 
     #: named points of the space
     PRESETS: ClassVar[dict[str, str]] = {
@@ -196,26 +195,24 @@ class MBV3Space(LayeredSpace):
     # --- structure --------------------------------------------------------------------
     def input_shape(self, dataset: str) -> tuple[int, int, int]:
         """(channels, side, side) of the input at resolution scale 1."""
-        channels, side, _ = self._dataset(dataset)
-        return (channels, side, side)
+        return self._dataset(dataset).input_shape
 
-    def _dataset(self, dataset: str) -> tuple[int, int, int]:
-        if dataset not in DATASETS:
-            raise UnknownNameError("dataset", dataset, DATASETS, "for space 'mbv3'")
-        return DATASETS[dataset]
+    def _dataset(self, dataset: str) -> DatasetInfo:
+        return dataset_info(self.check_dataset(dataset))
 
     def arch_input_shape(self, arch: Architecture, dataset: str) -> tuple[int, int, int]:
         """The input the architecture takes: the dataset's side times its resolution gene."""
-        channels, side, _ = self._dataset(dataset)
-        scaled = round(side * RESOLUTIONS[arch.genes[1]])
-        return (channels, scaled, scaled)
+        info = self._dataset(dataset)
+        scaled = round(info.side * RESOLUTIONS[arch.genes[1]])
+        return (info.channels, scaled, scaled)
 
     def plan(self, arch: Architecture, dataset: str) -> dict[str, Any]:
         """The network as data: stem, blocks (`BlockConfig`), head; the builder and the
         profiler's lookup table both read it, so they cannot disagree."""
-        in_channels, native, classes = self._dataset(dataset)
+        info = self._dataset(dataset)
+        in_channels, classes = info.channels, info.classes
         _, side, _ = self.arch_input_shape(arch, dataset)
-        small = native <= SMALL_INPUT
+        small = info.side <= SMALL_INPUT
         width = WIDTHS[arch.genes[0]]
         stem_ch = make_divisible(STEM_CHANNELS * width)
         stem_stride = 1 if small else 2

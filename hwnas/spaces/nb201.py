@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from hwnas._imports import optional_import
+from hwnas.datasets.catalogue import dataset_info
 from hwnas.errors import SpecError
 from hwnas.spaces import register_space
 from hwnas.spaces._base import Architecture, Dimension, SearchSpace
@@ -29,6 +30,11 @@ def arch_string(ops: Sequence[int]) -> str:
     """`|op~0|+|op~0|op~1|+|op~0|op~1|op~2|` from six op ids."""
     names = [OPS[o] for o in ops]
     return f"|{names[0]}~0|+|{names[1]}~0|{names[2]}~1|+|{names[3]}~0|{names[4]}~1|{names[5]}~2|"
+
+
+def cell(ops: Sequence[int]) -> tuple[tuple[int, int, str], ...]:
+    """(destination, source, op name) of each edge: the cell as the builder reads it."""
+    return tuple((dest, src, OPS[o]) for (dest, src), o in zip(EDGES, ops))
 
 
 def parse_arch_string(text: str) -> tuple[int, ...]:
@@ -117,15 +123,14 @@ class NB201Space(SearchSpace):
 
     def build(self, arch: Architecture, dataset: str) -> Any:
         """The network NAS-Bench-201 trained for `arch` on `dataset` (imports torch)."""
-        self.check_dataset(dataset)
+        classes = dataset_info(self.check_dataset(dataset)).classes
         optional_import("torch", "building networks")
-        from hwnas.models import nb201
+        from hwnas.models.nb201 import TinyNetwork
 
-        return nb201.build(arch.genes, dataset)
+        return TinyNetwork(cell(arch.genes), classes)
 
     def input_shape(self, dataset: str) -> tuple[int, int, int]:
-        self.check_dataset(dataset)
-        return (3, 16, 16) if dataset == "imagenet16" else (3, 32, 32)
+        return dataset_info(self.check_dataset(dataset)).input_shape
 
 
 def live_genes(genes: Sequence[int]) -> tuple[int, ...]:

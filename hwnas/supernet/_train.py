@@ -94,9 +94,9 @@ def dataset_split(data: str, val_fraction: float, test_fraction: float, seed: in
 
 def check_data(data: str, space: Any, dataset: str, ds: Any) -> None:
     """The data must have the classes the networks were built for."""
-    from hwnas.spaces.mbv3 import DATASETS
+    from hwnas.datasets.catalogue import dataset_info
 
-    classes = DATASETS[dataset][2]
+    classes = dataset_info(dataset).classes
     if ds.num_classes != classes:
         raise HwnasError(
             f"data {data!r} has {ds.num_classes} classes but {space.name}/{dataset} networks "

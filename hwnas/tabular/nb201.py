@@ -49,7 +49,7 @@ _ACCURACY = {
 }
 _TEST_ACCURACY = {
     ds: (f"{ds}_test_acc_200ep", "test accuracy, trained on train+valid, 200 epochs", _REF_NATS)
-    for ds in ("cifar10", "cifar100", "imagenet16")
+    for ds in _ACCURACY
 }
 
 

@@ -26,9 +26,10 @@ def test_graph_has_named_input_and_output_with_a_dynamic_batch_axis(opset: int) 
     onnx = pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")
     from hwnas.models.nb201 import TinyNetwork
+    from hwnas.spaces.nb201 import cell
 
     torch.manual_seed(0)
-    model = TinyNetwork((1, 2, 3, 4, 0, 1), 10, C=4, N=1)
+    model = TinyNetwork(cell((1, 2, 3, 4, 0, 1)), 10, C=4, N=1)
     model.train()
     content = to_onnx(model, (3, 32, 32), opset=opset)
     assert not model.training  # exported (and left) in eval mode

@@ -13,6 +13,7 @@ from hwnas.quality.proxies import list_proxies, model_proxies, proxy_batch, reso
 torch = pytest.importorskip("torch")
 
 from hwnas.models.nb201 import TinyNetwork
+from hwnas.spaces.nb201 import cell
 
 SHAPE = (3, 8, 8)
 CONV = [3, 3, 3, 3, 3, 3]  # every edge a 3x3 conv
@@ -21,7 +22,7 @@ NONE = [0, 0, 0, 0, 0, 0]  # no path from input to output
 
 
 def _tiny(ops: list[int]) -> TinyNetwork:
-    return TinyNetwork(ops, num_classes=10, C=4, N=1)
+    return TinyNetwork(cell(ops), num_classes=10, C=4, N=1)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,47 @@
+"""What hwnas knows about each named dataset without loading it: image channels, side and
+number of classes. Spaces take their input shapes from here, builders their classifier
+widths and loaders their record layout, so the three cannot disagree. Pure data: it imports
+nothing from hwnas but `errors`, and sits at the bottom layer (tests/test_architecture.py),
+so a space may read it without importing the loaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hwnas.errors import UnknownNameError
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A dataset's images (`channels` x `side` x `side`) and its number of `classes`."""
+
+    name: str
+    channels: int
+    side: int
+    classes: int
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(channels, height, width) of one image."""
+        return (self.channels, self.side, self.side)
+
+
+CATALOGUE: dict[str, DatasetInfo] = {
+    info.name: info
+    for info in (
+        DatasetInfo("cifar10", 3, 32, 10),
+        DatasetInfo("cifar100", 3, 32, 100),
+        # NB201's down-sampled ImageNet: 120 of the 1,000 classes at 16x16
+        DatasetInfo("imagenet16", 3, 16, 120),
+        DatasetInfo("imagenet", 3, 224, 1000),
+        DatasetInfo("fashion-mnist", 1, 28, 10),
+        DatasetInfo("digits", 1, 8, 10),  # scikit-learn's 8x8 digits
+    )
+}
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    """The catalogue entry of `name`; an `UnknownNameError` lists the known ones."""
+    if name not in CATALOGUE:
+        raise UnknownNameError("dataset", name, CATALOGUE, "in the dataset catalogue")
+    return CATALOGUE[name]

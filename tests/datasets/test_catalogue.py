@@ -1,0 +1,46 @@
+"""The dataset catalogue is the one place dataset facts live: every dataset a space serves
+is in it, spaces take their input shapes from it, and the loaders that can run here agree
+with it."""
+
+from __future__ import annotations
+
+import pytest
+
+import hwnas
+from hwnas.datasets import load_dataset
+from hwnas.datasets.catalogue import CATALOGUE, dataset_info
+from hwnas.errors import UnknownNameError
+from hwnas.spaces import get_space
+
+
+@pytest.mark.parametrize("name", hwnas.list_spaces())
+def test_every_dataset_a_space_serves_is_catalogued(name: str) -> None:
+    space = get_space(name)
+    for dataset in space.datasets:
+        assert dataset in CATALOGUE, f"space {name!r} serves {dataset!r}: add it to the catalogue"
+
+
+@pytest.mark.parametrize("name", ["nb201", "mbv3"])
+def test_input_shapes_come_from_the_catalogue(name: str) -> None:
+    space = get_space(name)
+    for dataset in space.datasets:
+        assert space.input_shape(dataset) == dataset_info(dataset).input_shape
+
+
+def test_the_published_shapes() -> None:
+    assert dataset_info("imagenet16").input_shape == (3, 16, 16)
+    assert dataset_info("imagenet16").classes == 120
+    assert dataset_info("fashion-mnist").input_shape == (1, 28, 28)
+    assert dataset_info("imagenet").input_shape == (3, 224, 224)
+
+
+def test_the_digits_loader_agrees_with_the_catalogue() -> None:
+    ds = load_dataset("digits")
+    info = dataset_info("digits")
+    assert ds.image_shape == info.input_shape
+    assert ds.num_classes == info.classes
+
+
+def test_an_unknown_dataset_lists_the_known_ones() -> None:
+    with pytest.raises(UnknownNameError, match="cifar10.*imagenet16"):
+        dataset_info("mnist")
