@@ -39,6 +39,7 @@ def test_study_refuses_a_metric_whose_source_needs_a_missing_module(hide) -> Non
 
 
 def test_predictor_labels_file_must_exist_before_the_run(tmp_path) -> None:
+    pytest.importorskip("torch")  # a labels file trains on the default proxies (synflow)
     missing = tmp_path / "labels.csv"
     with pytest.raises(SpecError, match="expected a CSV"):
         hwnas.Study(quality=f"predictor:{missing}", budget=5)
@@ -84,19 +85,21 @@ def test_cli_turns_a_missing_optional_module_into_one_line(hide, capsys) -> None
     assert "Traceback" not in err
 
 
-def test_cli_lets_a_missing_required_module_through() -> None:
+@pytest.mark.parametrize("name", ["numpyy", "torch._no_such_part"])
+def test_cli_lets_a_missing_required_module_through(name: str) -> None:
     """A module hwnas does not list as optional, or a missing submodule of an installed
     optional package (a broken install), is a fault to see, not bad input."""
     from hwnas.cli._app import friendly
 
-    for name in ("numpyy", "torch._no_such_part"):
+    if name.startswith("torch."):
+        pytest.importorskip("torch")  # "installed optional package" needs it installed
 
-        @friendly
-        def broken(name: str = name) -> None:
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+    @friendly
+    def broken() -> None:
+        raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 
-        with pytest.raises(ModuleNotFoundError):
-            broken()
+    with pytest.raises(ModuleNotFoundError):
+        broken()
 
 
 def test_a_finished_run_still_loads_without_the_dependency(hide, tmp_path) -> None:

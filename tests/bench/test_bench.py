@@ -61,6 +61,8 @@ def test_evaluator_counts_distinct_architectures_and_stops_at_the_budget() -> No
 
 
 def test_tiny_bench_table_shape_gaps_and_files(tmp_path: Path) -> None:
+    pytest.importorskip("pymoo")
+    pytest.importorskip("optuna")
     tasks = [parse_task("cifar10:eyeriss")]
     methods = ["random", "nsga2", "pymoo-nsga2", "optuna-nsga2"]
     results = run_many(methods, tasks, seeds=range(2), budgets=(10, 30), workers=2)
@@ -79,6 +81,7 @@ def test_tiny_bench_table_shape_gaps_and_files(tmp_path: Path) -> None:
 
 
 def test_seeds_are_reproducible_and_differ() -> None:
+    pytest.importorskip("pymoo")
     task = parse_task("cifar10:fpga")
     runs = run_many(["pymoo-nsga2"], [task], seeds=(0, 0, 1), budgets=(25,), workers=1)
     gaps = [r.at[25]["hv_gap"] for r in runs]
@@ -101,6 +104,7 @@ def test_bad_strategy_option_fails_before_the_output_exists(cli, tmp_path: Path)
 
 
 def test_cli_bench_writes_table_and_plot(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("optuna")
     res = cli(
         "bench",
         "--task",

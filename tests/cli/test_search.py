@@ -46,6 +46,30 @@ def test_console_script_is_installed() -> None:
     assert result.returncode == 0 and "search" in result.stdout
 
 
+def test_search_on_tables_imports_no_optional_package(tmp_path: Path) -> None:
+    """The README's promise: a search on published tables needs no extra. `hwnas search` in
+    a fresh interpreter must not even import one, whether or not it is installed (the
+    core-only CI run also checks that it runs without them)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from hwnas.cli import main; "
+        "sys.argv = ['hwnas', 'search', '--budget', '20', '-q', '--out', 'run']\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "optional = ('torch', 'onnx', 'onnxruntime', 'safetensors', 'ray', 'pymoo', 'optuna',"
+        " 'playwright')\n"
+        "print(sorted(m for m in optional if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+        check=False, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "[]", result.stdout
+    assert len(pd.read_csv(tmp_path / "run" / "evaluations.csv")) == 20
+
+
 def test_search_with_objectives_constraints_and_options(cli, tmp_path: Path) -> None:
     result = cli(
         "search",

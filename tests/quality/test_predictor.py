@@ -91,6 +91,15 @@ def test_labels_csv_trains_the_predictor(tmp_path: Path) -> None:
     source.featurizer.proxies = ()
     out = source.evaluate(archs[:3])
     assert len(out) == 3 and out[0].provenance["trained_on"] == str(labels)
+
+
+def test_a_missing_labels_csv_is_refused_before_evaluating() -> None:
+    pytest.importorskip("torch")  # check() first asks for the default proxies' torch
+    from hwnas.evaluation import EvalContext
+    from hwnas.metrics import Metric
+    from hwnas.quality.predictor import PredictorSource
+
+    space = get_space("nb201")
     missing = PredictorSource(EvalContext(space, "cifar10"), Metric("accuracy"), "nope.csv")
     with pytest.raises(HwnasError, match="nope.csv"):  # what a study checks before evaluating
         missing.check()
