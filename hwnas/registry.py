@@ -32,6 +32,17 @@ class Registry(Generic[T]):
 
         return decorator
 
+    def register_class(self, name: str) -> Callable[[T], T]:
+        """Decorator for a class entry that also sets `cls.name`, so that its instances know
+        the name they were chosen by (ledger rows, provenance, error messages). The plugin
+        packages publish it as their `register_x`; `get` and `names` as `get_x`, `list_x`."""
+
+        def decorator(cls: T) -> T:
+            cls.name = name  # type: ignore[attr-defined]  # T is any class
+            return self.register(name)(cls)
+
+        return decorator
+
     def add(self, name: str, entry: T) -> None:
         if not name or name != name.strip():
             raise ValueError(f"invalid {self.kind} name {name!r}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 
 from hwnas.errors import HwnasError
 
@@ -18,13 +18,18 @@ if TYPE_CHECKING:
 
     from hwnas.datasets import Split
 
-#: called after each optimiser step with (steps done, total steps)
-StepCallback = Callable[[int, int], None]
+_Reported = ParamSpec("_Reported")
+#: called after each optimiser step with (steps done, total steps) and what else the loop
+#: reports: the supernet's training takes a `Progress[[float]]` (the step's mean loss)
+Progress = Callable[Concatenate[int, int, _Reported], None]
+#: what `fit` calls after each step: (steps done, total steps)
+StepCallback = Progress[[]]
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """One training schedule. The defaults suit a few epochs on 28-32 px images."""
+class Schedule:
+    """One training schedule, shared by `TrainConfig` and the supernet's configuration.
+    The defaults suit a few epochs on 28-32 px images."""
 
     epochs: int = 5
     batch_size: int = 128
@@ -34,7 +39,6 @@ class TrainConfig:
     label_smoothing: float = 0.1
     augment: bool = True
     seed: int = 0
-    device: str = "auto"
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -45,6 +49,13 @@ class TrainConfig:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class TrainConfig(Schedule):
+    """A schedule and the device it runs on."""
+
+    device: str = "auto"
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -104,7 +115,7 @@ def augment(x: torch.Tensor, generator: torch.Generator, max_shift: int = 2) -> 
 
 
 def make_optimizer(
-    params: Any, config: TrainConfig, total_steps: int
+    params: Any, config: Schedule, total_steps: int
 ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
     """SGD (Nesterov) with a per-step cosine schedule, as OFA and BigNAS train."""
     import torch

@@ -21,6 +21,19 @@ def test_register_get_and_list_with_pattern() -> None:
     assert "alpha" in reg and "gamma" not in reg
 
 
+def test_register_class_names_the_class() -> None:
+    reg: Registry[type] = Registry("widget")
+
+    @reg.register_class("gizmo")
+    class Gizmo:
+        name: str
+
+    assert reg.get("gizmo") is Gizmo and Gizmo.name == "gizmo"
+    # the packages' facades are this one implementation
+    assert hwnas.register_space.__func__ is Registry.register_class  # type: ignore[attr-defined]
+    assert hwnas.list_strategies.__func__ is Registry.names  # type: ignore[attr-defined]
+
+
 def test_unknown_name_lists_valid_names() -> None:
     reg: Registry[int] = Registry("widget")
     reg.add("alpha", 1)

@@ -92,8 +92,7 @@ def get_target(name: str) -> Target:
     raise UnknownNameError("target", name, TARGETS.names() + [p for p, _ in _RESOLVERS])
 
 
-def list_targets(pattern: str = "*") -> list[str]:
-    return TARGETS.names(pattern)
+list_targets = TARGETS.names
 
 
 __all__ = [

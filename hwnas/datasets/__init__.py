@@ -110,10 +110,8 @@ DATASETS: Registry[Loader] = Registry(
     "dataset", ("hwnas.datasets._idx", "hwnas.datasets._cifar", "hwnas.datasets._files")
 )
 
-
-def register_dataset(name: str) -> Callable[[Loader], Loader]:
-    """`@register_dataset("fashion-mnist")` on a function `(path or None) -> ImageDataset`."""
-    return DATASETS.register(name)
+#: `@register_dataset("fashion-mnist")` on a function `(path or None) -> ImageDataset`
+register_dataset = DATASETS.register
 
 
 def load_dataset(spec: str) -> ImageDataset:
@@ -125,8 +123,7 @@ def load_dataset(spec: str) -> ImageDataset:
     return DATASETS.get(name)(str(Path(path).expanduser()) if sep and path else None)
 
 
-def list_datasets(pattern: str = "*") -> list[str]:
-    return DATASETS.names(pattern)
+list_datasets = DATASETS.names
 
 
 def to_float_images(

@@ -5,8 +5,6 @@ an architecture) and resolve the metric sources themselves."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from hwnas.errors import SpecError
 from hwnas.executors._base import (
     Executor,
@@ -25,14 +23,7 @@ EXECUTORS: Registry[type[Executor]] = Registry(
     ("hwnas.executors.inprocess", "hwnas.executors.process", "hwnas.executors.ray_cluster"),
 )
 DEFAULT_EXECUTOR = "inprocess"
-
-
-def register_executor(name: str) -> Callable[[type[Executor]], type[Executor]]:
-    def decorator(cls: type[Executor]) -> type[Executor]:
-        cls.name = name
-        return EXECUTORS.register(name)(cls)
-
-    return decorator
+register_executor = EXECUTORS.register_class
 
 
 def make_executor(
@@ -50,8 +41,7 @@ def make_executor(
         raise SpecError(f"executor {name!r}: {exc}") from None
 
 
-def list_executors(pattern: str = "*") -> list[str]:
-    return EXECUTORS.names(pattern)
+list_executors = EXECUTORS.names
 
 
 __all__ = [

@@ -8,7 +8,6 @@ import multiprocessing as mp
 import os
 import signal
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -72,17 +71,9 @@ def _death_reason(exitcode: int | None) -> str:
 @register_executor("process")
 class ProcessExecutor(PoolExecutor):
     description = "a local pool of worker processes; one evaluation per device at a time"
-
-    def __init__(
-        self,
-        workers: int | None = None,
-        timeout: float | None = None,
-        retries: int = 1,
-        imports: Sequence[str] = (),
-    ) -> None:
-        super().__init__(workers, timeout, retries, imports)
-        self._ctx = mp.get_context("spawn")
-        self._workers: list[_Worker] = []
+    _ctx = mp.get_context("spawn")
+    #: the pool, from the first evaluation (`_start`) to `close`
+    _workers: list[_Worker]
 
     def _slots(self) -> int:
         return self.workers or os.cpu_count() or 1
@@ -174,6 +165,8 @@ class ProcessExecutor(PoolExecutor):
         worker.conn.close()
 
     def close(self) -> None:
+        if not self._started:  # no pool to stop
+            return
         for worker in self._workers:
             try:
                 worker.conn.send(None)

@@ -5,7 +5,6 @@ follows the scikit-learn estimator contract (`__init__` only stores its argument
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from hwnas.predictors._base import Predictor, as_matrix
@@ -22,21 +21,9 @@ PREDICTORS: Registry[type[Predictor]] = Registry(
     ),
 )
 
-
-def register_predictor(name: str) -> Callable[[type[Predictor]], type[Predictor]]:
-    def decorator(cls: type[Predictor]) -> type[Predictor]:
-        cls.name = name
-        return PREDICTORS.register(name)(cls)
-
-    return decorator
-
-
-def get_predictor(name: str) -> type[Predictor]:
-    return PREDICTORS.get(name)
-
-
-def list_predictors(pattern: str = "*") -> list[str]:
-    return PREDICTORS.names(pattern)
+register_predictor = PREDICTORS.register_class
+get_predictor = PREDICTORS.get
+list_predictors = PREDICTORS.names
 
 
 def make_predictor(name: str, **params: Any) -> Predictor:

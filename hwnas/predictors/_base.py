@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -19,10 +20,20 @@ def as_matrix(X: Any) -> np.ndarray:
     return X
 
 
+def member_spread(predictions: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, std) over an ensemble's members' predictions: for models with no posterior
+    of their own (trees, networks), the members' disagreement is the uncertainty."""
+    preds = np.stack(predictions)
+    return preds.mean(axis=0), preds.std(axis=0)
+
+
 class Predictor:
     """Base of every surrogate. Subclasses implement `_fit(X, y)` on standardised targets
     and `_predict(X) -> (mean, std)` on the same scale; the base class handles the
-    scaling, shape checks and the not-fitted error."""
+    scaling, shape checks and the not-fitted error. The built-ins declare their
+    hyper-parameters as fields of `@dataclass(eq=False, repr=False)`, so that `__init__`
+    only stores them (compared by identity and shown by `__repr__` below, as estimators
+    are)."""
 
     name: ClassVar[str]
     description: ClassVar[str] = ""

@@ -5,30 +5,25 @@ every batch."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
 from hwnas.predictors import register_predictor
-from hwnas.predictors._base import Predictor
+from hwnas.predictors._base import Predictor, member_spread
 
 
 @register_predictor("forest")
+@dataclass(eq=False, repr=False)
 class ExtraTrees(Predictor):
     description = "extra-trees ensemble, spread of the trees as uncertainty (scikit-learn)"
     selection_params: ClassVar[dict[str, Any]] = {"n_estimators": 20}
 
-    def __init__(
-        self,
-        n_estimators: int = 50,
-        max_features: float = 0.5,
-        min_samples_leaf: int = 1,
-        seed: int = 0,
-    ) -> None:
-        self.n_estimators = n_estimators
-        self.max_features = max_features
-        self.min_samples_leaf = min_samples_leaf
-        self.seed = seed
+    n_estimators: int = 50
+    max_features: float = 0.5
+    min_samples_leaf: int = 1
+    seed: int = 0
 
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
         from sklearn.ensemble import ExtraTreesRegressor
@@ -45,5 +40,4 @@ class ExtraTrees(Predictor):
 
     def _predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rows = np.ascontiguousarray(X, dtype=np.float32)  # the trees' dtype: skip the checks
-        preds = np.stack([t.predict(rows, check_input=False) for t in self.model_.estimators_])
-        return preds.mean(axis=0), preds.std(axis=0)
+        return member_spread([t.predict(rows, check_input=False) for t in self.model_.estimators_])

@@ -5,6 +5,8 @@ std for a few hundred points in milliseconds, so strategies can refit every batc
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from hwnas.predictors import register_predictor
@@ -17,16 +19,12 @@ def _sqdist(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 
 
 @register_predictor("gp")
+@dataclass(eq=False, repr=False)
 class GaussianProcess(Predictor):
     description = "Gaussian process, RBF kernel, length scale and noise by marginal likelihood"
 
-    def __init__(
-        self,
-        length_scales: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0),
-        noises: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 0.3),
-    ) -> None:
-        self.length_scales = length_scales
-        self.noises = noises
+    length_scales: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
+    noises: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 0.3)
 
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
         if not self.length_scales or not self.noises:

@@ -4,30 +4,24 @@ by a bootstrap of the data; their spread is the uncertainty."""
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
 from hwnas.predictors import register_predictor
-from hwnas.predictors._base import Predictor
+from hwnas.predictors._base import Predictor, member_spread
 
 
 @register_predictor("mlp")
+@dataclass(eq=False, repr=False)
 class MLPEnsemble(Predictor):
     description = "ensemble of MLPs on bootstraps (scikit-learn)"
 
-    def __init__(
-        self,
-        n_members: int = 5,
-        hidden: tuple[int, ...] = (64, 64),
-        l2: float = 1e-3,
-        max_iter: int = 500,
-        seed: int = 0,
-    ) -> None:
-        self.n_members = n_members
-        self.hidden = hidden
-        self.l2 = l2
-        self.max_iter = max_iter
-        self.seed = seed
+    n_members: int = 5
+    hidden: tuple[int, ...] = (64, 64)
+    l2: float = 1e-3
+    max_iter: int = 500
+    seed: int = 0
 
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
         from sklearn.exceptions import ConvergenceWarning
@@ -50,5 +44,4 @@ class MLPEnsemble(Predictor):
                 self.members_.append(model.fit(X[idx], y[idx]))
 
     def _predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        preds = np.stack([m.predict(X) for m in self.members_])
-        return preds.mean(axis=0), preds.std(axis=0)
+        return member_spread([m.predict(X) for m in self.members_])

@@ -4,6 +4,8 @@ refit it after every batch and score a whole space."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from hwnas.predictors import register_predictor
@@ -11,6 +13,7 @@ from hwnas.predictors._base import Predictor
 
 
 @register_predictor("ridge")
+@dataclass(eq=False, repr=False)
 class BayesianRidge(Predictor):
     """Linear model with a Gaussian prior (precision `alpha`) on the weights and Gaussian
     noise; with `fit_evidence`, both precisions are set by maximising the evidence
@@ -18,10 +21,9 @@ class BayesianRidge(Predictor):
 
     description = "Bayesian ridge regression (closed-form posterior, evidence-tuned)"
 
-    def __init__(self, alpha: float = 1.0, fit_evidence: bool = True, max_iter: int = 30) -> None:
-        self.alpha = alpha
-        self.fit_evidence = fit_evidence
-        self.max_iter = max_iter
+    alpha: float = 1.0
+    fit_evidence: bool = True
+    max_iter: int = 30
 
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
         n = X.shape[0]

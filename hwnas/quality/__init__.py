@@ -48,5 +48,4 @@ def get_quality(name: str) -> QualityEstimator:
     return type(entry).with_spec(spec) if sep else entry
 
 
-def list_quality(pattern: str = "*") -> list[str]:
-    return QUALITY.names(pattern)
+list_quality = QUALITY.names

@@ -15,6 +15,7 @@ import numpy as np
 
 from hwnas.errors import HwnasError, SpecError
 from hwnas.metrics import Metric
+from hwnas.predictors.gbt import BoostedEnsemble
 from hwnas.quality import QualityEstimator, register_quality
 from hwnas.sources import EvalContext, Measurement, MetricSource
 from hwnas.spaces import Architecture, SearchSpace
@@ -76,17 +77,13 @@ class ProxyFeaturizer:
 
 
 @dataclass
-class ProxyPredictor:
+class ProxyPredictor(BoostedEnsemble):
     """An ensemble of gradient-boosted trees (scikit-learn) on encoding + proxy features;
     the spread of its members is the uncertainty. Non-finite proxy values (e.g. NASWOT's
-    -inf for a network with no signal path) become the column's finite minimum minus one."""
+    -inf for a network with no signal path) become the column's finite minimum minus one.
+    Unlike the `gbt` predictor, it learns the accuracies as they are (not standardised)."""
 
-    n_members: int = 5
     n_estimators: int = 300
-    max_depth: int = 3
-    learning_rate: float = 0.05
-    subsample: float = 0.8
-    seed: int = 0
     members_: list[Any] = field(default_factory=list, init=False, repr=False)
     floor_: np.ndarray | None = field(default=None, init=False, repr=False)
 
@@ -98,30 +95,18 @@ class ProxyPredictor:
         return X
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> ProxyPredictor:
-        from sklearn.ensemble import GradientBoostingRegressor
-
         X = np.asarray(X, dtype=np.float64)
         finite = np.where(np.isfinite(X), X, np.nan)
         with np.errstate(all="ignore"):
             lows = np.nanmin(np.where(np.isnan(finite), np.inf, finite), axis=0)
         self.floor_ = np.where(np.isfinite(lows), lows - 1.0, 0.0)
-        X = self._clean(X)
-        self.members_ = [
-            GradientBoostingRegressor(
-                n_estimators=self.n_estimators, max_depth=self.max_depth,
-                learning_rate=self.learning_rate, subsample=self.subsample,
-                random_state=self.seed + m,
-            ).fit(X, np.asarray(y, dtype=np.float64))
-            for m in range(self.n_members)
-        ]  # fmt: skip
+        self.fit_members(self._clean(X), np.asarray(y, dtype=np.float64), self.subsample)
         return self
 
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if not self.members_:
             raise HwnasError("predictor is not fitted: call fit(X, y) first")
-        X = self._clean(np.asarray(X, dtype=np.float64))
-        preds = np.stack([m.predict(X) for m in self.members_])
-        return preds.mean(axis=0), preds.std(axis=0)
+        return self.predict_members(self._clean(np.asarray(X, dtype=np.float64)))
 
 
 def parse_spec(spec: str) -> dict[str, Any]:

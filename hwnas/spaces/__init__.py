@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import cache
 
 from hwnas.registry import Registry
@@ -11,14 +10,7 @@ from hwnas.spaces._base import Architecture, Dimension, LayeredSpace, SearchSpac
 SPACES: Registry[type[SearchSpace]] = Registry(
     "space", ("hwnas.spaces.nb201", "hwnas.spaces.mbv3", "hwnas.spaces.fbnet")
 )
-
-
-def register_space(name: str) -> Callable[[type[SearchSpace]], type[SearchSpace]]:
-    def decorator(cls: type[SearchSpace]) -> type[SearchSpace]:
-        cls.name = name
-        return SPACES.register(name)(cls)
-
-    return decorator
+register_space = SPACES.register_class
 
 
 @cache
@@ -27,8 +19,7 @@ def get_space(name: str) -> SearchSpace:
     return SPACES.get(name)()
 
 
-def list_spaces(pattern: str = "*") -> list[str]:
-    return SPACES.names(pattern)
+list_spaces = SPACES.names
 
 
 __all__ = [

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numbers
 import types
 import typing
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -26,21 +25,9 @@ STRATEGIES: Registry[type[Strategy]] = Registry(
     ),
 )
 
-
-def register_strategy(name: str) -> Callable[[type[Strategy]], type[Strategy]]:
-    def decorator(cls: type[Strategy]) -> type[Strategy]:
-        cls.name = name
-        return STRATEGIES.register(name)(cls)
-
-    return decorator
-
-
-def get_strategy(name: str) -> type[Strategy]:
-    return STRATEGIES.get(name)
-
-
-def list_strategies(pattern: str = "*") -> list[str]:
-    return STRATEGIES.names(pattern)
+register_strategy = STRATEGIES.register_class
+get_strategy = STRATEGIES.get
+list_strategies = STRATEGIES.names
 
 
 def make_strategy(

@@ -43,6 +43,31 @@ class Problem:
             total += c.violation(trial.values.get(c.metric.name, math.nan))
         return total
 
+    def matrices(self, trials: Sequence[Trial]) -> tuple[np.ndarray, np.ndarray]:
+        """(objective vectors, violations) of `trials`, one row each: what
+        `non_dominated_sort` ranks."""
+        F = np.array([self.objective_vector(t) for t in trials])
+        return F, np.array([self.violation(t) for t in trials])
+
+    def passes_precheck(self, arch: Architecture) -> bool:
+        """Whether no cheap constraint is known to be broken (True without a precheck)."""
+        return self.precheck is None or self.precheck(arch) <= 0
+
+
+def require_at_least(low: float, **options: float) -> None:
+    """Refuse an option below `low` with a ValueError naming it (`make_strategy` turns it
+    into a SpecError), so that every strategy words its checks alike."""
+    for name, value in options.items():
+        if value < low:
+            raise ValueError(f"{name} must be >= {low}")
+
+
+def require_fraction(**options: float) -> None:
+    """Refuse an option outside [0, 1] (a share of a batch, a probability)."""
+    for name, value in options.items():
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} must be in [0, 1]")
+
 
 class Strategy:
     """Base of every search strategy. Subclasses implement `_propose(n)` and may override
@@ -118,13 +143,20 @@ class Strategy:
                     break
         return out
 
+    def topped_up(self, picks: dict[str, Architecture], n: int) -> list[Architecture]:
+        """`picks` (by key), then random unseen architectures up to `n`: what a strategy
+        returns when its own moves found fewer new candidates than asked for."""
+        if len(picks) < n:
+            for arch in self.random_new(n - len(picks), exclude=set(picks)):
+                picks[arch.key] = arch
+        return list(picks.values())
+
     def front_trials(self) -> list[Trial]:
         """Trials on the current feasible front (ranks by `non_dominated_sort`)."""
         from hwnas.pareto import non_dominated_sort
 
         if not self.trials:
             return []
-        F = np.array([self.problem.objective_vector(t) for t in self.trials])
-        v = np.array([self.problem.violation(t) for t in self.trials])
+        F, v = self.problem.matrices(self.trials)
         ranks = non_dominated_sort(F, v)
         return [t for t, r, vi in zip(self.trials, ranks, v) if r == 0 and vi == 0]

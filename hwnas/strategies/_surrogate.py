@@ -1,6 +1,6 @@
-"""Machinery shared by the surrogate-guided strategies (`bayes`, `linas`): feature
-encodings, one predictor per objective fitted on what the strategy was told, candidate
-pools and a vectorised hypervolume improvement."""
+"""Machinery shared by the surrogate-guided strategies (`bayes`, `linas`): their base
+class, feature encodings, one predictor per objective fitted on what the strategy was
+told, candidate pools and a vectorised hypervolume improvement."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from hwnas.metrics import Constraint
 from hwnas.pareto import pareto_mask
 from hwnas.predictors import Predictor, get_predictor, make_predictor
 from hwnas.spaces import Architecture, SearchSpace
-from hwnas.strategies._base import Problem
+from hwnas.strategies._base import Problem, Strategy, require_at_least, require_fraction
 from hwnas.trial import FAILED, OK, Trial
 
 #: spaces with at most this many gene vectors are scored exhaustively
@@ -263,3 +263,36 @@ def hvi_2d(front: np.ndarray, points: np.ndarray, ref: np.ndarray) -> np.ndarray
     prev = np.minimum.accumulate(prev, axis=1)
     covered = np.sum((ref[0] - q0) * np.clip(prev - q1, 0.0, None), axis=1)
     return np.clip(box - covered, 0.0, None)
+
+
+class SurrogateStrategy(Strategy):
+    """Base of the strategies that search on surrogates: a random design of `n_init`
+    successful trials, then batches ranked by the surrogates, a share `local_share` of
+    each batch from the told front's neighbourhood. Subclasses keep their own signature
+    (it lists their options) and pass these on."""
+
+    def __init__(
+        self,
+        problem: Problem,
+        seed: int,
+        predictor: str,
+        n_init: int,
+        batch_size: int,
+        local_share: float,
+    ) -> None:
+        super().__init__(problem, seed)
+        require_at_least(2, n_init=n_init)
+        require_at_least(1, batch_size=batch_size)
+        require_fraction(local_share=local_share)
+        self.predictor = predictor
+        self.n_init = n_init
+        self.batch_size = batch_size
+        self.local_share = local_share
+        self._models = ObjectiveModels(problem, predictor)
+
+    def fitted_models(self) -> ObjectiveModels | None:
+        """The surrogates refitted on the told trials; None during the random design or
+        while too few results are usable (the strategy then samples at random)."""
+        if len([t for t in self.trials if t.status != FAILED]) < self.n_init:
+            return None
+        return self._models if self._models.fit(self.trials) else None

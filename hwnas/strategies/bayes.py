@@ -19,19 +19,19 @@ import numpy as np
 
 from hwnas.spaces import Architecture
 from hwnas.strategies import register_strategy
-from hwnas.strategies._base import Problem, Strategy
+from hwnas.strategies._base import Problem, Strategy, require_at_least, require_fraction
 from hwnas.strategies._surrogate import (
-    ObjectiveModels,
+    SurrogateStrategy,
     all_architectures,
     hvi_2d,
     single_threaded,
     told_front,
 )
-from hwnas.trial import FAILED, Trial
+from hwnas.trial import Trial
 
 
 @register_strategy("bayes")
-class BayesMO(Strategy):
+class BayesMO(SurrogateStrategy):
     description = "multi-objective BO: surrogates, HV-improvement batches, front neighbourhood"
 
     def __init__(
@@ -46,23 +46,12 @@ class BayesMO(Strategy):
         local_share: float = 0.5,
         pool_size: int = 2000,
     ) -> None:
-        super().__init__(problem, seed)
-        if n_init < 2:
-            raise ValueError("n_init must be >= 2")
-        if batch_size < 1:
-            raise ValueError("batch_size must be >= 1")
-        if kappa < 0:
-            raise ValueError("kappa must be >= 0")
-        if not 0.0 <= explore <= 1.0 or not 0.0 <= local_share <= 1.0:
-            raise ValueError("explore and local_share must be in [0, 1]")
-        self.predictor = predictor
-        self.n_init = n_init
-        self.batch_size = batch_size
+        super().__init__(problem, seed, predictor, n_init, batch_size, local_share)
+        require_at_least(0, kappa=kappa)
+        require_fraction(explore=explore)
         self.kappa = kappa
         self.explore = explore
-        self.local_share = local_share
         self.pool_size = pool_size
-        self._models = ObjectiveModels(problem, predictor)
         self._all = all_architectures(self.space)
 
     def _propose(self, n: int) -> list[Architecture]:
@@ -70,14 +59,9 @@ class BayesMO(Strategy):
             return self._propose_guided(n)
 
     def _propose_guided(self, n: int) -> list[Architecture]:
-        usable = [t for t in self.trials if t.status != FAILED]
-        if len(usable) < self.n_init:
-            return self.random_new(n)
-        models = self._models
-        if not models.fit(self.trials):
-            return self.random_new(n)
-        pool = self._pool()
-        if not pool:
+        models = self.fitted_models()
+        pool = self._pool() if models is not None else []
+        if models is None or not pool:
             return self.random_new(n)
         mean, std = models.predict(pool)
         feasible = models.feasibility(pool)
@@ -105,10 +89,7 @@ class BayesMO(Strategy):
             pool = [a for a in self._all if self.is_new(a)]
         else:
             pool = mutant_pool(self, self.pool_size)
-        check = self.problem.precheck
-        if check is not None:
-            pool = [a for a in pool if check(a) <= 0]
-        return pool
+        return [a for a in pool if self.problem.passes_precheck(a)]
 
 
 def select_batch(
@@ -196,6 +177,4 @@ def mutant_pool(strategy: Strategy, size: int) -> list[Architecture]:
         child = strategy.space.mutate(parent, strategy.rng)
         if strategy.is_new(child):
             out.setdefault(child.key, child)
-    for arch in strategy.random_new(size - len(out), exclude=set(out)):
-        out.setdefault(arch.key, arch)
-    return list(out.values())
+    return strategy.topped_up(out, size)

@@ -12,7 +12,7 @@ import numpy as np
 from hwnas.pareto import crowding_distance, non_dominated_sort
 from hwnas.spaces import Architecture
 from hwnas.strategies import register_strategy
-from hwnas.strategies._base import Problem, Strategy
+from hwnas.strategies._base import Problem, Strategy, require_at_least
 from hwnas.trial import Trial
 
 
@@ -29,12 +29,10 @@ class RegularizedEvolution(Strategy):
         batch_size: int = 10,
     ) -> None:
         super().__init__(problem, seed)
-        if population_size < 2:
-            raise ValueError("population_size must be >= 2")
+        require_at_least(2, population_size=population_size)
         if not 1 <= sample_size <= population_size:
             raise ValueError("sample_size must be in 1..population_size")
-        if batch_size < 1:
-            raise ValueError("batch_size must be >= 1")
+        require_at_least(1, batch_size=batch_size)
         self.population_size = population_size
         self.sample_size = sample_size
         self.batch_size = batch_size
@@ -44,8 +42,7 @@ class RegularizedEvolution(Strategy):
         if len(self.population) < self.population_size:
             return self.random_new(n)
         members = list(self.population)
-        F = np.array([self.problem.objective_vector(t) for t in members])
-        v = np.array([self.problem.violation(t) for t in members])
+        F, v = self.problem.matrices(members)
         out: dict[str, Architecture] = {}
         for _ in range(50 * n):
             if len(out) == n:
@@ -55,10 +52,7 @@ class RegularizedEvolution(Strategy):
             child = self.space.mutate(parent.arch, self.rng)
             if self.is_new(child):
                 out.setdefault(child.key, child)
-        if len(out) < n:
-            for arch in self.random_new(n - len(out), exclude=set(out)):
-                out[arch.key] = arch
-        return list(out.values())
+        return self.topped_up(out, n)
 
     def tell(self, trials: Sequence[Trial]) -> None:
         super().tell(trials)

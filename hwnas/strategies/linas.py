@@ -21,17 +21,17 @@ import numpy as np
 from hwnas.pareto import crowding_distance, pareto_mask
 from hwnas.spaces import Architecture
 from hwnas.strategies import register_strategy
-from hwnas.strategies._base import Problem, Strategy
+from hwnas.strategies._base import Problem, require_at_least
 from hwnas.strategies._surrogate import (
     ObjectiveModels,
+    SurrogateStrategy,
     all_architectures,
     single_threaded,
 )
-from hwnas.trial import FAILED
 
 
 @register_strategy("linas")
-class LINAS(Strategy):
+class LINAS(SurrogateStrategy):
     description = "LINAS: surrogates per objective, inner NSGA-II on them, best batch validated"
 
     def __init__(
@@ -46,34 +46,23 @@ class LINAS(Strategy):
         exhaustive: bool | None = None,
         local_share: float = 0.2,
     ) -> None:
-        super().__init__(problem, seed)
-        if n_init < 2:
-            raise ValueError("n_init must be >= 2")
-        if batch_size < 1 or inner_population < 2 or inner_generations < 1:
-            raise ValueError("batch_size, inner_population and inner_generations must be >= 1")
-        self.predictor = predictor
-        self.n_init = n_init
-        self.batch_size = batch_size
+        super().__init__(problem, seed, predictor, n_init, batch_size, local_share)
+        require_at_least(2, inner_population=inner_population)
+        require_at_least(1, inner_generations=inner_generations)
         self.inner_population = inner_population
         self.inner_generations = inner_generations
         self.exhaustive = exhaustive
-        if not 0.0 <= local_share <= 1.0:
-            raise ValueError("local_share must be in [0, 1]")
-        self.local_share = local_share
-        self._models = ObjectiveModels(problem, predictor)
         self._all = all_architectures(self.space) if exhaustive is not False else None
         if exhaustive and self._all is None:
             raise ValueError(f"space {self.space.name!r} is too large to score exhaustively")
 
     def _propose(self, n: int) -> list[Architecture]:
-        if len([t for t in self.trials if t.status != FAILED]) < self.n_init:
-            return self.random_new(n)
         with single_threaded():
-            models = self._models
-            if not models.fit(self.trials):
+            models = self.fitted_models()
+            if models is None:
                 return self.random_new(n)
             if self._all is not None:
-                pool = [a for a in self._all if self.is_new(a) and self._passes(a)]
+                pool = [a for a in self._all if self.is_new(a) and self.problem.passes_precheck(a)]
             else:
                 pool = self._inner_nsga2(models)
             if not pool:
@@ -91,13 +80,9 @@ class LINAS(Strategy):
         out: dict[str, Architecture] = {}
         for trial in self.front_trials():
             for arch in self.space.neighbours(trial.arch):
-                if arch.key not in out and self.is_new(arch) and self._passes(arch):
+                if arch.key not in out and self.is_new(arch) and self.problem.passes_precheck(arch):
                     out[arch.key] = arch
         return out
-
-    def _passes(self, arch: Architecture) -> bool:
-        check = self.problem.precheck
-        return check is None or check(arch) <= 0
 
     def _inner_nsga2(self, models: ObjectiveModels) -> list[Architecture]:
         """NSGA-II on predicted objectives; returns its unseen final population."""
@@ -115,7 +100,7 @@ class LINAS(Strategy):
                 a, b = self.rng.choice(len(members), size=2)
                 child = self.space.crossover(members[a], members[b], self.rng)
                 child = self.space.mutate(child, self.rng)
-                if child.key not in pop and self._passes(child):
+                if child.key not in pop and self.problem.passes_precheck(child):
                     children.setdefault(child.key, child)
             union = members + list(children.values())
             keep = _best(models, union, self.inner_population)

@@ -10,7 +10,7 @@ import numpy as np
 from hwnas.pareto import non_dominated_sort
 from hwnas.spaces import Architecture
 from hwnas.strategies import register_strategy
-from hwnas.strategies._base import Problem, Strategy
+from hwnas.strategies._base import Problem, Strategy, require_at_least
 
 
 @register_strategy("local")
@@ -21,20 +21,14 @@ class LocalSearch(Strategy):
         self, problem: Problem, seed: int = 0, n_init: int = 10, batch_size: int = 10
     ) -> None:
         super().__init__(problem, seed)
-        if n_init < 1:
-            raise ValueError("n_init must be >= 1")
-        if batch_size < 1:
-            raise ValueError("batch_size must be >= 1")
+        require_at_least(1, n_init=n_init, batch_size=batch_size)
         self.n_init = n_init
         self.batch_size = batch_size
 
     def _propose(self, n: int) -> list[Architecture]:
         if len(self.trials) < self.n_init:
             return self.random_new(n)
-        F = np.array([self.problem.objective_vector(t) for t in self.trials])
-        v = np.array([self.problem.violation(t) for t in self.trials])
-        ranks = non_dominated_sort(F, v)
-        check = self.problem.precheck
+        ranks = non_dominated_sort(*self.problem.matrices(self.trials))
         out: dict[str, Architecture] = {}
         for rank in np.unique(ranks):
             members = [self.trials[i] for i in np.flatnonzero(ranks == rank)]
@@ -44,7 +38,7 @@ class LocalSearch(Strategy):
                 nbrs = [
                     a
                     for a in self.space.neighbours(t.arch)
-                    if self.is_new(a) and (check is None or check(a) <= 0)
+                    if self.is_new(a) and self.problem.passes_precheck(a)
                 ]
                 self.rng.shuffle(nbrs)  # type: ignore[arg-type]
                 pools.append(nbrs)
@@ -58,7 +52,4 @@ class LocalSearch(Strategy):
                         out[arch.key] = arch
             if len(out) >= n:
                 break
-        if len(out) < n:
-            for arch in self.random_new(n - len(out), exclude=set(out)):
-                out[arch.key] = arch
-        return list(out.values())
+        return self.topped_up(out, n)

@@ -11,7 +11,7 @@ import numpy as np
 from hwnas.pareto import crowding_distance, non_dominated_sort
 from hwnas.spaces import Architecture
 from hwnas.strategies import register_strategy
-from hwnas.strategies._base import Problem, Strategy
+from hwnas.strategies._base import Problem, Strategy, require_at_least, require_fraction
 from hwnas.trial import Trial
 
 
@@ -28,10 +28,8 @@ class NSGA2(Strategy):
         mutation_rate: float | None = None,
     ) -> None:
         super().__init__(problem, seed)
-        if population_size < 2:
-            raise ValueError("population_size must be >= 2")
-        if not 0.0 <= crossover_prob <= 1.0:
-            raise ValueError("crossover_prob must be in [0, 1]")
+        require_at_least(2, population_size=population_size)
+        require_fraction(crossover_prob=crossover_prob)
         self.population_size = population_size
         self.crossover_prob = crossover_prob
         self.mutation_rate = mutation_rate
@@ -43,8 +41,7 @@ class NSGA2(Strategy):
     def _propose(self, n: int) -> list[Architecture]:
         if len(self.population) < 2:
             return self.random_new(n)
-        out: list[Architecture] = []
-        keys: set[str] = set()
+        out: dict[str, Architecture] = {}
         for _ in range(50 * n):
             if len(out) == n:
                 break
@@ -54,12 +51,9 @@ class NSGA2(Strategy):
             else:
                 child = a.arch
             child = self.space.mutate(child, self.rng, self.mutation_rate)
-            if self.is_new(child) and child.key not in keys:
-                keys.add(child.key)
-                out.append(child)
-        if len(out) < n:
-            out += self.random_new(n - len(out), exclude=keys)
-        return out
+            if self.is_new(child):
+                out.setdefault(child.key, child)
+        return self.topped_up(out, n)
 
     def _tournament(self) -> Trial:
         i, j = self.rng.integers(len(self.population), size=2)
@@ -81,8 +75,7 @@ def survival(
     Returns the survivors with their ranks and crowding distances."""
     if not pool:
         return [], np.zeros(0, dtype=np.int64), np.zeros(0)
-    F = np.array([problem.objective_vector(t) for t in pool])
-    v = np.array([problem.violation(t) for t in pool])
+    F, v = problem.matrices(pool)
     ranks = non_dominated_sort(F, v)
     crowd = np.zeros(len(pool))
     for r in np.unique(ranks):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hwnas.spaces import Architecture
 from hwnas.strategies import register_strategy
-from hwnas.strategies._base import Problem, Strategy
+from hwnas.strategies._base import Problem, Strategy, require_at_least
 
 
 @register_strategy("random")
@@ -13,8 +13,7 @@ class RandomSearch(Strategy):
 
     def __init__(self, problem: Problem, seed: int = 0, batch_size: int = 10) -> None:
         super().__init__(problem, seed)
-        if batch_size < 1:
-            raise ValueError("batch_size must be >= 1")
+        require_at_least(1, batch_size=batch_size)
         self.batch_size = batch_size
 
     def _propose(self, n: int) -> list[Architecture]:

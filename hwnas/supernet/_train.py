@@ -11,8 +11,7 @@ checkpoint holds the weights, the momentum buffers and the schedule's state."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -21,26 +20,18 @@ import numpy as np
 
 from hwnas.errors import HwnasError
 from hwnas.supernet._checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-
-#: called after each step with (steps done, total steps, mean loss of the step's subnets)
-StepCallback = Callable[[int, int, float], None]
+from hwnas.training import Progress, Schedule
 
 
 @dataclass(frozen=True)
-class SupernetConfig:
-    """Everything that determines a trained supernet (the device excepted)."""
+class SupernetConfig(Schedule):
+    """Everything that determines a trained supernet (the device excepted): the schedule
+    `fit` uses, what is trained on, and the sandwich rule's settings. Stored flat in the
+    checkpoint (`as_dict`), as it always was."""
 
     space: str = "mbv3"
     dataset: str = "fashion-mnist"
     data: str = "fashion-mnist"
-    epochs: int = 5
-    batch_size: int = 128
-    lr: float = 0.05
-    momentum: float = 0.9
-    weight_decay: float = 4e-5
-    label_smoothing: float = 0.1
-    augment: bool = True
-    seed: int = 0
     n_random: int = 2
     #: the smaller subnets learn the largest's soft labels (in-place distillation) rather
     #: than the labels; a teacher that is itself barely trained (short schedules) may
@@ -55,9 +46,7 @@ class SupernetConfig:
     checkpoint_every: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise HwnasError(f"{name} must be at least 1, got {getattr(self, name)}")
+        super().__post_init__()
         if self.n_random < 0:
             raise HwnasError(f"n_random must be at least 0, got {self.n_random}")
         if self.train_images is not None and self.train_images < 1:
@@ -65,23 +54,10 @@ class SupernetConfig:
         if self.checkpoint_every is not None and self.checkpoint_every < 1:
             raise HwnasError(f"checkpoint_every must be at least 1, got {self.checkpoint_every}")
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SupernetConfig:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
-
-    def train_config(self, device: str) -> Any:
-        """The schedule as `hwnas.training.TrainConfig` (optimizer, cosine, smoothing)."""
-        from hwnas.training import TrainConfig
-
-        return TrainConfig(
-            epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, momentum=self.momentum,
-            weight_decay=self.weight_decay, label_smoothing=self.label_smoothing,
-            augment=self.augment, seed=self.seed, device=device,
-        )  # fmt: skip
 
 
 @lru_cache(maxsize=4)
@@ -124,7 +100,7 @@ def train_supernet(
     *,
     resume: bool = False,
     device: str = "auto",
-    on_step: StepCallback | None = None,
+    on_step: Progress[[float]] | None = None,
     static_shapes: bool | None = None,
 ) -> dict[str, Any]:
     """Train (or, with `resume`, continue) a supernet, checkpointing to `out`; returns the
@@ -171,10 +147,9 @@ def train_supernet(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)  # the initial weights depend on the seed alone
         net = MBV3Supernet(config.dataset)
-    tcfg = config.train_config(str(dev))
     steps_per_epoch = -(-len(y) // config.batch_size)
     total = steps_per_epoch * config.epochs
-    opt, schedule = make_optimizer(net.parameters(), tcfg, total)
+    opt, schedule = make_optimizer(net.parameters(), config, total)
     step, history, elapsed, epoch_loss = 0, [], 0.0, 0.0
     if stored is not None:
         net.load_state_dict(ckpt.model_state())
