@@ -5,8 +5,9 @@ accuracy-versus-cost Pareto front around it, with every number traceable to a me
 or a published table.
 
 What a user scripts against (`Study`, `Results`, the registries) and the contracts a plugin
-author implements (`SearchSpace`, `Strategy`, `MetricSource`, `Target`, `Executor`) are
-exported here; `hwnas.testing` holds the conformance suites a plugin passes."""
+author implements (`SearchSpace`, `Strategy`, `MetricSource`, `Target`, `QualityEstimator`,
+`Predictor`, `Executor`) are exported here; `hwnas.testing` holds the conformance suites a
+plugin passes."""
 
 from __future__ import annotations
 
@@ -20,8 +21,16 @@ from hwnas.errors import (
     SpecError,
     UnknownNameError,
 )
-from hwnas.executors import Executor, list_executors, make_executor, register_executor
-from hwnas.metrics import parse_constraint, parse_metric, parse_objective
+from hwnas.executors import (
+    Executor,
+    PoolExecutor,
+    list_executors,
+    make_executor,
+    register_executor,
+)
+from hwnas.metrics import Metric, parse_constraint, parse_metric, parse_objective
+from hwnas.predictors import Predictor, register_predictor
+from hwnas.quality import QualityEstimator, register_quality
 from hwnas.results import Results, load_results
 from hwnas.sources import EvalContext, Measurement, MetricSource
 from hwnas.spaces import (
@@ -35,7 +44,7 @@ from hwnas.spaces import (
 )
 from hwnas.strategies import Problem, Strategy, list_strategies, register_strategy
 from hwnas.study import Study
-from hwnas.trial import Trial
+from hwnas.trial import Outcome, Trial
 
 __all__ = [
     "Architecture",
@@ -48,8 +57,13 @@ __all__ = [
     "HwnasError",
     "LayeredSpace",
     "Measurement",
+    "Metric",
     "MetricSource",
+    "Outcome",
+    "PoolExecutor",
+    "Predictor",
     "Problem",
+    "QualityEstimator",
     "Results",
     "SearchSpace",
     "SpecError",
@@ -71,6 +85,8 @@ __all__ = [
     "parse_metric",
     "parse_objective",
     "register_executor",
+    "register_predictor",
+    "register_quality",
     "register_space",
     "register_strategy",
     "register_target",

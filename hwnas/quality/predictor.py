@@ -191,14 +191,15 @@ class PredictorSource(MetricSource):
             return archs, accuracy, str(path)
         from hwnas.quality import get_quality
 
+        # the table first: a space without one is refused before sampling it (a space
+        # smaller than `n` would never yield `n` distinct architectures)
+        table = get_quality("tabular").source(self.ctx, Metric(self.metric.split("@")[0]))
         rng = np.random.default_rng(self.options["seed"])
         chosen: dict[str, Architecture] = {}
         while len(chosen) < self.options["n"]:
             a = space.sample(rng)
             chosen.setdefault(a.key, a)
         archs = list(chosen.values())
-        base = Metric(self.metric.split("@")[0])
-        table = get_quality("tabular").source(self.ctx, base)
         y = np.array([m.value for m in table.evaluate(archs)])
         return archs, y, f"{len(archs)} architectures of the {space.name} table"
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: NB201 encodings and targets (loaded once per session)."""
+"""Shared fixtures: fast predictor settings, NB201 encodings and targets (loaded once per
+session)."""
 
 from __future__ import annotations
 
@@ -22,3 +23,9 @@ def nb201_data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         frame["cifar10valid_valid_acc_200ep"].to_numpy(dtype=float),
         frame["cifar10_raspi4_latency_ms"].to_numpy(dtype=float),
     )
+
+
+@pytest.fixture(scope="session")
+def fast() -> dict[str, dict[str, int]]:
+    """Smaller ensembles for the predictors that are slow at their defaults."""
+    return {"gbt": {"n_members": 3, "n_estimators": 60}, "mlp": {"n_members": 2, "max_iter": 300}}

@@ -1,0 +1,45 @@
+"""Every registered target (and the roofline specs shipped in hwnas/data/devices) passes
+`hwnas.testing.check_target` on every space it serves; a target whose sources need what
+is not installed here (torch, ONNX Runtime, a CUDA GPU) is skipped with the reason."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import pytest
+
+import hwnas
+from hwnas.errors import DependencyError
+from hwnas.sources import EvalContext
+from hwnas.testing import check_target
+
+ROOFLINES = sorted(
+    f"roofline:{p.name.removesuffix('.json')}"
+    for p in (resources.files("hwnas") / "data" / "devices").iterdir()
+    if p.name.endswith(".json")
+)
+
+
+def served() -> list[tuple[str, str]]:
+    """(target, space) for every space a target serves, on the space's first dataset."""
+    pairs = []
+    for name in hwnas.list_targets() + ROOFLINES:
+        target = hwnas.get_target(name)
+        for space_name in hwnas.list_spaces():
+            space = hwnas.get_space(space_name)
+            if target.serves(EvalContext(space, space.datasets[0])):
+                pairs.append((name, space_name))
+    return pairs
+
+
+@pytest.mark.parametrize(("target", "space"), served())
+def test_target_conformance(target: str, space: str) -> None:
+    if target == "local-cuda":
+        torch = pytest.importorskip("torch")
+        if not torch.cuda.is_available():
+            pytest.skip("local-cuda measures on a CUDA GPU; there is none here")
+    found = hwnas.get_target(target)
+    try:  # a table is cheap to read; a network built, counted or measured is not
+        check_target(found, space, n=8 if found.kind == "table" else 2)
+    except DependencyError as exc:
+        pytest.skip(str(exc))
