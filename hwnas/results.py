@@ -85,15 +85,18 @@ class Results:
 
     @cached_property
     def metric_names(self) -> list[str]:
-        """Objectives' metrics, then constraints', then any other the evaluations recorded
-        (a run whose configuration was edited), each once."""
+        """Objectives' metrics then constraints', each once."""
         names: list[str] = [o.metric.name for o in self.objectives]
-        for m in [c.metric.name for c in self.constraints] + [
-            m for e in self.rows for m in e.metrics
-        ]:
-            if m not in names:
-                names.append(m)
+        names += [c.metric.name for c in self.constraints if c.metric.name not in names]
         return names
+
+    @cached_property
+    def recorded_metrics(self) -> list[str]:
+        """`metric_names`, then any other metric the evaluations recorded (a run whose
+        configuration was edited after it ran), each once."""
+        names = list(self.metric_names)
+        names += [m for e in self.rows for m in e.metrics if m not in names]
+        return list(dict.fromkeys(names))
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -142,9 +145,10 @@ class Results:
         """The metric's complete table, or None (not a table, or a source this installation
         cannot even construct: reading a run needs no plugin's heavy dependency)."""
         try:
-            return self.sources[name].table()
+            source = self.sources.get(name)
         except HwnasError:
             return None
+        return source.table() if source is not None else None
 
     def objectives_tabular(self) -> bool:
         """Whether every objective comes from a complete table (bounds are the table's)."""

@@ -95,3 +95,22 @@ def test_results_of_a_run_that_does_not_exist_say_so(tmp_path: Path) -> None:
         hwnas.load_results(tmp_path / "missing")
     with pytest.raises(HwnasError, match="not a run directory"):
         hwnas.load_results(tmp_path)
+
+
+def test_a_metric_recorded_beyond_the_configuration_is_listed_but_not_a_column(
+    run: Path, tmp_path: Path
+) -> None:
+    """An edited or damaged row may record a metric the configuration does not name (found
+    by fuzzing: `{"": null}`): the summary and the true front still work, and only export's
+    picking sees the extra name."""
+    copy = tmp_path / "run"
+    copy.mkdir()
+    (copy / "ledger.sqlite").write_bytes((run / "ledger.sqlite").read_bytes())
+    db = sqlite3.connect(copy / "ledger.sqlite", isolation_level=None)
+    db.execute("""UPDATE evaluations SET metrics = '{"": null, "extra": 1.0}' WHERE trial = 0""")
+    db.close()
+    results = hwnas.load_results(copy)
+    assert results.metric_names == ["accuracy", "latency@pixel3"]
+    assert results.recorded_metrics == ["accuracy", "latency@pixel3", "", "extra"]
+    assert results.summary()["evaluations"] == 25
+    assert results.true_front() is not None

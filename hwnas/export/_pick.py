@@ -64,7 +64,7 @@ def _known_metric(run: Results, text: str, pick: str) -> str:
         name = parse_metric(text).name
     except SpecError as exc:
         raise PickError(f"pick {pick!r}: {exc}") from None
-    names = run.metric_names
+    names = run.recorded_metrics
     if name not in names:
         raise PickError(
             f"pick {pick!r}: the run recorded no metric {name!r}; available: {', '.join(names)}"
