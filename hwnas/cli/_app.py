@@ -1,17 +1,21 @@
 """What every command module shares: the Typer `app`, the consoles, `friendly` (every
-`HwnasError` becomes a one-line message and exit code 2) and the progress-bar style."""
+`HwnasError` becomes a one-line message and exit code 2) and the one progress reporter."""
 
 from __future__ import annotations
 
 import functools
 import importlib.util
+import math
+import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, final
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
+from hwnas._version import __version__
 from hwnas.errors import EXTRAS, HwnasError, missing_dependency
 
 app = typer.Typer(
@@ -26,6 +30,25 @@ app = typer.Typer(
 console = Console(markup=False)
 err_console = Console(stderr=True, markup=False)
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(f"hwnas {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the hwnas version and exit.",
+    ),
+) -> None:
+    """The options before any command (`hwnas --version`)."""
 
 
 def _fail(message: str) -> typer.Exit:
@@ -54,15 +77,103 @@ def friendly(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def progress_bar() -> Any:
-    """The CLI's one progress-bar style, on stderr so that stdout stays parseable."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+def progress_bar(stream: Console | None = None) -> Any:
+    """The CLI's one progress reporter, on stderr so that stdout stays parseable: a Rich bar
+    with M/N, elapsed time and ETA on a terminal, plain lines in a log (nohup, a pipe), so
+    that long work always says how far it is. Both take Rich's `add_task` / `update`."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
+    stream = stream or err_console
+    if not stream.is_terminal:
+        return PlainProgress(stream)
     return Progress(
-        "[progress.description]{task.description}",
+        # markup off: a description holds user text (paths, keys), never Rich markup
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=err_console,
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=stream,
         transient=True,
     )
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+@dataclass
+class _Task:
+    description: str
+    total: float | None
+    completed: float = 0
+    started: float = field(default_factory=time.monotonic)
+    last_line: float = -math.inf
+    last_tenth: int = -1
+    printed: tuple[float, float | None] | None = None
+
+
+@final
+class PlainProgress:
+    """Progress as plain lines for a log: `description: M/N (P%), elapsed Xs, ETA Ys`, at
+    most one line per `every` seconds or per tenth of the total, and the last state at the
+    end; the subset of Rich's `Progress` API that the commands use."""
+
+    def __init__(self, stream: Console, every: float = 10.0) -> None:
+        self.stream = stream
+        self.every = every
+        self._tasks: list[_Task] = []
+
+    def __enter__(self) -> PlainProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for task in self._tasks:
+            if task.printed != (task.completed, task.total):
+                self._print(task)
+
+    def add_task(self, description: str, total: float | None = None) -> int:
+        self._tasks.append(_Task(description, total))
+        return len(self._tasks) - 1
+
+    def update(
+        self,
+        task_id: int,
+        *,
+        completed: float | None = None,
+        total: float | None = None,
+        description: str | None = None,
+    ) -> None:
+        task = self._tasks[task_id]
+        task.completed = task.completed if completed is None else completed
+        task.total = task.total if total is None else total
+        task.description = task.description if description is None else description
+        tenth = int(10 * task.completed / task.total) if task.total else -1
+        if tenth > task.last_tenth or time.monotonic() - task.last_line >= self.every:
+            self._print(task)
+
+    def _print(self, task: _Task) -> None:
+        now = time.monotonic()
+        elapsed = now - task.started
+        done, total = task.completed, task.total
+        line = f"{task.description}: {done:g}"
+        if total:
+            eta = _duration(elapsed * (total - done) / done) if done else "unknown"
+            line += f"/{total:g} ({100 * done / total:.0f}%)"
+        line += f", elapsed {_duration(elapsed)}" + (f", ETA {eta}" if total else "")
+        self.stream.print(line, highlight=False, soft_wrap=True)
+        task.last_line, task.printed = now, (done, total)
+        task.last_tenth = int(10 * done / total) if total else -1

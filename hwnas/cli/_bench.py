@@ -9,6 +9,7 @@ import typer
 
 from hwnas.cli._app import app, console, friendly, progress_bar
 from hwnas.errors import SpecError
+from hwnas.report.console import plural
 
 
 @app.command()
@@ -57,7 +58,7 @@ def bench(
     store = out_dir / RUNS_FILE
     done = load_runs(store, budgets)
     if done:
-        console.print(f"Resuming: {len(done)} finished run(s) in {store}", highlight=False)
+        console.print(f"Resuming: {plural(len(done), 'finished run')} in {store}", highlight=False)
     out_dir.mkdir(parents=True, exist_ok=True)
     with progress_bar() as bar:
         job = bar.add_task("bench runs", total=len(tasks) * len(methods) * seeds)

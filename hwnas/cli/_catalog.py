@@ -41,7 +41,12 @@ def targets(
 
     named = list(TARGETS.items())
     named += [(f"roofline:{s}", get_target(f"roofline:{s}")) for s in builtin_specs()]
-    table = Table("target", "kind", "metrics", "description", "source")
+    table = Table()
+    # names whole on any terminal: the description and source columns wrap instead
+    for column in ("target", "kind", "metrics"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("description")
+    table.add_column("source")
     for name, target in named:
         if space is not None:
             sp = get_space(space)
@@ -66,7 +71,10 @@ def strategies() -> None:
 
     from hwnas.strategies import DEFAULT_STRATEGY, STRATEGIES
 
-    table = Table("strategy", "options", "description")
+    table = Table()
+    table.add_column("strategy", no_wrap=True)
+    table.add_column("options")
+    table.add_column("description")
     for name, cls in STRATEGIES.items():
         params = inspect.signature(cls.__init__).parameters
         opts = ", ".join(

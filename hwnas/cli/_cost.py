@@ -13,6 +13,7 @@ import typer
 
 from hwnas.cli._app import app, console, friendly, progress_bar
 from hwnas.errors import HwnasError
+from hwnas.report.console import plural
 
 
 def _dataset(space: Any, dataset: str | None) -> str:
@@ -180,7 +181,8 @@ def profile(
     meta = predictor.meta
     fit = meta["training"]["fit"]
     console.print(
-        f"{out}: {meta['n_units']} lookup entries, {len(meta['training']['archs'])} networks, "
+        f"{out}: {plural(meta['n_units'], 'lookup entry', 'lookup entries')}, "
+        f"{plural(len(meta['training']['archs']), 'network')}, "
         f"{meta['seconds']['total']:.0f} s; training fit MAPE {fit['mape']:.1%}, "
         f"within 10% {fit['within_10pct']:.0%}. Use it as -o latency@{out}:min",
         highlight=False,
@@ -205,9 +207,9 @@ def validate_cost(
         return
     noise = report["noise_floor"]
     console.print(
-        f"{report['space']}/{report['dataset']}, {report['n']} held-out networks on "
+        f"{report['space']}/{report['dataset']}, {plural(report['n'], 'held-out network')} on "
         f"{report['measurement'].get('host')} ({report['measurement'].get('runtime')}, "
-        f"{report['measurement'].get('threads')} thread(s), statistic {report['statistic']})\n"
+        f"{plural(report['measurement'].get('threads'), 'thread')}, statistic {report['statistic']})\n"
         f"  predictor:   RMSE {report['rmse_ms']:.3f} ms, MAPE {report['mape']:.1%}, "
         f"within 5% {report['within_5pct']:.0%}, within 10% {report['within_10pct']:.0%}, "
         f"Kendall tau {report['kendall_tau']:.3f}\n"
@@ -217,8 +219,8 @@ def validate_cost(
         f"\n               split halves of the repeats: MAPE {noise['split_half_mape']:.1%}, "
         f"within 5% {noise['split_half_within_5pct']:.0%}, within 10% "
         f"{noise['split_half_within_10pct']:.0%}; so the medians themselves are off by "
-        f"~{noise['median_mape_est']:.1%}; {report['noisy_measurements']} "
-        "measurement(s) flagged noisy\n"
+        f"~{noise['median_mape_est']:.1%}; {plural(report['noisy_measurements'], 'measurement')} "
+        "flagged noisy\n"
         f"  mean signed error {report['bias']:+.1%}",
         highlight=False,
     )

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from hwnas.cli._app import app, console, friendly, progress_bar
+from hwnas.report.console import plural
 
 
 @app.command("export")
@@ -80,7 +81,7 @@ def export_command(
         console.print(
             f"  on {acc['data']}: validation {acc['val_accuracy']:.2f}%, "
             f"test {acc['test_accuracy']:.2f}% "
-            + (f"after {acc['epochs']} epoch(s)" if acc["epochs"] else "(not fine-tuned)"),
+            + (f"after {plural(acc['epochs'], 'epoch')}" if acc["epochs"] else "(not fine-tuned)"),
             highlight=False,
             soft_wrap=True,
         )

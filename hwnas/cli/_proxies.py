@@ -8,7 +8,8 @@ from pathlib import Path
 import typer
 
 from hwnas._io import atomic_path, atomic_write
-from hwnas.cli._app import app, console, err_console, friendly
+from hwnas.cli._app import app, console, friendly, progress_bar
+from hwnas.report.console import plural
 
 
 @app.command()
@@ -41,7 +42,6 @@ def proxies(
     """
     import numpy as np
     import pandas as pd
-    from rich.progress import Progress
 
     from hwnas.quality.proxies import resolve_names, score_archs
     from hwnas.spaces import get_space
@@ -61,7 +61,7 @@ def proxies(
             if len(chosen) == sample:
                 break
         archs = list(chosen.values())  # type: ignore[arg-type]
-    with Progress(console=err_console, transient=True) as bar:
+    with progress_bar() as bar:
         task = bar.add_task("proxies", total=len(archs))
         rows, provenance = score_archs(
             sp, archs, dataset, names, data, batch_size, seed,
@@ -75,7 +75,7 @@ def proxies(
     atomic_write(meta, json.dumps({"schema_version": 1, "csv": out.name, **provenance}, indent=2))
     data_note = provenance["data"]["dataset"] if provenance["data"] else "none (data-free)"
     console.print(
-        f"{len(frame)} architectures x {len(names)} proxies -> {out} "
+        f"{plural(len(frame), 'architecture')} x {plural(len(names), 'proxy', 'proxies')} -> {out} "
         f"(images: {data_note}; provenance in {meta.name})",
         highlight=False, soft_wrap=True,
     )  # fmt: skip

@@ -8,6 +8,7 @@ import typer
 
 from hwnas.cli._app import app, console, friendly
 from hwnas.errors import SpecError
+from hwnas.report.console import plural
 
 
 @app.command()
@@ -31,7 +32,10 @@ def report(
     from hwnas.report.html import REPORT_FILE, write_report
 
     if name and len(name) != len(run_dirs):
-        raise SpecError(f"--name given {len(name)} times for {len(run_dirs)} run directories")
+        raise SpecError(
+            f"--name given {plural(len(name), 'time')} for "
+            f"{plural(len(run_dirs), 'run directory', 'run directories')}"
+        )
     target = out or (run_dirs[0] / REPORT_FILE if len(run_dirs) == 1 else Path("comparison.html"))
     path = write_report(run_dirs, target, names=name, static=static)
     console.print(str(path), highlight=False, soft_wrap=True)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shlex
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from hwnas.cli._app import app, console, friendly, progress_bar
+from hwnas.cli._app import app, console, err_console, friendly, progress_bar
 from hwnas.errors import SpecError
+from hwnas.ledger import LEDGER_FILE
+from hwnas.report.console import plural
 
 
 def _parse_options(items: list[str]) -> dict[str, Any]:
@@ -175,10 +180,11 @@ def _run(study: Any, quiet: bool) -> None:
 
     cfg = study.config
     if quiet:
-        study.optimize(callbacks=[write_outputs])
+        with _interruptible(study):
+            study.optimize(callbacks=[write_outputs])
         console.print(str(study.out_dir))
         return
-    with progress_bar() as bar:
+    with _interruptible(study), progress_bar() as bar:
         task = bar.add_task(f"{cfg.strategy} on {cfg.space}/{cfg.dataset}", total=cfg.budget)
         study.optimize(
             progress=lambda done, total: bar.update(task, completed=done, total=total),
@@ -189,6 +195,23 @@ def _run(study: Any, quiet: bool) -> None:
         f"Run files in {study.out_dir}: ledger.sqlite, {', '.join(OUTPUT_FILES)}, config.json",
         highlight=False,
     )
+
+
+@contextlib.contextmanager
+def _interruptible(study: Any) -> Iterator[None]:
+    """Ctrl-C ends the search with exit code 130 and says what the ledger kept (every
+    finished evaluation) and how to go on from there."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        err_console.print(
+            f"interrupted: {plural(len(study.ledger), 'evaluation')} saved in "
+            f"{study.out_dir / LEDGER_FILE}; continue with: "
+            f"hwnas search --resume {shlex.quote(str(study.out_dir))}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(130) from None
 
 
 @app.command()

@@ -63,10 +63,11 @@ def train(
         train_images=train_images, split_seed=split_seed, checkpoint_every=checkpoint_every,
     )  # fmt: skip
     with progress_bar() as bar:
-        task = bar.add_task(f"supernet {space}/{config.dataset}", total=None)
+        name = f"supernet {space}/{config.dataset}"
+        task = bar.add_task(name, total=None)
 
         def on_step(done: int, total: int, loss: float) -> None:
-            bar.update(task, completed=done, total=total, description=f"loss {loss:.3f}")
+            bar.update(task, completed=done, total=total, description=f"{name}, loss {loss:.3f}")
 
         meta = train_supernet(config, out, resume=resume, device=device, on_step=on_step)
     last = meta["history"][-1] if meta["history"] else {}

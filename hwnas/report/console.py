@@ -12,6 +12,11 @@ if TYPE_CHECKING:
     from hwnas.results import Results
 
 
+def plural(count: int, noun: str, plural_form: str | None = None) -> str:
+    """`1 architecture`, `2 architectures`: every count printed for people."""
+    return f"{count} {noun if count == 1 else plural_form or noun + 's'}"
+
+
 def _fmt(value: object) -> str:
     if isinstance(value, float):
         return "nan" if math.isnan(value) else f"{value:.4g}"
@@ -20,10 +25,12 @@ def _fmt(value: object) -> str:
 
 def front_table(run: Results, limit: int | None = None) -> Table:
     front = run.pareto_front()
-    title = f"Pareto front: {len(front)} architectures"
+    title = f"Pareto front: {plural(len(front), 'architecture')}"
     table = Table(title=title, title_justify="left")
     table.add_column("#", justify="right")
-    table.add_column("arch", overflow="fold")
+    # one line per architecture: a key cut with an ellipsis on a narrow terminal reads
+    # better than one folded over four lines
+    table.add_column("arch", no_wrap=True, overflow="ellipsis")
     for name in run.metric_names:
         direction = next((o.direction for o in run.objectives if o.metric.name == name), None)
         table.add_column(f"{name}" + (f" ({direction})" if direction else ""), justify="right")
@@ -40,13 +47,13 @@ def print_results(run: Results, console: Console | None = None) -> None:
     s = run.summary()
     parts = [
         (
-            f"{s['evaluations']} evaluations ({s['ok']} ok, {s['infeasible']} infeasible, "
+            f"{plural(s['evaluations'], 'evaluation')} ({s['ok']} ok, {s['infeasible']} infeasible, "
             f"{s['failed']} failed)"
         )
     ]
     if "hv_ratio" in s:
         parts.append(
             f"hypervolume {100 * s['hv_ratio']:.2f}% of the true front "
-            f"({s['true_front_size']} archs, {100 * s['true_front_found']:.0f}% of them found)"
+            f"({plural(s['true_front_size'], 'architecture')}, {100 * s['true_front_found']:.0f}% of them found)"
         )
     console.print("; ".join(parts))
