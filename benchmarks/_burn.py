@@ -7,8 +7,8 @@ from __future__ import annotations
 import os
 
 from hwnas.cost import Target, register_target
-from hwnas.sources import EvalContext, Measurement, MetricSource
 from hwnas.metrics import Metric
+from hwnas.sources import EvalContext, Measurement, MetricSource
 from hwnas.spaces import Architecture
 
 WORK = int(os.environ.get("HWNAS_BURN_WORK", "1500000"))
