@@ -154,6 +154,12 @@ def _metrics(objectives: Sequence[Objective], constraints: Sequence[Constraint])
 FREE, ON_DEVICE, WHOLE = "free", "device", "whole"
 
 
+#: a step of the pipeline: compute these metrics, or check the cheap constraints, or check
+#: every constraint (a metric never computed counting as violated)
+RUN, CHECK_CHEAP, CHECK_ALL = "run", "check-cheap", "check-all"
+Step = tuple[str, tuple[str, ...]]
+
+
 @dataclass(frozen=True)
 class Evaluator:
     """The evaluation pipeline of a study. Its stages, in order: cheap device-free metrics,
@@ -162,8 +168,10 @@ class Evaluator:
     that fails or is infeasible skips the stages after. Pools run the device-free part and
     the device part as separate tasks, so only the second holds a device (training spreads
     over all workers while measurements queue per device); in-process, one call runs it
-    all. Sources are evaluated batch-wise (tables answer a whole batch in one lookup) and
-    one by one only when a batch fails."""
+    all. Cheap stages run batch-wise (tables answer a whole batch in one lookup, and one
+    by one only when a batch fails); from the first expensive stage on, candidates run one
+    at a time and each is yielded the moment it is complete, so a study commits it at once
+    and a kill loses at most the evaluation in progress."""
 
     sources: dict[str, MetricSource]
     constraints: tuple[Constraint, ...] = ()
@@ -180,61 +188,102 @@ class Evaluator:
     def _names(self, part: str) -> list[str]:
         return [n for n, s in self.sources.items() if (s.device is None) == (part == FREE)]
 
+    def _steps(self, part: str) -> list[Step]:
+        steps: list[Step] = []
+        for p in [FREE, ON_DEVICE] if part == WHOLE else [part]:
+            names = self._names(p)
+            steps.append((RUN, tuple(n for n in names if self.sources[n].cheap)))
+            steps.append((CHECK_CHEAP, ()))
+            steps.append((RUN, tuple(n for n in names if not self.sources[n].cheap)))
+        if part != FREE or not self._names(ON_DEVICE):
+            steps.append((CHECK_ALL, ()))
+        return [s for s in steps if s != (RUN, ())]
+
     def evaluate(
         self,
         archs: Sequence[Architecture],
         part: str = WHOLE,
         prior: dict[str, Outcome] | None = None,
     ) -> Iterator[tuple[Architecture, Outcome]]:
-        """Run the `part` (FREE, ON_DEVICE or WHOLE) for each architecture; ON_DEVICE
-        continues the `prior` outcome of the FREE part."""
+        """Run the `part` (FREE, ON_DEVICE or WHOLE) for each architecture, yielding each
+        as soon as it is complete; ON_DEVICE continues the `prior` outcome of the FREE
+        part."""
         prior = prior or {}
-        started = {a.key: prior[a.key].started if a.key in prior else time.time() for a in archs}
-        values = {a.key: dict(prior[a.key].values) if a.key in prior else {} for a in archs}
-        prov = {a.key: dict(prior[a.key].provenance) if a.key in prior else {} for a in archs}
-        errors: dict[str, str] = {}
-        infeasible: set[str] = set()
-        done: set[str] = {n for o in prior.values() for n in o.values}
-
-        def run(names: list[str]) -> None:
-            for name in names:
-                todo = [a for a in archs if a.key not in errors and a.key not in infeasible]
-                for arch, result in zip(todo, _evaluate_isolated(self.sources[name], todo)):
-                    if isinstance(result, Measurement):
-                        values[arch.key][name] = result.value
-                        prov[arch.key][name] = result.provenance
-                    else:
-                        errors[arch.key] = f"{name}: {result}"
-                done.add(name)
-
-        def check(cheap_only: bool) -> None:
-            for arch in archs:
-                if arch.key in errors:
-                    continue
-                for c in self.constraints:
-                    name = c.metric.name
-                    if name not in done or (cheap_only and not self.sources[name].cheap):
-                        continue
-                    if not c.satisfied(values[arch.key].get(name, math.nan)):
-                        infeasible.add(arch.key)
-
-        parts = [FREE, ON_DEVICE] if part == WHOLE else [part]
-        for p in parts:
-            names = self._names(p)
-            run([n for n in names if self.sources[n].cheap])
-            check(cheap_only=True)
-            run([n for n in names if not self.sources[n].cheap])
-        if part != FREE or not self._names(ON_DEVICE):
-            done.update(self.sources)  # a metric never computed counts as violated
-            check(cheap_only=False)
-        finished = time.time()
+        batch = _Batch(self, archs, prior)
+        steps = self._steps(part)
+        split = next(
+            (i for i, (kind, names) in enumerate(steps)
+             if kind == RUN and not all(self.sources[n].cheap for n in names)),
+            len(steps),
+        )  # fmt: skip
+        batch.run(steps[:split], list(archs))
+        pending = [a for a in archs if split < len(steps) and batch.live(a)]
+        waiting = {a.key for a in pending}
         for arch in archs:
-            key = arch.key
-            status = FAILED if key in errors else INFEASIBLE if key in infeasible else OK
-            outcome = Outcome(
-                status, values[key], prov[key], errors.get(key), started[key], finished
-            )
-            yield arch, outcome
+            if arch.key not in waiting:
+                yield arch, batch.outcome(arch)
+        done = set(batch.done)
+        for arch in pending:
+            batch.done = set(done)
+            batch.run(steps[split:], [arch])
+            yield arch, batch.outcome(arch)
+
+
+class _Batch:
+    """The values, provenance, errors and infeasibility of a batch under evaluation."""
+
+    def __init__(
+        self, evaluator: Evaluator, archs: Sequence[Architecture], prior: dict[str, Outcome]
+    ) -> None:
+        self.sources = evaluator.sources
+        self.constraints = evaluator.constraints
+        self.started = {
+            a.key: prior[a.key].started if a.key in prior else time.time() for a in archs
+        }
+        self.values = {a.key: dict(prior[a.key].values) if a.key in prior else {} for a in archs}
+        self.prov = {a.key: dict(prior[a.key].provenance) if a.key in prior else {} for a in archs}
+        self.errors: dict[str, str] = {}
+        self.infeasible: set[str] = set()
+        self.done: set[str] = {n for o in prior.values() for n in o.values}
+
+    def live(self, arch: Architecture) -> bool:
+        return arch.key not in self.errors and arch.key not in self.infeasible
+
+    def run(self, steps: Sequence[Step], archs: list[Architecture]) -> None:
+        for kind, names in steps:
+            if kind == RUN:
+                for name in names:
+                    todo = [a for a in archs if self.live(a)]
+                    for arch, result in zip(todo, _evaluate_isolated(self.sources[name], todo)):
+                        if isinstance(result, Measurement):
+                            self.values[arch.key][name] = result.value
+                            self.prov[arch.key][name] = result.provenance
+                        else:
+                            self.errors[arch.key] = f"{name}: {result}"
+                    self.done.add(name)
+            else:
+                if kind == CHECK_ALL:
+                    self.done.update(self.sources)  # a metric never computed counts as violated
+                self._check(archs, cheap_only=kind == CHECK_CHEAP)
+
+    def _check(self, archs: list[Architecture], cheap_only: bool) -> None:
+        for arch in archs:
+            if arch.key in self.errors:
+                continue
+            for c in self.constraints:
+                name = c.metric.name
+                if name not in self.done or (cheap_only and not self.sources[name].cheap):
+                    continue
+                if not c.satisfied(self.values[arch.key].get(name, math.nan)):
+                    self.infeasible.add(arch.key)
+
+    def outcome(self, arch: Architecture) -> Outcome:
+        key = arch.key
+        status = FAILED if key in self.errors else INFEASIBLE if key in self.infeasible else OK
+        return Outcome(
+            status, self.values[key], self.prov[key], self.errors.get(key), self.started[key],
+            time.time(),
+        )  # fmt: skip
 
 
 def _evaluate_isolated(source: MetricSource, archs: list[Architecture]) -> list[Measurement | str]:

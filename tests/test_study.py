@@ -215,3 +215,25 @@ def test_summary_against_true_front() -> None:
     assert s["evaluations"] == 200 and s["ok"] == 200
     assert 0.9 < s["hv_ratio"] <= 1.0
     assert s["true_front_size"] > 10 and 0 <= s["true_front_found"] <= 1
+
+
+def test_expensive_evaluations_are_committed_one_by_one_in_process() -> None:
+    """Issue 21 item 2: a batch of expensive evaluations lands row by row, so a kill loses
+    at most the evaluation in progress; the cheap table lookups still answer a batch."""
+    study = hwnas.Study(strategy="evolution", budget=30, seed=3)
+    inner = study.sources["latency@pixel3"]
+    seen: list[tuple[int, int]] = []  # (archs in the call, ledger rows at the call)
+
+    class Expensive(MetricSource):
+        metric = "latency@pixel3"
+        cheap = False
+
+        def evaluate(self, archs):  # type: ignore[no-untyped-def]
+            seen.append((len(archs), len(study.ledger)))
+            return inner.evaluate(archs)
+
+    study.sources["latency@pixel3"] = Expensive()
+    evals = study.optimize().evaluations()
+    assert seen == [(1, n) for n in range(30)]
+    plain = hwnas.Study(strategy="evolution", budget=30, seed=3).optimize().evaluations()
+    pd.testing.assert_frame_equal(evals, plain)

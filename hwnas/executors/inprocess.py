@@ -1,5 +1,6 @@
-"""The default: evaluate in the driver, a whole batch at once (tabular searches stay a
-single vectorised lookup per batch)."""
+"""The default: evaluate in the driver, a batch at a time. Cheap metrics stay one
+vectorised lookup per batch; expensive ones run candidate by candidate, each yielded (and
+so committed) as soon as it is complete."""
 
 from __future__ import annotations
 
