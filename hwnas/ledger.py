@@ -19,9 +19,9 @@ from hwnas.trial import Trial
 SCHEMA_VERSION = 1
 LEDGER_FILE = "ledger.sqlite"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS evaluations (
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS evaluations (
     trial INTEGER PRIMARY KEY,
     arch TEXT NOT NULL UNIQUE,
     genes TEXT NOT NULL,
@@ -31,8 +31,8 @@ CREATE TABLE IF NOT EXISTS evaluations (
     error TEXT,
     started REAL NOT NULL,
     finished REAL NOT NULL
-);
-"""
+)""",
+)
 
 
 def _dump(obj: Any) -> str:
@@ -66,9 +66,17 @@ _DAMAGE = (sqlite3.DatabaseError, ValueError, TypeError, KeyError, AttributeErro
 
 class Ledger:
     """`Ledger(path)` opens or creates a ledger; `Ledger(None)` keeps it in memory;
-    `read_only=True` opens an existing one without writing a byte (reading a run)."""
+    `read_only=True` opens an existing one without writing a byte (reading a run). A new
+    ledger gets its tables and `meta` (e.g. the run's configuration) in one transaction,
+    so a run killed as it starts leaves either nothing or a complete start."""
 
-    def __init__(self, path: str | Path | None, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | Path | None,
+        *,
+        read_only: bool = False,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
         self.path = Path(path) if path is not None else None
         target = str(self.path) if self.path is not None else ":memory:"
         try:
@@ -86,17 +94,51 @@ class Ledger:
                 if self.path is not None:
                     self._db.execute("PRAGMA journal_mode=WAL")
                     self._db.execute("PRAGMA synchronous=NORMAL")
-                self._db.executescript(_SCHEMA)
+                self._create(meta or {})
         except sqlite3.DatabaseError as exc:
             raise HwnasError(f"{target}: not a readable hwnas ledger ({exc})") from None
         version = self.get_meta("schema_version")
-        if version is None and not read_only:
-            self.set_meta("schema_version", SCHEMA_VERSION)
-        elif version != SCHEMA_VERSION:
+        if version != SCHEMA_VERSION:
             raise HwnasError(
                 f"{target}: ledger schema {version}, this hwnas reads {SCHEMA_VERSION}; "
                 "use the hwnas version that wrote it"
             )
+
+    def _create(self, meta: dict[str, Any]) -> None:
+        """Create the tables, the schema version and `meta` unless the ledger has them."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _SCHEMA:
+                self._db.execute(statement)
+            if self._db.execute("SELECT 1 FROM meta WHERE key = 'schema_version'").fetchone():
+                self._db.execute("COMMIT")
+                return
+            for key, value in {"schema_version": SCHEMA_VERSION, **meta}.items():
+                self.set_meta(key, value)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    @staticmethod
+    def holds_run(path: str | Path) -> bool:
+        """Whether the ledger file at `path` holds a run (a configuration or an evaluation):
+        one killed before its first commit does not, and a new run may take it over."""
+        try:
+            db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        except sqlite3.DatabaseError:
+            return True  # unreadable: never silently taken over
+        try:
+            config = db.execute("SELECT 1 FROM meta WHERE key = 'config'").fetchone()
+            return config is not None or bool(
+                db.execute("SELECT 1 FROM evaluations LIMIT 1").fetchone()
+            )
+        except sqlite3.OperationalError as exc:
+            return "no such table" not in str(exc)
+        except sqlite3.DatabaseError:
+            return True
+        finally:
+            db.close()
 
     def close(self) -> None:
         self._db.close()

@@ -117,13 +117,16 @@ class Study:
         )
 
     def _open_ledger(self, resume: bool) -> Ledger:
+        start = {"config": self.config.to_dict(), "host": host_info(), "created": time.time()}
         if self.out_dir is None:
             if resume:
                 raise HwnasError("resuming needs the run directory")
-            ledger = Ledger(None)
+            ledger = Ledger(None, meta=start)
         else:
             path = self.out_dir / LEDGER_FILE
-            if path.exists() and not resume:
+            # a ledger killed before its run started (no configuration, no evaluation) is
+            # taken over: the run never began
+            if path.exists() and not resume and Ledger.holds_run(path):
                 raise HwnasError(
                     f"{self.out_dir} already holds a run; resume it (hwnas search --resume "
                     f"{self.out_dir}) or choose another directory"
@@ -131,19 +134,27 @@ class Study:
             if resume and not path.exists():
                 raise HwnasError(f"{self.out_dir}: no run to resume (no {LEDGER_FILE})")
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            ledger = Ledger(path)
+            ledger = Ledger(path, meta=start)
         stored = ledger.get_meta("config")
         if stored is not None:
             where = f"{self.out_dir}: stored configuration"
             diff = StudyConfig.from_dict(stored, where).differences(self.config)
             if diff:
+                ledger.close()
                 raise ConfigConflictError(
                     f"{self.out_dir} was started with a different configuration: " + "; ".join(diff)
                 )
+        recorded = len(ledger)
+        if self.config.budget < recorded:
+            ledger.close()
+            raise HwnasError(
+                f"{self.out_dir}: the run has {recorded} evaluations recorded; a budget of "
+                f"{self.config.budget} is below that (give a budget of at least {recorded})"
+            )
         ledger.set_meta("config", self.config.to_dict())
         if ledger.get_meta("host") is None:
-            ledger.set_meta("host", host_info())
-            ledger.set_meta("created", time.time())
+            ledger.set_meta("host", start["host"])
+            ledger.set_meta("created", start["created"])
         if self.out_dir is not None:
             self._write_config(ledger)
         return ledger
@@ -167,7 +178,10 @@ class Study:
         stored = ledger.get_meta("config")
         ledger.close()
         if stored is None:
-            raise HwnasError(f"{path}: the ledger holds no configuration")
+            raise HwnasError(
+                f"{run_dir}: the run was stopped before it started (its ledger holds no "
+                f"configuration); start it again: hwnas search --out {run_dir} with its options"
+            )
         config = StudyConfig.from_dict(stored, f"{path}: stored configuration")
         requested = StudyConfig.from_dict({**config.to_dict(), **overrides}, "resume options")
         # compare canonical spellings of the specs
