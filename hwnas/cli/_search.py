@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import shlex
 import time
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.text import Text
 
 from hwnas.cli._app import app, console, err_console, friendly, progress_bar
 from hwnas.errors import SpecError
@@ -73,11 +75,12 @@ def search(
         help="Images for data-dependent quality estimators (NAME[:PATH] of hwnas.datasets, "
         "e.g. fashion-mnist); --dataset then defaults to NAME when the space knows it.",
     ),
-    out: Path | None = typer.Option(
-        None, help="Run directory (default: runs/SPACE-DATASET-STRATEGY-seedN-TIME)."
+    # lists only to refuse a repeated flag, which click would otherwise let the last win
+    outs: list[Path] | None = typer.Option(
+        None, "--out", help="Run directory (default: runs/SPACE-DATASET-STRATEGY-seedN-TIME)."
     ),
-    resume: Path | None = typer.Option(
-        None, help="Continue the run in this directory; only --budget may change."
+    resumes: list[Path] | None = typer.Option(
+        None, "--resume", help="Continue the run in this directory; only --budget may change."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the run directory."),
     executor: str = typer.Option(
@@ -101,6 +104,7 @@ def search(
     from hwnas.strategies import DEFAULT_STRATEGY
     from hwnas.study import Study
 
+    out, resume = _once("--out", outs), _once("--resume", resumes)
     if ray_address is not None and executor != "ray":
         raise SpecError("--ray-address needs --executor ray")
     options = {"address": ray_address} if ray_address is not None else {}
@@ -123,7 +127,7 @@ def search(
             }.items()
             if _explicit(ctx, _PARAM_OF.get(name, name))
         }
-        if _explicit(ctx, "out"):
+        if out is not None:
             raise SpecError(
                 "--out and --resume are exclusive: a resumed run stays in its directory"
             )
@@ -150,6 +154,15 @@ def search(
     _run(study, quiet)
 
 
+def _once(flag: str, values: list[Path] | None) -> Path | None:
+    """The one value of a flag that must not be repeated."""
+    if values and len(values) > 1:
+        raise SpecError(
+            f"{flag} is given {len(values)} times ({', '.join(map(str, values))}); give it once"
+        )
+    return values[0] if values else None
+
+
 def _dataset_of(space: str, data: str) -> str:
     """The space's dataset named like the data spec (fashion-mnist -> fashion-mnist)."""
     from hwnas.spaces import get_space
@@ -174,6 +187,8 @@ def _explicit(ctx: typer.Context, param: str) -> bool:
 
 
 def _run(study: Any, quiet: bool) -> None:
+    """Run the study, write its files and print its front; a run in which no evaluation
+    succeeded (all failed or infeasible) ends with why, on stderr, and exit code 1."""
     from hwnas.report import write_outputs
     from hwnas.report.console import print_results
     from hwnas.report.outputs import OUTPUT_FILES
@@ -183,17 +198,54 @@ def _run(study: Any, quiet: bool) -> None:
         with _interruptible(study):
             study.optimize(callbacks=[write_outputs])
         console.print(str(study.out_dir))
-        return
-    with _interruptible(study), progress_bar() as bar:
-        task = bar.add_task(f"{cfg.strategy} on {cfg.space}/{cfg.dataset}", total=cfg.budget)
-        study.optimize(
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-            callbacks=[write_outputs],
+    else:
+        with _interruptible(study), progress_bar() as bar:
+            task = bar.add_task(f"{cfg.strategy} on {cfg.space}/{cfg.dataset}", total=cfg.budget)
+            study.optimize(
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+                callbacks=[write_outputs],
+            )
+        print_results(study.results(), console)
+        console.print(
+            f"Run files in {study.out_dir}: ledger.sqlite, {', '.join(OUTPUT_FILES)}, config.json",
+            highlight=False,
         )
-    print_results(study.results(), console)
-    console.print(
-        f"Run files in {study.out_dir}: ledger.sqlite, {', '.join(OUTPUT_FILES)}, config.json",
-        highlight=False,
+    reason = _nothing_found(study)
+    if reason is not None:
+        err_console.print(
+            Text.assemble(("error:", "bold red"), f" {reason}"), highlight=False, soft_wrap=True
+        )
+        raise typer.Exit(1)
+
+
+def _nothing_found(study: Any) -> str | None:
+    """Why the run found no front (every evaluation failed or was infeasible: the first
+    error, the constraints no evaluation met), or None when it found one."""
+    from hwnas.trial import FAILED, INFEASIBLE, OK
+
+    rows = study.results().rows
+    if not rows or any(r.status == OK for r in rows):
+        return None
+    failed = [r for r in rows if r.status == FAILED]
+    infeasible = [r for r in rows if r.status == INFEASIBLE]
+    parts = []
+    if failed:
+        parts.append(
+            f"{len(failed)} failed, the first (trial {failed[0].trial}) with: {failed[0].error}"
+        )
+    if infeasible:
+        unmet = [
+            c.spec
+            for c in study.constraints
+            if not any(c.satisfied(r.metrics.get(c.metric.name, math.nan)) for r in infeasible)
+        ]
+        specs = ", ".join(c.spec for c in study.constraints)
+        why = f"no evaluation met {', '.join(unmet)}" if unmet else f"none met all of {specs}"
+        parts.append(f"{len(infeasible)} infeasible: {why}")
+    return (
+        f"no evaluation of the {len(rows)} succeeded, so the run has no Pareto front: "
+        + "; ".join(parts)
+        + f" (files in {study.out_dir})"
     )
 
 

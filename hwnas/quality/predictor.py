@@ -155,10 +155,25 @@ class PredictorSource(MetricSource):
         self.requires = ("torch",) if self.featurizer.proxies else ()
 
     def check(self) -> None:
+        """Refuse, before any evaluation, labels that are missing or a space without an
+        accuracy table to train on (every evaluation would fail the same way)."""
         super().check()
         labels = self.options.get("labels")
         if labels is not None and not Path(labels).is_file():
             raise SpecError(f"predictor labels: expected a CSV (arch, accuracy) at {labels}")
+        if labels is None:
+            from hwnas.quality import get_quality
+
+            try:
+                get_quality("tabular").source(self.ctx, Metric(self.metric.split("@")[0]))
+            except HwnasError:
+                space = self.ctx.space.name
+                raise SpecError(
+                    f"--quality predictor trains on the space's accuracy table, and space "
+                    f"{space!r} has none: give labelled architectures (--quality "
+                    "predictor:LABELS.csv, columns arch and accuracy) or another estimator "
+                    "(e.g. --quality supernet:CHECKPOINT.safetensors)"
+                ) from None
 
     def _training_set(self) -> tuple[list[Architecture], np.ndarray, str]:
         space = self.ctx.space
