@@ -77,10 +77,16 @@ def search(
     ),
     # lists only to refuse a repeated flag, which click would otherwise let the last win
     outs: list[Path] | None = typer.Option(
-        None, "--out", help="Run directory (default: runs/SPACE-DATASET-STRATEGY-seedN-TIME)."
+        None,
+        "--out",
+        metavar="<Path>",
+        help="Run directory (default: runs/SPACE-DATASET-STRATEGY-seedN-TIME).",
     ),
     resumes: list[Path] | None = typer.Option(
-        None, "--resume", help="Continue the run in this directory; only --budget may change."
+        None,
+        "--resume",
+        metavar="<Path>",
+        help="Continue the run in this directory; only --budget may change.",
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the run directory."),
     executor: str = typer.Option(
