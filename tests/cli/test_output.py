@@ -154,8 +154,13 @@ def test_targets_keeps_names_whole_at_80_columns() -> None:
 
 # `hwnas search` with a slow device (the pixel3 table, 50 ms a network), as a user runs it
 SLOW_SEARCH = """
-import sys, time
+import signal, sys, time
 from hwnas.cli import main
+
+# Ctrl-C raises KeyboardInterrupt even when this test runs under a process that ignores
+# SIGINT (a command started with & by a non-interactive shell, as CI may be): an ignored
+# SIGINT is inherited, and the search would never see the interrupt
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from hwnas.cost import Target, get_target, register_target
 from hwnas.metrics import parse_metric
 from hwnas.sources import MetricSource
