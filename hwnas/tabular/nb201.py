@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hwnas.cost import Target, register_target
+from hwnas.cost import TARGETS, Target, register_target
 from hwnas.errors import SpecError, UnknownNameError
 from hwnas.metrics import Metric
 from hwnas.sources import EvalContext, MetricSource
@@ -177,7 +177,13 @@ class NB201DeviceTarget(Target):
 
     def source(self, ctx: EvalContext, metric: Metric) -> MetricSource:
         if not self.supports(ctx):
-            raise UnknownNameError(f"target for space {ctx.space.name!r}", self.name, [])
+            space = ctx.space.name
+            served = [name for name, target in TARGETS.items() if target.serves(ctx)]
+            why = (
+                f"{self.name!r} publishes latencies of nb201 cells only; "
+                f"hwnas metrics --space {space} lists every metric"
+            )
+            raise UnknownNameError("target", self.name, served, f"for space {space!r} ({why})")
         if metric.base not in self.metrics:
             raise UnknownNameError(f"metric of target {self.name!r}", metric.base, self.metrics)
         table = self.column if self.column.startswith("cifar10_") else _EXTRA

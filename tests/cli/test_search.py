@@ -181,3 +181,15 @@ def test_help_lists_every_command(cli) -> None:
     result = cli("--help")
     for command in ("search", "show", "spaces", "targets", "strategies", "metrics", "evaluate"):
         assert command in result.stdout
+
+
+def test_a_table_device_on_another_space_names_the_targets_that_serve_it() -> None:
+    from typer.testing import CliRunner
+
+    from hwnas.cli import app
+
+    args = ["search", "--space", "mbv3", "-o", "params:min", "-o", "latency@pixel3:min"]
+    result = CliRunner().invoke(app, [*args, "--budget", "2", "--out", "unused"])
+    assert result.exit_code == 2
+    assert "unknown target 'pixel3' for space 'mbv3'" in result.stderr
+    assert "nb201 cells only" in result.stderr and "local-cpu" in result.stderr
