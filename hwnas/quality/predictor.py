@@ -156,8 +156,8 @@ class PredictorSource(MetricSource):
 
     def check(self) -> None:
         """Refuse, before any evaluation, labels that are missing or a space without an
-        accuracy table to train on (every evaluation would fail the same way)."""
-        super().check()
+        accuracy table to train on (every evaluation would fail the same way), before a
+        missing dependency: installing one would not help then."""
         labels = self.options.get("labels")
         if labels is not None and not Path(labels).is_file():
             raise SpecError(f"predictor labels: expected a CSV (arch, accuracy) at {labels}")
@@ -174,6 +174,7 @@ class PredictorSource(MetricSource):
                     "predictor:LABELS.csv, columns arch and accuracy) or another estimator "
                     "(e.g. --quality supernet:CHECKPOINT.safetensors)"
                 ) from None
+        super().check()
 
     def _training_set(self) -> tuple[list[Architecture], np.ndarray, str]:
         space = self.ctx.space
