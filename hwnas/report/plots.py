@@ -82,7 +82,7 @@ def plot_front(run: Results, path: str | Path) -> Path:
         fontsize=9,
     )
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    _legend(ax, fontsize=8)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp)
@@ -285,7 +285,7 @@ def front_figure(data: dict[str, Any], x: str, y: str) -> Any:
         title = f"{len(runs)} runs: " + ", ".join(r["name"] for r in runs)
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7.5, loc="best", framealpha=0.9)
+    _legend(ax, fontsize=7.5, loc="best", framealpha=0.9)
     fig.tight_layout()
     return fig
 
@@ -334,7 +334,7 @@ def hypervolume_figure(data: dict[str, Any]) -> Any:
     ax.set_ylabel("hypervolume (normalised)")
     ax.set_title("normalised " + "; ".join(hows), fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    _legend(ax, fontsize=8, loc="lower right")
     fig.tight_layout()
     return fig
 
@@ -361,3 +361,10 @@ def write_static(data: dict[str, Any], directory: str | Path) -> list[Path]:
                     out += _save(fig, directory, f"front-{i}-{j}")
     out += _save(hypervolume_figure(data), directory, "hypervolume")
     return out
+
+
+def _legend(ax: Any, **options: Any) -> None:
+    """A legend when something labelled was drawn (a run whose evaluations all failed draws
+    nothing, and matplotlib would warn)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(**options)

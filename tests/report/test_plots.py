@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from hwnas.report.plots import front_figure, hypervolume_figure
@@ -56,3 +57,18 @@ def test_hypervolume_figure_extends_each_curve_to_the_last_evaluation() -> None:
     (line,) = fig.axes[0].get_lines()
     assert list(line.get_xdata()) == [3, 10] and list(line.get_ydata()) == [0.5, 0.5]
     plt.close(fig)
+
+
+def test_a_run_with_nothing_to_label_plots_without_a_warning(tmp_path: Path) -> None:
+    """An all-infeasible run leaked matplotlib's 'No artists with labels' warning."""
+    import warnings
+
+    from hwnas import Study
+    from hwnas.report.plots import plot_front
+
+    study = Study(objectives=["accuracy:max"], constraints=["latency@pixel3<=0"], budget=3)
+    study.optimize()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plot_front(study.results(), tmp_path / "pareto.png")
+    assert (tmp_path / "pareto.png").stat().st_size > 0
