@@ -60,15 +60,19 @@ def test_hypervolume_figure_extends_each_curve_to_the_last_evaluation() -> None:
 
 
 def test_a_run_with_nothing_to_label_plots_without_a_warning(tmp_path: Path) -> None:
-    """An all-infeasible run leaked matplotlib's 'No artists with labels' warning."""
+    """A run whose evaluations all failed leaked matplotlib's 'No artists with labels'
+    warning."""
     import warnings
 
-    from hwnas import Study
+    from hwnas import get_space
+    from hwnas.config import StudyConfig
     from hwnas.report.plots import plot_front
+    from hwnas.results import Evaluation, Results
+    from hwnas.trial import FAILED
 
-    study = Study(objectives=["accuracy:max"], constraints=["latency@pixel3<=0"], budget=3)
-    study.optimize()
+    arch = get_space("nb201").parse("5")
+    failed = Evaluation(0, arch.key, arch.genes, FAILED, {}, {}, "boom", 0.0, 1.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        plot_front(study.results(), tmp_path / "pareto.png")
+        plot_front(Results(StudyConfig(), [failed], sources={}), tmp_path / "pareto.png")
     assert (tmp_path / "pareto.png").stat().st_size > 0
