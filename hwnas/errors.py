@@ -3,6 +3,7 @@ and exit code 2, so every error a user can cause must derive from it."""
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 
 
@@ -18,8 +19,10 @@ class UnknownNameError(HwnasError, KeyError):
         self.name = name
         self.valid = sorted(valid)
         where = f" {where}" if where else ""
+        close = difflib.get_close_matches(str(name), self.valid, n=3, cutoff=0.75)
+        hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
         super().__init__(
-            f"unknown {kind} {name!r}{where}; valid: {', '.join(self.valid) or '(none)'}"
+            f"unknown {kind} {name!r}{where}; {hint}valid: {', '.join(self.valid) or '(none)'}"
         )
 
     def __str__(self) -> str:  # KeyError would otherwise repr() the message

@@ -75,3 +75,16 @@ def test_import_does_not_load_torch_or_touch_global_state() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_an_unknown_name_suggests_the_close_ones() -> None:
+    import pytest
+
+    from hwnas.errors import UnknownNameError
+    from hwnas.strategies import get_strategy
+
+    with pytest.raises(UnknownNameError, match=r"'linsa'; did you mean 'linas'\? valid: "):
+        get_strategy("linsa")
+    with pytest.raises(UnknownNameError) as nothing_close:
+        get_strategy("zzz")
+    assert "did you mean" not in str(nothing_close.value)

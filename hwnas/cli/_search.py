@@ -171,9 +171,11 @@ def _once(flag: str, values: list[Path] | None) -> Path | None:
 
 def _dataset_of(space: str, data: str) -> str:
     """The space's dataset named like the data spec (fashion-mnist -> fashion-mnist)."""
+    from hwnas.datasets import DATASETS
     from hwnas.spaces import get_space
 
     name = data.partition(":")[0].strip()
+    DATASETS.get(name)  # a misspelt data set is named as such, with the likely one
     known = get_space(space).datasets
     if name not in known:
         raise SpecError(

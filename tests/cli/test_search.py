@@ -193,3 +193,14 @@ def test_a_table_device_on_another_space_names_the_targets_that_serve_it() -> No
     assert result.exit_code == 2
     assert "unknown target 'pixel3' for space 'mbv3'" in result.stderr
     assert "nb201 cells only" in result.stderr and "local-cpu" in result.stderr
+
+
+def test_a_misspelt_data_set_is_named_as_such() -> None:
+    from typer.testing import CliRunner
+
+    from hwnas.cli import app
+
+    args = ["search", "--space", "mbv3", "--data", "fahion-mnist", "--out", "unused", "-q"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert "unknown dataset 'fahion-mnist'; did you mean 'fashion-mnist'?" in result.stderr
