@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from hwnas.cli._app import app, console, friendly, progress_bar
+from hwnas.cli._app import app, console, err_console, friendly, progress_bar
 from hwnas.errors import HwnasError
 from hwnas.report.console import plural
 
@@ -120,7 +120,35 @@ def measure(
     for key, value in result.items():
         if key != "provenance":
             table.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
+    for metric, prov in (result.get("provenance") or {}).items():
+        if isinstance(prov, dict) and "rel_iqr" in prov:
+            table.add_row(f"{metric} spread", _spread(prov))
     console.print(table)
+    for metric, prov in (result.get("provenance") or {}).items():
+        if isinstance(prov, dict) and "rel_iqr" in prov and _busy_or_noisy(prov):
+            err_console.print(f"warning: {metric}: {_busy_or_noisy(prov)}", highlight=False)
+
+
+def _spread(prov: dict[str, Any]) -> str:
+    """`IQR 1.12 ms (78% of the median), noisy; load 5.2 on 2 cores`."""
+    text = f"IQR {prov['iqr_ms']:.3g} ms ({prov['rel_iqr']:.0%} of the median)"
+    text += ", noisy" if prov.get("noisy") else ""
+    if prov.get("load_1min") is not None:
+        text += f"; load {prov['load_1min']:.1f} on {prov.get('cpus') or '?'} cores"
+    return text
+
+
+def _busy_or_noisy(prov: dict[str, Any]) -> str:
+    """Why a measured figure should not be trusted as it is, or "" when it may."""
+    reasons = []
+    if prov.get("noisy"):
+        reasons.append(f"noisy (IQR {prov['rel_iqr']:.0%} of the median)")
+    load, cpus = prov.get("load_1min"), prov.get("cpus")
+    if load is not None and cpus and load > cpus:
+        reasons.append(f"the machine was busier than its cores (load {load:.1f} on {cpus})")
+    if not reasons:
+        return ""
+    return " and ".join(reasons) + "; measure again on a quieter machine or with more --repeats"
 
 
 @app.command()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import platform
 import socket
 import tempfile
@@ -213,6 +214,7 @@ def runtime_info(cfg: MeasureConfig) -> dict[str, Any]:
         "runtime": cfg.backend,
         "device": cfg.device,
         "threads": cfg.threads,
+        "cpus": os.cpu_count(),
         "warmup": cfg.warmup,
         "repeats": cfg.repeats,
         "unit": "ms",
@@ -333,6 +335,8 @@ def _time_interleaved(
             "number": number,
             "noisy": noisy,
             "measured_at": time.time(),
+            # runnable processes per core: above 1, other work competed for the CPU
+            "load_1min": os.getloadavg()[0],
         }
         timings.append(
             Timing(med, q1, q3, [float(v) for v in values], number, noisy, prov, cfg.statistic)
