@@ -168,6 +168,19 @@ def evaluate(
             name,
             f"{rec['value']:.6g}",
             str(p.get("unit", "")),
-            f"{p.get('table', '')} [{p.get('column', '')}] {p.get('source', '')}",
+            _source_text(p),
         )
     console.print(table)
+
+
+def _source_text(prov: dict[str, Any]) -> str:
+    """Where a value came from, from the provenance parts it has: `TABLE [COLUMN] SOURCE`
+    for a table, `KIND (RUNTIME)` otherwise; never an empty `[]`."""
+    parts = [str(prov["table"])] if prov.get("table") else []
+    parts += [f"[{prov['column']}]"] if prov.get("column") else []
+    parts += [str(prov["source"])] if prov.get("source") else []
+    if not parts:
+        parts = [str(prov.get("kind", ""))] + (
+            [f"({prov['runtime']})"] if prov.get("runtime") else []
+        )
+    return " ".join(p for p in parts if p)

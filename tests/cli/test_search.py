@@ -204,3 +204,13 @@ def test_a_misspelt_data_set_is_named_as_such() -> None:
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2
     assert "unknown dataset 'fahion-mnist'; did you mean 'fashion-mnist'?" in result.stderr
+
+
+def test_evaluate_names_a_source_without_empty_brackets() -> None:
+    """`hwnas evaluate` printed ' []' as the source of every counted metric."""
+    from hwnas.cli._catalog import _source_text
+
+    assert _source_text({"kind": "analytic"}) == "analytic"
+    assert _source_text({"kind": "measured", "runtime": "onnxruntime"}) == "measured (onnxruntime)"
+    table = {"table": "nb201/x.csv.gz", "column": "c", "source": "NB201"}
+    assert _source_text(table) == "nb201/x.csv.gz [c] NB201"
