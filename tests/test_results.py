@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 import hwnas
 from hwnas.cli import app
 from hwnas.errors import HwnasError
+from hwnas.ledger import Ledger
 from hwnas.report import write_outputs
 
 runner = CliRunner()
@@ -114,3 +115,21 @@ def test_a_metric_recorded_beyond_the_configuration_is_listed_but_not_a_column(
     assert results.recorded_metrics == ["accuracy", "latency@pixel3", "", "extra"]
     assert results.summary()["evaluations"] == 25
     assert results.true_front() is not None
+
+
+def test_a_run_reads_without_the_files_its_metrics_came_from(run: Path, tmp_path: Path) -> None:
+    """A run measured with a latency profile (or a supernet, or labels) that has since moved
+    is still shown and reported from its directory alone (issue 21 item 4)."""
+    copy = tmp_path / "run"
+    copy.mkdir()
+    (copy / "ledger.sqlite").write_bytes((run / "ledger.sqlite").read_bytes())
+    ledger = Ledger(copy / "ledger.sqlite")
+    config = ledger.get_meta("config")
+    gone = str(tmp_path / "moved" / "cpu.json")
+    ledger.set_meta("config", {**config, "objectives": ["accuracy:max", f"latency@{gone}:min"]})
+    ledger.close()
+    results = hwnas.load_results(copy)
+    assert results.true_front() is None and results.summary()["evaluations"] == 25
+    assert runner.invoke(app, ["show", str(copy)]).exit_code == 0
+    assert runner.invoke(app, ["report", str(copy)]).exit_code == 0
+    assert (copy / "report.html").exists()
