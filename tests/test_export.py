@@ -470,3 +470,24 @@ def test_cli_without_torch_names_the_extra(
 def test_importing_export_does_not_import_torch() -> None:
     code = "import sys, hwnas.export, hwnas.cli; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_the_onnx_check_is_never_vacuous() -> None:
+    """An untrained mbv3's logits do not depend on its input (std ~1e-9), so comparing ONNX
+    Runtime with PyTorch on them proved nothing (issue 21 item 12)."""
+    import torch
+
+    from hwnas.export._write import VARY_ATOL, onnx_checked
+    from hwnas.spaces import get_space
+
+    space = get_space("mbv3")
+    arch = space.parse("ofa-min")
+    model = space.build(arch, "cifar10").eval()
+    shape = space.arch_input_shape(arch, "cifar10")
+    _, check = onnx_checked(model, shape, 17, 0)
+    assert check["logit_spread"] <= VARY_ATOL  # the shipped weights: input-independent
+    assert check["recalibrated_check"]["logit_spread"] > 100 * VARY_ATOL
+    constant = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 4)).eval()
+    torch.nn.init.zeros_(constant[1].weight)
+    with pytest.raises(ExportError, match="do not depend on its input"):
+        onnx_checked(constant, (3, 2, 2), 17, 0)

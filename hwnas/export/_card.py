@@ -231,6 +231,13 @@ def render_card(card: dict[str, Any]) -> str:
             f"- ONNX opset {card['onnx']['opset']}, checked with onnx.checker; ONNX Runtime "
             f"{md_code(onnx_check['onnxruntime'])} matches PyTorch on a batch of "
             f"{onnx_check['batch']} (max |diff| {onnx_check['max_abs_diff']:.2g})"
+            + (
+                "; these weights give the same logits for every input, so the graph was "
+                "also checked with its batch norms recalibrated on random data (max |diff| "
+                f"{onnx_check['recalibrated_check']['max_abs_diff']:.2g})"
+                if "recalibrated_check" in onnx_check
+                else ""
+            )
         ),
         f"- hwnas {md_code(card['hwnas_version'])}, {md_code(card['date'])}",
         f"- command: {md_code(card['command'])}",

@@ -31,7 +31,11 @@ def onnx_checked(
     model: nn.Module, shape: Sequence[int], opset: int, seed: int
 ) -> tuple[bytes, dict[str, Any]]:
     """Export, validate with onnx.checker, run in ONNX Runtime on a seeded batch of 3 and
-    compare with PyTorch; a mismatch raises `ExportError`."""
+    compare with PyTorch; a mismatch raises `ExportError`. A comparison proves something
+    only where the logits depend on the input: when the exported weights give the same
+    logits for every input (an untrained network's batch norms can), the same graph is
+    also compared with its batch norms recalibrated on random data, and a network whose
+    logits still do not vary is refused."""
     import torch
 
     onnx = optional_import("onnx", "exporting")
@@ -41,14 +45,57 @@ def onnx_checked(
         onnx.checker.check_model(onnx.load_from_string(content), full_check=True)
     except Exception as exc:  # noqa: BLE001 - any exporter/checker failure is the export's
         raise ExportError(f"ONNX export failed ({type(exc).__name__}: {exc})") from None
-    x = torch.randn((3, *shape), generator=torch.Generator().manual_seed(seed))
-    with torch.no_grad():
-        expected = model(x).numpy()
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn((3, *shape), generator=generator)
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
-    session = ort.InferenceSession(content, opts, providers=["CPUExecutionProvider"])
-    got = session.run(None, {INPUT_NAME: x.numpy()})[0]
-    return content, compare_logits(expected, got, {"onnxruntime": ort.__version__})
+
+    def compare(net: nn.Module, graph: bytes) -> dict[str, Any]:
+        with torch.no_grad():
+            expected = net(x).numpy()
+        session = ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
+        got = session.run(None, {INPUT_NAME: x.numpy()})[0]
+        check = compare_logits(expected, got, {"onnxruntime": ort.__version__})
+        return {**check, "logit_spread": _spread(expected)}
+
+    check = compare(model, content)
+    if check["logit_spread"] <= VARY_ATOL:
+        probe = _recalibrated(model, torch.randn((16, *shape), generator=generator))
+        probe_check = compare(probe, to_onnx(probe, shape, opset=opset))
+        if probe_check["logit_spread"] <= VARY_ATOL:
+            raise ExportError(
+                "the network's logits do not depend on its input, even with its batch norms "
+                "recalibrated on random data: comparing ONNX Runtime with PyTorch would prove "
+                "nothing; the ONNX file was not written"
+            )
+        check["recalibrated_check"] = probe_check
+    return content, check
+
+
+#: logits whose largest per-class standard deviation over the check batch is below this do
+#: not depend on the input, and a comparison on them proves nothing
+VARY_ATOL = 1e-6
+
+
+def _spread(logits: np.ndarray) -> float:
+    return float(np.max(np.std(logits, axis=0))) if len(logits) > 1 else 0.0
+
+
+def _recalibrated(model: nn.Module, images: Any) -> nn.Module:
+    """A copy of `model` whose batch norms hold the statistics of `images`."""
+    import copy
+
+    import torch
+
+    probe = copy.deepcopy(model)
+    norms = [m for m in probe.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # the cumulative average of the calibration batch
+    probe.train()
+    with torch.no_grad():
+        probe(images)
+    return probe.eval()
 
 
 def compare_logits(expected: np.ndarray, got: np.ndarray, info: dict[str, Any]) -> dict[str, Any]:
