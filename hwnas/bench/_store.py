@@ -38,27 +38,27 @@ def append_run(path: str | Path, result: RunResult) -> None:
 
 def load_runs(path: str | Path, budgets: Sequence[int]) -> list[RunResult]:
     """The runs recorded in `path` (none if it does not exist). An unterminated last line
-    that does not parse (the run being written when the bench was killed) is dropped with
-    a warning, and that run runs again; a damaged line anywhere else is refused, and runs
+    (the run being written when the bench was killed) is dropped with a warning, and that
+    run runs again; a damaged line anywhere else is refused, and runs
     recorded for other budgets are refused, as they cannot be mixed."""
     path = Path(path)
     if not path.exists():
         return []
     text = path.read_text(encoding="utf-8")
     lines = text.splitlines()
+    if lines and not text.endswith("\n"):  # append_run cuts it too, so the two agree
+        _log.warning(
+            "warning: %s:%d: dropped a torn last line (a run cut short by a kill); "
+            "it will run again",
+            path,
+            len(lines),
+        )
+        lines.pop()
     out: list[RunResult] = []
     for number, line in enumerate(lines, start=1):
         try:
             row = json.loads(line)
         except ValueError:
-            if number == len(lines) and not text.endswith("\n"):
-                _log.warning(
-                    "warning: %s:%d: dropped a torn last line (a run cut short by a kill); "
-                    "it will run again",
-                    path,
-                    number,
-                )
-                break
             raise SpecError(f"{path}:{number}: not a JSON line") from None
         if row.pop("schema_version", None) != SCHEMA_VERSION:
             raise SpecError(f"{path}:{number}: schema version is not {SCHEMA_VERSION}")

@@ -70,6 +70,11 @@ def test_a_torn_last_line_is_dropped_with_a_warning_and_cut_before_the_next_appe
     append_run(path, runs[2])
     assert load_runs(path, (5,)) == runs
     assert path.read_text().count("\n") == 3
+    # a whole line torn just before its newline is dropped too, as append_run cuts it
+    path.write_text(path.read_text()[:-1])
+    assert load_runs(path, (5,)) == runs[:2]
+    append_run(path, runs[2])
+    assert load_runs(path, (5,)) == runs
 
 
 def test_a_damaged_line_in_the_middle_or_a_terminated_last_line_is_refused(
