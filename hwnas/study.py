@@ -133,7 +133,15 @@ class Study:
                 )
             if resume and not path.exists():
                 raise HwnasError(f"{self.out_dir}: no run to resume (no {LEDGER_FILE})")
-            self.out_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                self.out_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # a file in the way, a read-only or virtual filesystem
+                reason = (
+                    "a file is in the way" if isinstance(exc, FileExistsError) else exc.strerror
+                )
+                raise HwnasError(
+                    f"{self.out_dir}: cannot create the run directory ({reason})"
+                ) from None
             ledger = Ledger(path, meta=start)
         stored = ledger.get_meta("config")
         if stored is not None:

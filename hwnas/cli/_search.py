@@ -137,12 +137,12 @@ def search(
             raise SpecError(
                 "--out and --resume are exclusive: a resumed run stays in its directory"
             )
-        study = Study.resume(resume, executor=runner, **given)
+        study = Study.resume(_reachable(resume, "--resume"), executor=runner, **given)
     else:
         strategy = strategy or DEFAULT_STRATEGY
         if data is not None and not _explicit(ctx, "dataset"):
             dataset = _dataset_of(space, data)
-        run_dir = out or _default_run_dir(space, dataset, strategy, seed)
+        run_dir = _reachable(out or _default_run_dir(space, dataset, strategy, seed), "--out")
         study = Study(
             space=space,
             dataset=dataset,
@@ -167,6 +167,21 @@ def _once(flag: str, values: list[Path] | None) -> Path | None:
             f"{flag} is given {len(values)} times ({', '.join(map(str, values))}); give it once"
         )
     return values[0] if values else None
+
+
+def _reachable(run_dir: Path, flag: str) -> Path:
+    """`run_dir`, once the system can look it up: a path it refuses (a name too long, a
+    directory without permission) would otherwise end in a traceback, as merely asking
+    whether the run's ledger exists raises there."""
+    from hwnas.ledger import LEDGER_FILE
+
+    try:
+        (run_dir / LEDGER_FILE).exists()
+    except OSError as exc:
+        raise SpecError(
+            f"{flag} {run_dir}: cannot use it as the run directory ({exc.strerror})"
+        ) from None
+    return run_dir
 
 
 def _dataset_of(space: str, data: str) -> str:

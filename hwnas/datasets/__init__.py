@@ -24,6 +24,31 @@ class DatasetError(HwnasError):
     """A dataset that is missing or malformed; the message says what was expected where."""
 
 
+#: The most classes a dataset file may declare. A class count comes from the largest label
+#: and one name is built per class, so a tiny file with a label of 2**62 would otherwise eat
+#: all memory; 100,000 is well above any real dataset's (ImageNet-21k has 21,841).
+MAX_CLASSES = 100_000
+
+
+def check_labels(
+    y: np.ndarray, n_images: int, where: str, num_classes: int = MAX_CLASSES
+) -> np.ndarray:
+    """`y` as int64 labels for `n_images` images, or a `DatasetError` naming `where`: labels
+    must be integers in 0..num_classes-1, one per image, and there must be at least one."""
+    if n_images == 0:
+        raise DatasetError(f"{where}: no images; a dataset file needs at least one")
+    if y.shape != (n_images,) or y.dtype.kind not in "iu":
+        raise DatasetError(
+            f"{where}: expected {n_images} integer labels (one per image), "
+            f"got {y.dtype} of shape {y.shape}"
+        )
+    if y.min() < 0 or y.max() >= num_classes:
+        raise DatasetError(
+            f"{where}: labels must be in 0..{num_classes - 1}, found {y.min()}..{y.max()}"
+        )
+    return y.astype(np.int64)
+
+
 @dataclass(frozen=True)
 class Split:
     """Images (N, C, H, W) uint8 and their labels (N,) int64."""
@@ -150,9 +175,11 @@ def to_float_images(
 
 __all__ = [
     "DATASETS",
+    "MAX_CLASSES",
     "DatasetError",
     "ImageDataset",
     "Split",
+    "check_labels",
     "list_datasets",
     "load_dataset",
     "register_dataset",

@@ -11,14 +11,16 @@ arbitrary-code risk; the binary version (`cifar-10-batches-bin`) needs no pickle
 
 from __future__ import annotations
 
+import codecs
 import io
+import math
 import pickle
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hwnas.datasets import DatasetError, ImageDataset, Split, register_dataset
+from hwnas.datasets import DatasetError, ImageDataset, Split, check_labels, register_dataset
 from hwnas.datasets.catalogue import dataset_info
 
 _ALLOWED = {
@@ -28,20 +30,52 @@ _ALLOWED = {
     ("numpy", "dtype"),
     ("_codecs", "encode"),  # how Python 3 writes bytes at protocol 2 (str -> latin-1 bytes)
 }
+# resolved here, not imported: old pickles name numpy.core, which numpy 2 renamed
+_RECONSTRUCT: Any = np.ndarray.__reduce__(np.zeros(0))[0]
 
 
 class _CifarUnpickler(pickle.Unpickler):
-    """Resolves only the numpy globals listed in `_ALLOWED`."""
+    """Resolves only the numpy globals listed in `_ALLOWED`, and lets no array be larger
+    than the file it comes from: an array's bytes are in the pickle, so a bigger shape is a
+    file asking for memory it does not hold (`numpy.ndarray((2**50,))` in a 100-byte file)."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(io.BytesIO(data), encoding="bytes")
+        self.max_bytes = len(data)
+
+    def _check(self, shape: Any, dtype: Any) -> None:
+        dims = (shape,) if isinstance(shape, int) else tuple(shape)
+        if not all(isinstance(d, int) and d >= 0 for d in dims):
+            raise pickle.UnpicklingError(f"array shape {dims} is not a tuple of sizes")
+        dt = np.dtype(dtype)
+        if dt.hasobject:
+            raise pickle.UnpicklingError("arrays of Python objects are not allowed")
+        if math.prod(dims) * dt.itemsize > self.max_bytes:
+            raise pickle.UnpicklingError(
+                f"an array of shape {dims} {dt} is larger than the {self.max_bytes}-byte file"
+            )
+
+    def _reconstruct(self, subtype: Any, shape: Any, dtype: Any) -> Any:
+        if subtype != self._ndarray:  # the file names `numpy.ndarray`, resolved to _ndarray
+            raise pickle.UnpicklingError("only plain numpy arrays are allowed")
+        self._check(shape, dtype)
+        return _RECONSTRUCT(np.ndarray, shape, dtype)
+
+    def _ndarray(self, shape: Any, dtype: Any = float, *args: Any, **kwargs: Any) -> Any:
+        self._check(shape, dtype)
+        return np.ndarray(shape, dtype, *args, **kwargs)
+
+    def _dtype(self, *args: Any, **kwargs: Any) -> np.dtype[Any]:
+        dt = np.dtype(*args, **kwargs)
+        if dt.hasobject:
+            raise pickle.UnpicklingError("arrays of Python objects are not allowed")
+        return dt
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in _ALLOWED:
-            # resolved here, not imported: old pickles name numpy.core, which numpy 2 renamed
-            reconstruct = np.ndarray.__reduce__(np.zeros(0))[0]
-            import codecs
-
             return {
-                "_reconstruct": reconstruct, "ndarray": np.ndarray, "dtype": np.dtype,
-                "encode": codecs.encode,
+                "_reconstruct": self._reconstruct, "ndarray": self._ndarray,
+                "dtype": self._dtype, "encode": codecs.encode,
             }[name]  # fmt: skip
         raise pickle.UnpicklingError(f"global {module}.{name} is not allowed in a CIFAR batch")
 
@@ -50,7 +84,7 @@ def read_python_batch(path: Path) -> dict[str, Any]:
     """One CIFAR python batch as a dict with str keys, read with the restricted unpickler."""
     try:
         with open(path, "rb") as fh:
-            obj = _CifarUnpickler(io.BytesIO(fh.read()), encoding="bytes").load()
+            obj = _CifarUnpickler(fh.read()).load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as exc:
         raise DatasetError(
             f"CIFAR python batch {path}: not a CIFAR batch that can be read safely ({exc})"
@@ -78,10 +112,12 @@ def _images(data: Any, path: Path) -> np.ndarray:
 def _labels(batch: dict[str, Any], key: str, n: int, classes: int, path: Path) -> np.ndarray:
     if key not in batch:
         raise DatasetError(f"CIFAR batch {path}: no {key!r} entry (keys: {sorted(batch)})")
-    y = np.asarray(batch[key])
-    if y.shape != (n,) or y.dtype.kind not in "iu" or (n and (y.min() < 0 or y.max() >= classes)):
-        raise DatasetError(f"CIFAR batch {path}: {key!r} must be {n} integers in 0..{classes - 1}")
-    return y.astype(np.int64)
+    where = f"CIFAR batch {path} [{key!r}]"
+    try:
+        y = np.asarray(batch[key])
+    except ValueError:  # a ragged list
+        raise DatasetError(f"{where}: expected a flat list of {n} integer labels") from None
+    return check_labels(y, n, where, classes)
 
 
 def _names(values: Any) -> tuple[str, ...]:

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
-from hwnas.datasets import DatasetError, ImageDataset, Split, register_dataset
+from hwnas.datasets import (
+    MAX_CLASSES,
+    DatasetError,
+    ImageDataset,
+    Split,
+    check_labels,
+    register_dataset,
+)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -57,6 +64,10 @@ def image_folder(path: str | None) -> ImageDataset:
     classes = tuple(sorted(p.name for p in train_dir.iterdir() if p.is_dir()))
     if not classes:
         raise DatasetError(f"folder {train_dir}: expected one subfolder per class, found none")
+    if len(classes) > MAX_CLASSES:
+        raise DatasetError(
+            f"folder {train_dir}: {len(classes)} class folders, more than {MAX_CLASSES}"
+        )
     test = None
     if has_split:
         missing = [c for c in classes if not (root / "test" / c).is_dir()]
@@ -97,29 +108,31 @@ def npz(path: str | None) -> ImageDataset:
     except (ValueError, OSError, zipfile.BadZipFile) as exc:
         raise DatasetError(f"npz {file}: cannot read it without pickle ({exc})") from None
     splits: dict[str, Split] = {}
-    for prefix, keys in (("train", ("x_train", "y_train")), ("all", ("x", "y"))):
+    for prefix, keys in (
+        ("train", ("x_train", "y_train")),
+        ("all", ("x", "y")),
+        ("test", ("x_test", "y_test")),
+    ):
         if all(k in arrays for k in keys):
             x = _as_images(arrays[keys[0]], f"npz {file} [{keys[0]}]")
-            y = arrays[keys[1]]
-            if y.shape != (len(x),) or y.dtype.kind not in "iu":
-                raise DatasetError(f"npz {file} [{keys[1]}]: expected {len(x)} integer labels")
-            splits[prefix] = Split(x, y.astype(np.int64))
-    if not splits:
+            splits[prefix] = Split(
+                x, check_labels(arrays[keys[1]], len(x), f"npz {file} [{keys[1]}]")
+            )
+    train = splits.get("train", splits.get("all"))
+    if train is None:
         raise DatasetError(
             f"npz {file}: expected arrays x, y or x_train, y_train[, x_test, y_test]; "
             f"found {sorted(arrays)}"
         )
-    train = splits.get("train", splits.get("all"))
-    assert train is not None
-    test = None
-    if "x_test" in arrays and "y_test" in arrays:
-        x = _as_images(arrays["x_test"], f"npz {file} [x_test]")
-        test = Split(x, arrays["y_test"].astype(np.int64))
+    test = splits.get("test")
     n_classes = int(max(train.y.max(), -1 if test is None else test.y.max())) + 1
+    names = arrays.get("classes")
+    if names is not None and (names.ndim != 1 or len(names) > MAX_CLASSES):
+        raise DatasetError(
+            f"npz {file} [classes]: expected at most {MAX_CLASSES} names, got shape {names.shape}"
+        )
     classes = (
-        tuple(str(c) for c in arrays["classes"])
-        if "classes" in arrays
-        else tuple(str(i) for i in range(n_classes))
+        tuple(str(c) for c in names) if names is not None else tuple(map(str, range(n_classes)))
     )
     if len(classes) < n_classes:
         raise DatasetError(f"npz {file}: {len(classes)} class names for {n_classes} labels")

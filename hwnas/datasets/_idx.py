@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import gzip
+import math
 from pathlib import Path
 
 import numpy as np
 
-from hwnas.datasets import DatasetError, ImageDataset, Split, register_dataset
+from hwnas.datasets import DatasetError, ImageDataset, Split, check_labels, register_dataset
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_CLASSES = (
@@ -35,7 +36,7 @@ def read_idx(path: Path) -> np.ndarray:
         raise DatasetError(f"IDX file {path}: truncated header")
     shape = tuple(int(d) for d in np.frombuffer(data, ">u4", ndim, offset=4))
     dtype = np.dtype(_DTYPES[data[2]])
-    expected = int(np.prod(shape)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: np.prod can wrap around
     if len(data) - header != expected:
         raise DatasetError(
             f"IDX file {path}: shape {shape} needs {expected} bytes of data, "
@@ -67,9 +68,8 @@ def load_idx_dir(directory: Path, name: str, classes: tuple[str, ...]) -> ImageD
                 f"{name} in {directory}: {prefix} images {x.shape} {x.dtype} do not match "
                 f"labels {y.shape} (expected uint8 (N, H, W) and (N,))"
             )
-        if len(y) and (y.min() < 0 or y.max() >= len(classes)):
-            raise DatasetError(f"{name} in {directory}: labels outside 0..{len(classes) - 1}")
-        splits.append(Split(x[:, None].copy(), y.astype(np.int64)))
+        where = f"{name} in {directory}: {prefix} labels"
+        splits.append(Split(x[:, None].copy(), check_labels(y, len(x), where, len(classes))))
     return ImageDataset(
         name, splits[0], splits[1], classes,
         {"dataset": name, "path": str(directory), "format": "IDX"},
