@@ -54,6 +54,7 @@ def print_results(run: Results, console: Console | None = None) -> None:
     if "hv_ratio" in s:
         parts.append(
             f"hypervolume {100 * s['hv_ratio']:.2f}% of the true front "
-            f"({plural(s['true_front_size'], 'architecture')}, {100 * s['true_front_found']:.0f}% of them found)"
+            + ("" if s.get("hv_method", "exact") == "exact" else f"(estimated, {s['hv_method']}) ")
+            + f"({plural(s['true_front_size'], 'architecture')}, {100 * s['true_front_found']:.0f}% of them found)"
         )
     console.print("; ".join(parts))
