@@ -6,8 +6,10 @@ from __future__ import annotations
 import time
 
 import pytest
+from rich.console import Console
 
 import hwnas
+from hwnas.report.console import print_results
 from hwnas.report.data import report_payload
 
 SEVEN = [
@@ -33,6 +35,9 @@ def test_seven_objective_summary_and_report_finish_and_say_how() -> None:
     assert run["summary"]["hv_method"] == run["hv"]["method"] == s["hv_method"]
     assert run["summary"]["hv_ratio"] == pytest.approx(s["hv_ratio"], rel=1e-12)
     assert results.summary() == s  # seeded: the same figures every time
+    console = Console(record=True, width=300, markup=False)
+    print_results(results, console)
+    assert "% of them found; estimated, monte-carlo (100000 samples))" in console.export_text()
 
 
 def test_few_objectives_stay_exact() -> None:
