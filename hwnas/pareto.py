@@ -93,9 +93,29 @@ def crowding_distance(F: np.ndarray) -> np.ndarray:
     return dist
 
 
+# Exact slicing costs about n ** (m - 1) steps: 5e6 is about a second here (6 objectives
+# and 50 points took minutes). Past it the volume is a seeded Monte-Carlo estimate.
+EXACT_HV_WORK = 5_000_000
+HV_SAMPLES = 100_000
+
+
+def hypervolume_is_exact(n_points: int, n_objectives: int, calls: int = 1) -> bool:
+    """Whether `hypervolume` computes a front of this size exactly (always for up to 3
+    objectives) rather than estimating it, so callers can say which they report; `calls`
+    lets a caller that measures many such fronts (a curve) bound its total time."""
+    return n_objectives <= 3 or calls * n_points ** (n_objectives - 1) <= EXACT_HV_WORK
+
+
+def hypervolume_method(exact: bool) -> str:
+    """How a hypervolume was computed, in words for summaries and reports."""
+    return "exact" if exact else f"monte-carlo ({HV_SAMPLES} samples)"
+
+
 def hypervolume(F: np.ndarray, ref: np.ndarray) -> float:
-    """Volume dominated by the rows of F and bounded by `ref` (minimisation). Exact;
-    2 objectives in O(n log n), more by slicing (fine for fronts of hundreds)."""
+    """Volume dominated by the rows of F and bounded by `ref` (minimisation). Exact by
+    slicing when `hypervolume_is_exact` says so, since that grows as
+    n ** (m - 1); otherwise a Monte-Carlo estimate from HV_SAMPLES seeded samples, the
+    same for the same input."""
     F = np.asarray(F, dtype=np.float64)
     ref = np.asarray(ref, dtype=np.float64)
     if len(F) == 0:
@@ -104,7 +124,31 @@ def hypervolume(F: np.ndarray, ref: np.ndarray) -> float:
     if len(F) == 0:
         return 0.0
     F = F[pareto_mask(F)]
-    return _hv(F, ref)
+    if hypervolume_is_exact(len(F), F.shape[1]):
+        return _hv(F, ref)
+    lower = F.min(axis=0)
+    share = dominated(F, hv_samples(lower, ref)).mean()
+    return float(share * np.prod(ref - lower))
+
+
+def hv_samples(lower: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """HV_SAMPLES points uniform in the box [lower, ref], from a fixed seed so that an
+    estimate is reproducible and two fronts measured on one box share their samples."""
+    lower = np.asarray(lower, dtype=np.float64)
+    unit = np.random.default_rng(0).random((HV_SAMPLES, len(lower)))
+    return lower + unit * (np.asarray(ref, dtype=np.float64) - lower)
+
+
+def dominated(F: np.ndarray, samples: np.ndarray, chunk: int = 1024) -> np.ndarray:
+    """Which samples some row of F weakly dominates (in chunks, to bound the memory)."""
+    F = np.asarray(F, dtype=np.float64)
+    out = np.zeros(len(samples), dtype=bool)
+    if len(F) == 0:
+        return out
+    for start in range(0, len(samples), chunk):
+        S = samples[start : start + chunk]
+        out[start : start + chunk] = np.all(F[None, :, :] <= S[:, None, :], axis=2).any(axis=1)
+    return out
 
 
 def _hv(F: np.ndarray, ref: np.ndarray) -> float:

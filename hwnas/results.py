@@ -191,8 +191,9 @@ class Results:
     def summary(self) -> dict[str, Any]:
         """Counts by status and front size; on tabular spaces also the hypervolume ratio
         of the found front to the true one (normalised over the whole table) and the
-        share of the true front found."""
-        from hwnas.indicators import front_share, hypervolume_ratio
+        share of the true front found; `hv_method` says whether that ratio is exact or
+        estimated (many objectives make the exact one far too slow)."""
+        from hwnas.indicators import front_share, hv_ratio_method, hypervolume_ratio
 
         front = self.pareto_front()
         out: dict[str, Any] = {
@@ -203,9 +204,9 @@ class Results:
         true = self.true_front()
         if true is not None and not true.empty:
             lower, upper = self.table_bounds()
-            out["hv_ratio"] = hypervolume_ratio(
-                self.objective_matrix(front), self.objective_matrix(true), lower, upper
-            )
+            found_F, true_F = self.objective_matrix(front), self.objective_matrix(true)
+            out["hv_ratio"] = hypervolume_ratio(found_F, true_F, lower, upper)
+            out["hv_method"] = hv_ratio_method(len(found_F), len(true_F), len(lower))
             out["true_front_size"] = len(true)
             out["true_front_found"] = front_share([e.arch for e in self.rows], true["arch"])
         return out

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 
 import numpy as np
 import pytest
@@ -73,3 +74,22 @@ def test_indicators() -> None:
     assert igd(true, true, lower, upper) == pytest.approx(0.0)
     assert igd(true[:1], true, lower, upper) > 0
     assert front_share(["a", "x"], ["a", "b"]) == 0.5
+
+
+def test_hypervolume_of_seven_objectives_is_estimated_quickly_and_reproducibly() -> None:
+    # exact slicing grows as n ** (m - 1): 7 objectives x 300 points would never finish
+    from hwnas.pareto import hypervolume_is_exact, hypervolume_method
+
+    rng = np.random.default_rng(1)
+    F = rng.random((300, 7))
+    F /= np.linalg.norm(F, axis=1, keepdims=True)
+    assert not hypervolume_is_exact(len(F), 7) and hypervolume_is_exact(10**6, 3)
+    assert hypervolume_method(False) == "monte-carlo (100000 samples)"
+    started = time.perf_counter()
+    hv = hypervolume(F, np.ones(7))
+    assert time.perf_counter() - started < 20
+    assert hv == hypervolume(F, np.ones(7))
+    # a single point's box is exact even at 7 objectives; the estimate sits near it
+    assert hypervolume(np.full((1, 7), 0.5), np.ones(7)) == pytest.approx(0.5**7)
+    ratio = hypervolume_ratio(F[:100], F, np.zeros(7), np.ones(7))
+    assert 0 < ratio <= 1

@@ -174,7 +174,18 @@ class PredictorSource(MetricSource):
                     "predictor:LABELS.csv, columns arch and accuracy) or another estimator "
                     "(e.g. --quality supernet:CHECKPOINT.safetensors)"
                 ) from None
+            self._check_n()
         super().check()
+
+    def _check_n(self) -> None:
+        """Refuse more distinct training architectures than the space holds: sampling
+        them would never end."""
+        size = self.ctx.space.size()
+        if self.options["n"] > size:
+            raise SpecError(
+                f"predictor option n={self.options['n']}: space {self.ctx.space.name!r} "
+                f"holds only {size} architectures; give n <= {size}"
+            )
 
     def _training_set(self) -> tuple[list[Architecture], np.ndarray, str]:
         space = self.ctx.space
@@ -210,6 +221,7 @@ class PredictorSource(MetricSource):
         # the table first: a space without one is refused before sampling it (a space
         # smaller than `n` would never yield `n` distinct architectures)
         table = get_quality("tabular").source(self.ctx, Metric(self.metric.split("@")[0]))
+        self._check_n()
         rng = np.random.default_rng(self.options["seed"])
         chosen: dict[str, Architecture] = {}
         while len(chosen) < self.options["n"]:

@@ -52,8 +52,10 @@ def print_results(run: Results, console: Console | None = None) -> None:
         )
     ]
     if "hv_ratio" in s:
+        estimated = s.get("hv_method", "exact") != "exact"
         parts.append(
             f"hypervolume {100 * s['hv_ratio']:.2f}% of the true front "
-            f"({plural(s['true_front_size'], 'architecture')}, {100 * s['true_front_found']:.0f}% of them found)"
+            f"({plural(s['true_front_size'], 'architecture')}, {100 * s['true_front_found']:.0f}% of them found"
+            + (f"; estimated, {s['hv_method']})" if estimated else ")")
         )
     console.print("; ".join(parts))

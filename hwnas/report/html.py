@@ -244,6 +244,8 @@ def _runs_section(runs: list[dict[str, Any]]) -> str:
             summary_items.append(
                 ("hypervolume", f"{100 * summary['hv_ratio']:.2f}% of the true front's")
             )
+            if summary.get("hv_method", "exact") != "exact":
+                summary_items.append(("hypervolume method", summary["hv_method"]))
         if summary.get("true_front_size") is not None:
             found = summary.get("true_front_found")
             share = "n/a" if found is None else f"{100 * found:.0f}%"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 import types
 import typing
@@ -56,6 +57,8 @@ def make_strategy(
         if expected and not _is_instance(value, expected):
             kinds = " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in expected)
             raise SpecError(f"strategy {name!r}: option {key} must be {kinds}, got {value!r}")
+        if _is_float(value) and not math.isfinite(value):  # NaN/inf: no strategy means it
+            raise SpecError(f"strategy {name!r}: option {key} must be finite, got {value!r}")
     try:
         return cls(problem, seed=seed, **options)
     except (TypeError, ValueError) as exc:
@@ -73,6 +76,11 @@ def _expected_types(hint: Any) -> tuple[type, ...]:
         return ()
     args = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
     return tuple(args) if all(a in _TYPE_NAMES for a in args) else ()
+
+
+def _is_float(value: Any) -> bool:
+    """A number that can be NaN or infinite (integers and flags never are)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (numbers.Integral, np.bool_))
 
 
 def _is_instance(value: Any, expected: tuple[type, ...]) -> bool:

@@ -58,7 +58,7 @@ def require_at_least(low: float, **options: float) -> None:
     """Refuse an option below `low` with a ValueError naming it (`make_strategy` turns it
     into a SpecError), so that every strategy words its checks alike."""
     for name, value in options.items():
-        if value < low:
+        if not value >= low:  # NaN too
             raise ValueError(f"{name} must be >= {low}")
 
 

@@ -48,6 +48,7 @@ class BayesMO(SurrogateStrategy):
     ) -> None:
         super().__init__(problem, seed, predictor, n_init, batch_size, local_share)
         require_at_least(0, kappa=kappa)
+        require_at_least(1, pool_size=pool_size)
         require_fraction(explore=explore)
         self.kappa = kappa
         self.explore = explore

@@ -30,6 +30,8 @@ class NSGA2(Strategy):
         super().__init__(problem, seed)
         require_at_least(2, population_size=population_size)
         require_fraction(crossover_prob=crossover_prob)
+        if mutation_rate is not None:  # None: one gene in expectation (the space's default)
+            require_fraction(mutation_rate=mutation_rate)
         self.population_size = population_size
         self.crossover_prob = crossover_prob
         self.mutation_rate = mutation_rate

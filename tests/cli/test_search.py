@@ -132,6 +132,16 @@ def test_resume_extends_to_the_same_evaluations(cli, tmp_path: Path) -> None:
             ["search", "--strategy", "nsga2", "--option", "population_size=abc"],
             "option population_size must be an integer, got 'abc'",
         ),
+        (
+            ["search", "--strategy", "nsga2", "--option", "mutation_rate=NaN"],
+            "option mutation_rate must be finite, got nan",
+        ),
+        (
+            ["search", "--strategy", "bayes", "--option", "kappa=Infinity"],
+            "option kappa must be finite, got inf",
+        ),
+        (["search", "--strategy", "nsga2", "--option", "mutation_rate=-1"], "in [0, 1]"),
+        (["search", "--strategy", "bayes", "--option", "pool_size=0"], "pool_size must be >= 1"),
         (["evaluate", "|none~0|+|bogus~0|none~1|+|none~0|none~1|none~2|"], "unknown op 'bogus'"),
         (["evaluate", "99999"], "out of range 0..15624"),
         (["show", "nowhere"], "nowhere: no run here (no such run directory)"),

@@ -115,3 +115,18 @@ def test_default_features_are_the_effective_encoding_and_rank_well() -> None:
     )
     mean, _ = ProxyPredictor(n_members=2, n_estimators=150).fit(X[:100], y[:100]).predict(X[100:])
     assert kendalltau(mean, y[100:]).statistic > 0.7
+
+
+def test_more_training_architectures_than_the_space_holds_is_refused() -> None:
+    # sampling 16,000 distinct cells of 15,625 never ended
+    from hwnas.evaluation import EvalContext
+    from hwnas.metrics import Metric
+    from hwnas.quality.predictor import PredictorSource
+
+    space = get_space("nb201")
+    ctx = EvalContext(space, "cifar10")
+    source = PredictorSource(ctx, Metric("accuracy"), "n=16000,proxies=")
+    with pytest.raises(HwnasError, match="n=16000.*15625"):
+        source.check()
+    with pytest.raises(HwnasError, match="n=16000"):
+        source.evaluate([space.sample(np.random.default_rng(0))])

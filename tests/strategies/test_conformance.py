@@ -48,3 +48,30 @@ def test_option_types_tolerate_stored_values_and_unresolvable_annotations(monkey
 
     monkeypatch.setattr(typing, "get_type_hints", unresolvable)
     make_strategy("evolution", tiny_problem(), seed=0, options={"population_size": 12})
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "message"),
+    [
+        ("nsga2", {"mutation_rate": float("nan")}, "mutation_rate must be finite, got nan"),
+        ("bayes", {"kappa": float("inf")}, "kappa must be finite, got inf"),
+        ("nsga2", {"crossover_prob": -float("inf")}, "must be finite"),
+        ("nsga2", {"mutation_rate": -1.0}, "mutation_rate must be in \\[0, 1\\]"),
+        ("nsga2", {"mutation_rate": 1.5}, "mutation_rate must be in \\[0, 1\\]"),
+        ("bayes", {"pool_size": 0}, "pool_size must be >= 1"),
+    ],
+)
+def test_non_finite_and_out_of_range_options_are_refused(
+    name: str, options: dict, message: str
+) -> None:
+    # NaN/inf options once ran, then crashed writing the report (and stored null)
+    with pytest.raises(hwnas.SpecError, match=message):
+        make_strategy(name, tiny_problem(), seed=0, options=options)
+    make_strategy("nsga2", tiny_problem(), seed=0, options={"mutation_rate": 0.5})
+
+
+def test_require_at_least_refuses_nan() -> None:
+    from hwnas.strategies._base import require_at_least
+
+    with pytest.raises(ValueError, match="kappa must be >= 0"):
+        require_at_least(0, kappa=float("nan"))
