@@ -36,3 +36,20 @@ def atomic_write(path: str | Path, content: str | bytes) -> Path:
         else:
             tmp.write_text(content, encoding="utf-8")
     return Path(path)
+
+
+def why_not_a_file(path: Path) -> str | None:
+    """None when `path` is a file, else why not, for an error message that points at the
+    cause: "does not exist", or "is a directory, not a file" (the usual slip)."""
+    if path.is_file():
+        return None
+    if path.is_dir():
+        return "is a directory, not a file"
+    return "is not a regular file" if path.exists() else "does not exist"
+
+
+def why_not_a_directory(path: Path) -> str | None:
+    """None when `path` is a directory, else why not."""
+    if path.is_dir():
+        return None
+    return "is a file, not a directory" if path.exists() else "does not exist"

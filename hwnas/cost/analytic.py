@@ -23,6 +23,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from hwnas._io import why_not_a_file
 from hwnas.errors import HwnasError, SpecError, UnknownNameError
 
 SPEC_SCHEMA_VERSION = 1
@@ -361,8 +362,8 @@ def load_spec(name_or_path: str) -> DeviceSpec:
     """A shipped spec by name (`stm32f746`) or a JSON file path."""
     if name_or_path.endswith(".json"):
         path = Path(name_or_path)
-        if not path.is_file():
-            raise HwnasError(f"device spec file {path} does not exist")
+        if reason := why_not_a_file(path):
+            raise HwnasError(f"device spec file {path} {reason}")
         text, where = path.read_text(), str(path)
     else:
         if name_or_path not in builtin_specs():

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from hwnas._io import atomic_write
+from hwnas._io import atomic_write, why_not_a_file
 from hwnas.errors import EvaluationError, HwnasError, SpecError
 from hwnas.spaces import Architecture, LayeredSpace, get_space
 
@@ -88,8 +88,8 @@ class LatencyPredictor:
     @classmethod
     def load(cls, path: str | Path) -> LatencyPredictor:
         path = Path(path)
-        if not path.is_file():
-            raise HwnasError(f"latency profile {path} does not exist (make one: hwnas profile)")
+        if reason := why_not_a_file(path):
+            raise HwnasError(f"latency profile {path} {reason} (make one: hwnas profile)")
         try:
             data = json.loads(path.read_text())
         except json.JSONDecodeError as exc:

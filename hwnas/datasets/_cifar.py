@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from hwnas._io import why_not_a_directory
 from hwnas.datasets import DatasetError, ImageDataset, Split, check_labels, register_dataset
 from hwnas.datasets.catalogue import dataset_info
 
@@ -204,8 +205,10 @@ def load_cifar(path: str | None, variant: str) -> ImageDataset:
             " (hwnas downloads nothing)"
         )
     directory = Path(path)
-    if not directory.is_dir():
-        raise DatasetError(f"{variant}: expected a directory of CIFAR batches at {directory}")
+    if reason := why_not_a_directory(directory):
+        raise DatasetError(
+            f"{variant}: expected a directory of CIFAR batches at {directory}, which {reason}"
+        )
     binary = "data_batch_1.bin" if variant == "cifar10" else "train.bin"
     if (directory / binary).is_file():
         return _load_binary(directory, variant)

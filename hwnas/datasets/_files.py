@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hwnas._io import why_not_a_directory, why_not_a_file
 from hwnas.datasets import (
     MAX_CLASSES,
     DatasetError,
@@ -57,8 +58,10 @@ def image_folder(path: str | None) -> ImageDataset:
     if not path:
         raise DatasetError("folder: give the directory, e.g. folder:~/data/flowers")
     root = Path(path)
-    if not root.is_dir():
-        raise DatasetError(f"folder: expected a directory with one subfolder per class at {root}")
+    if reason := why_not_a_directory(root):
+        raise DatasetError(
+            f"folder: expected a directory with one subfolder per class at {root}, which {reason}"
+        )
     has_split = (root / "train").is_dir() and (root / "test").is_dir()
     train_dir = root / "train" if has_split else root
     classes = tuple(sorted(p.name for p in train_dir.iterdir() if p.is_dir()))
@@ -100,8 +103,8 @@ def npz(path: str | None) -> ImageDataset:
     if not path:
         raise DatasetError("npz: give the file, e.g. npz:~/data/images.npz")
     file = Path(path)
-    if not file.is_file():
-        raise DatasetError(f"npz: expected a numpy .npz archive at {file}")
+    if reason := why_not_a_file(file):
+        raise DatasetError(f"npz: expected a numpy .npz archive at {file}, which {reason}")
     try:
         with np.load(file, allow_pickle=False) as archive:
             arrays = {k: archive[k] for k in archive.files}

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hwnas._io import why_not_a_directory
 from hwnas.datasets import DatasetError, ImageDataset, Split, check_labels, register_dataset
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -54,10 +55,10 @@ def _find(directory: Path, stem: str) -> Path:
 
 def load_idx_dir(directory: Path, name: str, classes: tuple[str, ...]) -> ImageDataset:
     """The four files `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`, `t10k-...`."""
-    if not directory.is_dir():
+    if reason := why_not_a_directory(directory):
         raise DatasetError(
             f"{name}: expected a directory of IDX files (train-images-idx3-ubyte.gz, ...) "
-            f"at {directory}, which does not exist"
+            f"at {directory}, which {reason}"
         )
     splits = []
     for prefix in ("train", "t10k"):

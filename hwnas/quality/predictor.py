@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from hwnas._io import why_not_a_file
 from hwnas.errors import HwnasError, SpecError
 from hwnas.metrics import Metric
 from hwnas.predictors.gbt import BoostedEnsemble
@@ -159,8 +160,10 @@ class PredictorSource(MetricSource):
         accuracy table to train on (every evaluation would fail the same way), before a
         missing dependency: installing one would not help then."""
         labels = self.options.get("labels")
-        if labels is not None and not Path(labels).is_file():
-            raise SpecError(f"predictor labels: expected a CSV (arch, accuracy) at {labels}")
+        if labels is not None and (reason := why_not_a_file(Path(labels))):
+            raise SpecError(
+                f"predictor labels: expected a CSV (arch, accuracy) at {labels}, which {reason}"
+            )
         if labels is None:
             from hwnas.quality import get_quality
 
@@ -193,8 +196,10 @@ class PredictorSource(MetricSource):
             import pandas as pd
 
             path = Path(self.options["labels"])
-            if not path.is_file():
-                raise HwnasError(f"predictor labels: expected a CSV (arch, accuracy) at {path}")
+            if reason := why_not_a_file(path):
+                raise HwnasError(
+                    f"predictor labels: expected a CSV (arch, accuracy) at {path}, which {reason}"
+                )
             try:
                 frame = pd.read_csv(path, dtype=str, keep_default_na=False)
             except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:

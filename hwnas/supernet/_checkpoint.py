@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from hwnas._io import atomic_path
+from hwnas._io import atomic_path, why_not_a_file
 from hwnas.errors import HwnasError
 
 SCHEMA_VERSION = 1
@@ -108,8 +108,8 @@ def read_meta(path: str | Path) -> dict[str, Any]:
     from safetensors import safe_open
 
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"supernet checkpoint {path} does not exist")
+    if reason := why_not_a_file(path):
+        raise CheckpointError(f"supernet checkpoint {path} {reason}")
     try:
         with safe_open(str(path), framework="pt") as fh:
             raw = (fh.metadata() or {}).get(META_KEY)
@@ -143,8 +143,8 @@ def _parse_meta(path: Path, raw: str | None) -> dict[str, Any]:
 def load_checkpoint(path: str | Path) -> Checkpoint:
     """A checkpoint, read in full; cached while the file is unchanged."""
     path = Path(path).expanduser().resolve()
-    if not path.is_file():
-        raise CheckpointError(f"supernet checkpoint {path} does not exist")
+    if reason := why_not_a_file(path):
+        raise CheckpointError(f"supernet checkpoint {path} {reason}")
     stat = path.stat()
     return _load(str(path), stat.st_mtime_ns, stat.st_size)
 
