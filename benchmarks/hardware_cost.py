@@ -15,7 +15,8 @@ import os
 import time
 from pathlib import Path
 
-from hwnas.cost.profile import profile, validate
+from hwnas.cost.profile import profile
+from hwnas.cost.validate import validate
 
 #: dataset -> input side; the resolution gene is pinned to 1 so inputs are exactly 32 / 224
 SETTINGS = {"cifar10": 32, "imagenet": 224}

@@ -68,7 +68,7 @@ class Results:
         self.created = created
         self.objectives: tuple[Objective, ...] = tuple(map(parse_objective, config.objectives))
         self.constraints: tuple[Constraint, ...] = tuple(map(parse_constraint, config.constraints))
-        if sources is not None:
+        if sources is not None:  # a live study's, already resolved: fills the cached property
             self.__dict__["sources"] = dict(sources)
 
     @cached_property
@@ -159,12 +159,15 @@ class Results:
         table (tabular spaces); None otherwise."""
         import pandas as pd
 
-        tables = {name: self._table(name) for name in self.metric_names}
-        if any(t is None for t in tables.values()):
-            return None
-        keys = next(iter(tables.values()))[0]  # type: ignore[index]
+        tables = {}
+        for name in self.metric_names:
+            table = self._table(name)
+            if table is None:
+                return None
+            tables[name] = table
+        keys = tables[self.metric_names[0]][0]
         frame = pd.DataFrame({"arch": keys})
-        for name, (tkeys, values) in tables.items():  # type: ignore[misc]
+        for name, (tkeys, values) in tables.items():
             if list(tkeys) != list(keys):
                 return None
             frame[name] = values

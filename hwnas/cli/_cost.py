@@ -120,13 +120,17 @@ def measure(
     for key, value in result.items():
         if key != "provenance":
             table.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
-    for metric, prov in (result.get("provenance") or {}).items():
-        if isinstance(prov, dict) and "rel_iqr" in prov:
-            table.add_row(f"{metric} spread", _spread(prov))
+    timed = {
+        metric: prov
+        for metric, prov in (result.get("provenance") or {}).items()
+        if isinstance(prov, dict) and "rel_iqr" in prov
+    }
+    for metric, prov in timed.items():
+        table.add_row(f"{metric} spread", _spread(prov))
     console.print(table)
-    for metric, prov in (result.get("provenance") or {}).items():
-        if isinstance(prov, dict) and "rel_iqr" in prov and _busy_or_noisy(prov):
-            err_console.print(f"warning: {metric}: {_busy_or_noisy(prov)}", highlight=False)
+    for metric, prov in timed.items():
+        if why := _busy_or_noisy(prov):
+            err_console.print(f"warning: {metric}: {why}", highlight=False)
 
 
 def _spread(prov: dict[str, Any]) -> str:
@@ -179,8 +183,8 @@ def profile(
     ),
 ) -> None:
     """Profile this device into a lookup table plus a fitted latency predictor."""
-    from hwnas.cost.profile import parse_restrict
     from hwnas.cost.profile import profile as run_profile
+    from hwnas.cost.sampling import parse_restrict
     from hwnas.spaces import get_space
 
     ds = _dataset(get_space(space), dataset)
@@ -227,7 +231,7 @@ def validate_cost(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Measure held-out networks and compare them with the profile's predictions."""
-    from hwnas.cost.profile import validate
+    from hwnas.cost.validate import validate
 
     report = validate(target, samples, seed, repeats)
     if as_json:
