@@ -191,7 +191,15 @@ def test_measure_shows_the_spread_and_warns_when_noisy_or_busy(monkeypatch) -> N
     """`measure` printed 4.13 ms, then 2.46 ms on a rerun, and only --json said noisy."""
     import hwnas.cli._cost as cost_cli
 
-    prov = {"iqr_ms": 1.1, "rel_iqr": 0.78, "noisy": True, "load_1min": 6.5, "cpus": 2}
+    prov = {
+        "iqr_ms": 1.1,
+        "rel_iqr": 0.78,
+        "noisy": True,
+        "load_1min": 6.5,
+        "cpus": 2,
+        "drift": 0.31,
+        "blocks": 7,
+    }
     result = {"space": "nb201", "dataset": "cifar10", "latency_ms": 1.44}
     monkeypatch.setattr(
         cost_cli, "measure_arch", lambda *a: {**result, "provenance": {"latency": prov}}
@@ -201,6 +209,7 @@ def test_measure_shows_the_spread_and_warns_when_noisy_or_busy(monkeypatch) -> N
     )
     assert out.exit_code == 0, out.output
     assert "78% of the median" in out.stdout and "noisy" in out.stdout
+    assert "drift 31%" in out.stdout
     assert "warning: latency: noisy" in out.stderr and "load 6.5 on 2" in out.stderr
     quiet = {**prov, "rel_iqr": 0.02, "iqr_ms": 0.03, "noisy": False, "load_1min": 0.4}
     monkeypatch.setattr(
