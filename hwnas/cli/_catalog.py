@@ -57,7 +57,8 @@ def targets(
             name, target.kind, ", ".join(target.metrics), target.description, target.source_ref
         )
     console.print(table)
-    console.print(_file_forms(space, ctx is None or any(t.serves(ctx) for _, t in rooflines)))
+    roofline = ctx is None or any(t.serves(ctx) for _, t in rooflines)
+    console.print(_file_forms(space, roofline), highlight=False, soft_wrap=True)
 
 
 def _file_forms(space: str | None, roofline: bool) -> str:
