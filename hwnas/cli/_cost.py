@@ -162,7 +162,9 @@ def _busy_or_noisy(prov: dict[str, Any]) -> str:
 @app.command()
 @friendly
 def profile(
-    space: str = typer.Option("mbv3", help="Search space to profile."),
+    space: str = typer.Option(
+        "mbv3", help="Search space to profile (one that splits into layers: mbv3)."
+    ),
     dataset: str | None = typer.Option(None, help="Dataset (input size, classes)."),
     target: str = typer.Option(
         "local-cpu", help="Local target to measure on: local-cpu | local-cpu-torch | local-cuda."

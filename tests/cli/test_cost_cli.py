@@ -187,6 +187,35 @@ def test_targets_lists_table_devices_and_local_targets_by_space() -> None:
     assert "roofline:rpi4" in mbv3.output and "roofline:rpi4" not in fbnet.output
 
 
+def _also(args: list[str]) -> str:
+    """The line after `hwnas targets`' table: the target forms that take a file."""
+    result = runner.invoke(app, ["targets", *args])
+    assert result.exit_code == 0, result.output
+    return " ".join(result.output.rsplit("┘", 1)[-1].split())
+
+
+def test_targets_advertises_a_profile_only_where_hwnas_profile_can_make_one() -> None:
+    """`hwnas profile` needs a space that splits into layers (mbv3); nb201 and fbnet were
+    offered PROFILE.json all the same, and fbnet a roofline, which needs networks."""
+    profiled = "PROFILE.json (a per-layer latency table from `hwnas profile`, which profiles mbv3)"
+    assert profiled in _also([]) and profiled in _also(["--space", "mbv3"])
+    nb201 = _also(["--space", "nb201"])
+    assert nb201 == "Also: roofline:SPEC.json (your device spec)."
+    fbnet = _also(["--space", "fbnet"])
+    assert "PROFILE.json a space that splits into layers (mbv3)" in fbnet
+    assert fbnet.startswith("No file forms for fbnet")
+
+
+@pytest.mark.parametrize("space", ["nb201", "fbnet"])
+def test_profile_of_a_space_without_layers_names_the_ones_with(space: str) -> None:
+    result = runner.invoke(app, ["profile", "--space", space, "--out", "never.json"])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"error: space {space!r} does not split into layers, so it cannot be profiled into a "
+        "lookup table (spaces that can: mbv3)"
+    )
+
+
 def test_measure_shows_the_spread_and_warns_when_noisy_or_busy(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """`measure` printed 4.13 ms, then 2.46 ms on a rerun, and only --json said noisy."""
     import hwnas.cli._cost as cost_cli
