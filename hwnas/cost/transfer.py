@@ -18,6 +18,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ from hwnas.cost.lut import read_predictor_file
 from hwnas.errors import HwnasError, SpecError, UnknownNameError
 from hwnas.metrics import Metric
 from hwnas.sources import EvalContext, Measurement, MetricSource
-from hwnas.spaces import Architecture, get_space
+from hwnas.spaces import Architecture, SearchSpace, get_space
 
 KIND = "hwnas-latency-transfer"
 SCHEMA_VERSION = 1
@@ -113,8 +114,8 @@ class LatencyTransfer:
 
     # --- pretraining ----------------------------------------------------------------------
     def pretrain(self) -> LatencyTransfer:
-        """Fit every pool device with itself left out of the features; the prior is their
-        weights' mean and covariance (plus `jitter`, room for what no pool device does)."""
+        """The prior over a new device's weights, from the pool (see `_prior`); `jitter`
+        leaves room for what no pool device does. A shipped pool's is computed once."""
         space = get_space(self.space)
         dataset = space.check_dataset(self.dataset or space.datasets[0])
         if self.pool:
@@ -124,41 +125,12 @@ class LatencyTransfer:
                     "--pool instead"
                 )
             pool = metric_pool(space, dataset, self.pool, self.n_reference, self.seed)
+            state = _prior(space, dataset, pool, self.ridge, self.jitter)
         else:
-            pool = shipped_pool(space, self.exclude)
-        archs = [space.parse(k) for k in pool.keys]
-        logs = np.log(pool.values)
-        if not np.all(np.isfinite(logs)):
-            raise SpecError(f"the pool ({pool.source}) holds non-positive or missing values")
-        sd = logs.std(axis=0)
-        sd[sd == 0] = 1.0
-        fmap = FeatureMap(
-            space.name,
-            dataset,
-            ENCODINGS.get(space.name, ("onehot",)),
-            tuple(pool.names) if pool.features else (),
-            tuple(logs.mean(axis=0).tolist()) if pool.features else (),
-            tuple(sd.tolist()) if pool.features else (),
-        )
-        X = fmap(archs, pool.values if pool.features else None)
-        own = X.shape[1] - len(pool.names) if pool.features else None
-        weights, residual = [], []
-        for j in range(len(pool.names)):
-            keep = np.ones(X.shape[1], dtype=bool)
-            if own is not None:
-                keep[own + j] = False  # a device may not explain itself
-            w = np.zeros(X.shape[1])
-            w[keep] = _ridge(X[:, keep], logs[:, j], self.ridge)
-            weights.append(w)
-            residual.append(float(np.var(logs[:, j] - X @ w)))
-        W = np.array(weights)
-        cov = np.atleast_2d(np.cov(W.T)) if len(W) > 1 else np.zeros((X.shape[1],) * 2)
-        cov = cov + self.jitter * np.eye(X.shape[1])
-        cov[0, :] = cov[:, 0] = 0.0
-        cov[0, 0] = INTERCEPT_VAR
-        self.space_, self.pool_, self.features_ = space, pool, fmap
-        self.reference_, self.reference_X_ = archs, X
-        self.prior_ = (W.mean(axis=0), cov, float(np.mean(residual)))
+            exclude = tuple(sorted({str(e) for e in self.exclude}))
+            state = _shipped_prior(space.name, dataset, exclude, self.ridge, self.jitter)
+        self.space_ = space
+        self.pool_, self.features_, self.reference_, self.reference_X_, self.prior_ = state
         return self
 
     def _pretrained(self) -> None:
@@ -274,6 +246,56 @@ class LatencyTransfer:
 
     def save(self, path: str | Path) -> None:
         atomic_write(path, json.dumps(self.to_dict(), indent=None, sort_keys=True) + "\n")
+
+
+_State = tuple[
+    Pool, FeatureMap, list[Architecture], np.ndarray, tuple[np.ndarray, np.ndarray, float]
+]
+
+
+@lru_cache(maxsize=4)
+def _shipped_prior(
+    space_name: str, dataset: str, exclude: tuple[str, ...], ridge: float, jitter: float
+) -> _State:
+    """The prior of a shipped pool, once per process (the tables do not change)."""
+    space = get_space(space_name)
+    return _prior(space, dataset, shipped_pool(space, exclude), ridge, jitter)
+
+
+def _prior(space: SearchSpace, dataset: str, pool: Pool, ridge: float, jitter: float) -> _State:
+    """Fit every pool device with itself left out of the features: their weights' mean and
+    covariance (plus `jitter`) are the prior, their mean residual variance the noise."""
+    archs = [space.parse(k) for k in pool.keys]
+    logs = np.log(pool.values)
+    if not np.all(np.isfinite(logs)):
+        raise SpecError(f"the pool ({pool.source}) holds non-positive or missing values")
+    sd = logs.std(axis=0)
+    sd[sd == 0] = 1.0
+    fmap = FeatureMap(
+        space.name,
+        dataset,
+        ENCODINGS.get(space.name, ("onehot",)),
+        tuple(pool.names) if pool.features else (),
+        tuple(logs.mean(axis=0).tolist()) if pool.features else (),
+        tuple(sd.tolist()) if pool.features else (),
+    )
+    X = fmap(archs, pool.values if pool.features else None)
+    own = X.shape[1] - len(pool.names) if pool.features else None
+    weights, residual = [], []
+    for j in range(len(pool.names)):
+        keep = np.ones(X.shape[1], dtype=bool)
+        if own is not None:
+            keep[own + j] = False  # a device may not explain itself
+        w = np.zeros(X.shape[1])
+        w[keep] = _ridge(X[:, keep], logs[:, j], ridge)
+        weights.append(w)
+        residual.append(float(np.var(logs[:, j] - X @ w)))
+    W = np.array(weights)
+    cov = np.atleast_2d(np.cov(W.T)) if len(W) > 1 else np.zeros((X.shape[1],) * 2)
+    cov = cov + jitter * np.eye(X.shape[1])
+    cov[0, :] = cov[:, 0] = 0.0
+    cov[0, 0] = INTERCEPT_VAR
+    return pool, fmap, archs, X, (W.mean(axis=0), cov, float(np.mean(residual)))
 
 
 def _ridge(X: np.ndarray, y: np.ndarray, ridge: float) -> np.ndarray:
