@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from hwnas._io import atomic_write, why_not_a_file
+from hwnas._io import atomic_write, number, read_json, why_not_a_file
 from hwnas.errors import EvaluationError, HwnasError, SpecError
 from hwnas.spaces import Architecture, LayeredSpace, get_space
 
@@ -90,10 +90,7 @@ class LatencyPredictor:
         path = Path(path)
         if reason := why_not_a_file(path):
             raise HwnasError(f"latency profile {path} {reason} (make one: hwnas profile)")
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise SpecError(f"{path}: not valid JSON ({exc})") from None
+        data = read_json(path)
         if not isinstance(data, dict) or data.get("kind") != KIND:
             raise SpecError(f"{path}: not an hwnas latency profile (kind {KIND!r} expected)")
         if data.get("schema_version") not in READABLE_VERSIONS:
@@ -103,8 +100,8 @@ class LatencyPredictor:
                 "with this version"
             )
         try:
-            coef = [float(c) for c in data["correction"]["coef"]]
-            lut = {str(k): float(v) for k, v in data["lut_ms"].items()}
+            coef = [number(c) for c in data["correction"]["coef"]]
+            lut = {str(k): number(v) for k, v in data["lut_ms"].items()}
             if list(data["correction"]["features"]) != list(FEATURES) or len(coef) != len(FEATURES):
                 raise ValueError("unexpected correction features")
             meta = {
