@@ -5,10 +5,13 @@ of architectures. It sits above every plugin and below the ledger, executors and
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from hwnas.config import StudyConfig
 from hwnas.errors import HwnasError, SpecError, UnknownNameError
@@ -254,9 +257,12 @@ class _Batch:
             if kind == RUN:
                 for name in names:
                     todo = [a for a in archs if self.live(a)]
-                    for arch, result in zip(todo, _evaluate_isolated(self.sources[name], todo)):
+                    source = self.sources[name]
+                    for arch, result in zip(todo, _evaluate_isolated(source, todo)):
                         if isinstance(result, Measurement):
-                            self.values[arch.key][name] = result.value
+                            result = _unrecordable(source, result) or result
+                        if isinstance(result, Measurement):
+                            self.values[arch.key][name] = float(result.value)
                             self.prov[arch.key][name] = result.provenance
                         else:
                             self.errors[arch.key] = f"{name}: {result}"
@@ -284,6 +290,26 @@ class _Batch:
             status, self.values[key], self.prov[key], self.errors.get(key), self.started[key],
             time.time(),
         )  # fmt: skip
+
+
+def _unrecordable(source: MetricSource, result: Measurement) -> str | None:
+    """Why a plugin's measurement cannot be recorded as a success, or None: a value that is
+    not a finite number (NaN ranks nowhere, an infinite latency is a broken model), or
+    provenance that is not a JSON object (the ledger would refuse it mid-run). The reason
+    names the plugin, so the evaluation is recorded as failed for it."""
+    plugin = type(source).__name__
+    value = result.value
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        return f"{plugin} returned {value!r}, not a number"
+    if not math.isfinite(value):
+        return f"{plugin} returned {value!r}, not a finite number"
+    if not isinstance(result.provenance, dict):
+        return f"{plugin} returned provenance {result.provenance!r}, not a dict"
+    try:
+        json.dumps(result.provenance, allow_nan=True)
+    except (TypeError, ValueError, RecursionError) as exc:
+        return f"{plugin} returned provenance that is not JSON ({type(exc).__name__}: {exc})"
+    return None
 
 
 def _evaluate_isolated(source: MetricSource, archs: list[Architecture]) -> list[Measurement | str]:
