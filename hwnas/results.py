@@ -258,5 +258,17 @@ def load_results(run_dir: str | Path) -> Results:
         rows,
         path=path,
         host=host if isinstance(host, dict) else {},
-        created=float(created) if isinstance(created, (int, float)) else None,
+        created=start_time(created),
     )
+
+
+#: the latest start time a run may claim (the year 10000): a hand-edited `created=1e300`
+#: is no date, and formatting it overflowed the report
+_LATEST = 253_402_300_800.0
+
+
+def start_time(value: Any) -> float | None:
+    """The ledger's `created` as a Unix time, None when it is not a plausible one."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if 0 <= value < _LATEST else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -28,9 +29,9 @@ from hwnas.executors import (
     make_executor,
     plugin_modules,
 )
-from hwnas.ledger import LEDGER_FILE, Ledger
+from hwnas.ledger import LEDGER_FILE, Ledger, disk_full
 from hwnas.metrics import Constraint, Metric, Objective, parse_constraint, parse_objective
-from hwnas.results import Results, load_results, read_ledger
+from hwnas.results import Results, load_results, read_ledger, start_time
 from hwnas.sources import EvalContext, MetricSource, check_requirements
 from hwnas.spaces import Architecture, SearchSpace
 from hwnas.strategies import Problem, Strategy, make_strategy
@@ -124,14 +125,15 @@ class Study:
             ledger = Ledger(None, meta=start)
         else:
             path = self.out_dir / LEDGER_FILE
+            exists = _exists(path)
             # a ledger killed before its run started (no configuration, no evaluation) is
             # taken over: the run never began
-            if path.exists() and not resume and Ledger.holds_run(path):
+            if exists and not resume and Ledger.holds_run(path):
                 raise HwnasError(
                     f"{self.out_dir} already holds a run; resume it (hwnas search --resume "
                     f"{self.out_dir}) or choose another directory"
                 )
-            if resume and not path.exists():
+            if resume and not exists:
                 raise HwnasError(f"{self.out_dir}: no run to resume (no {LEDGER_FILE})")
             try:
                 self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -142,6 +144,11 @@ class Study:
                 raise HwnasError(
                     f"{self.out_dir}: cannot create the run directory ({reason})"
                 ) from None
+            if not os.access(self.out_dir, os.W_OK):
+                raise HwnasError(
+                    f"{self.out_dir}: cannot write the run there (a read-only file system or "
+                    "no permission)"
+                )
             ledger = Ledger(path, meta=start)
         stored = ledger.get_meta("config")
         if stored is not None:
@@ -180,7 +187,7 @@ class Study:
         the difference shown. The executor may differ from the one the run started with."""
         run_dir = Path(run_dir)
         path = run_dir / LEDGER_FILE
-        if not path.exists():
+        if not _exists(path):
             raise HwnasError(f"{run_dir}: no run to resume (no {LEDGER_FILE})")
         ledger = Ledger(path)
         stored = ledger.get_meta("config")
@@ -316,7 +323,7 @@ class Study:
             rows,
             path=self.out_dir,
             host=self.ledger.get_meta("host"),
-            created=float(created) if isinstance(created, (int, float)) else None,
+            created=start_time(created),
             sources=self.sources,
         )
 
@@ -345,4 +352,21 @@ class Study:
     def _write_config(self, ledger: Ledger) -> None:
         assert self.out_dir is not None
         data = {"config": self.config.to_dict(), "host": ledger.get_meta("host")}
-        atomic_write(self.out_dir / CONFIG_FILE, json.dumps(data, indent=2) + "\n")
+        try:
+            atomic_write(self.out_dir / CONFIG_FILE, json.dumps(data, indent=2) + "\n")
+        except OSError as exc:
+            ledger.close()
+            if disk_full(exc):
+                raise ledger.full_disk_error(exc) from None
+            raise HwnasError(f"{self.out_dir / CONFIG_FILE}: cannot write it ({exc})") from None
+
+
+def _exists(path: Path) -> bool:
+    """Whether `path` exists; a path the system refuses to look up (a name too long, a
+    directory without permission) is an `HwnasError` naming it, not a raw OSError."""
+    try:
+        return path.exists()
+    except OSError as exc:
+        raise HwnasError(
+            f"{path.parent}: cannot use it as the run directory ({exc.strerror})"
+        ) from None
