@@ -164,8 +164,8 @@ def _load_python(directory: Path, variant: str) -> ImageDataset:
     if (directory / meta).is_file():
         label_names = read_python_batch(directory / meta).get(names_key)
         if label_names is not None:
-            names = _names(label_names, directory / meta)
-            classes = names if len(names) == n_classes else classes
+            found = _names(label_names, directory / meta)
+            classes = found if len(found) == n_classes else classes
     prov = {"dataset": variant, "path": str(directory), "format": "python batches (restricted)"}
     return ImageDataset(variant, splits["train"], splits["test"], classes, prov)
 
