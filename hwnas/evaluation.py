@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwnas.config import StudyConfig
-from hwnas.errors import HwnasError, SpecError, UnknownNameError
+from hwnas.errors import HwnasError, SetupError, SpecError, UnknownNameError
 from hwnas.metrics import Constraint, Metric, Objective, parse_constraint, parse_objective
 from hwnas.sources import (
     QUALITY_METRICS,
@@ -246,6 +246,7 @@ class _Batch:
         self.values = {a.key: dict(prior[a.key].values) if a.key in prior else {} for a in archs}
         self.prov = {a.key: dict(prior[a.key].provenance) if a.key in prior else {} for a in archs}
         self.errors: dict[str, str] = {}
+        self.stop: set[str] = set()  # failed for the configuration, not the architecture
         self.infeasible: set[str] = set()
         self.done: set[str] = {n for o in prior.values() for n in o.values}
 
@@ -266,6 +267,8 @@ class _Batch:
                             self.prov[arch.key][name] = result.provenance
                         else:
                             self.errors[arch.key] = f"{name}: {result}"
+                            if isinstance(result, _SetupFailure):
+                                self.stop.add(arch.key)
                     self.done.add(name)
             else:
                 if kind == CHECK_ALL:
@@ -288,7 +291,7 @@ class _Batch:
         status = FAILED if key in self.errors else INFEASIBLE if key in self.infeasible else OK
         return Outcome(
             status, self.values[key], self.prov[key], self.errors.get(key), self.started[key],
-            time.time(),
+            time.time(), key in self.stop,
         )  # fmt: skip
 
 
@@ -312,9 +315,13 @@ def _unrecordable(source: MetricSource, result: Measurement) -> str | None:
     return None
 
 
+class _SetupFailure(str):
+    """The message of a failure a `SetupError` caused."""
+
+
 def _evaluate_isolated(source: MetricSource, archs: list[Architecture]) -> list[Measurement | str]:
     """The batch at once; if it raises, one by one, so one bad architecture fails alone.
-    A failure is returned as its message."""
+    A failure is returned as its message (a `_SetupFailure` when the setup caused it)."""
     if not archs:
         return []
     try:
@@ -324,5 +331,6 @@ def _evaluate_isolated(source: MetricSource, archs: list[Architecture]) -> list[
         return results  # type: ignore[return-value]
     except Exception as exc:  # noqa: BLE001 - recorded as the evaluation's error
         if len(archs) == 1:
-            return [f"{type(exc).__name__}: {exc}"]
+            message = f"{type(exc).__name__}: {exc}"
+            return [_SetupFailure(message) if isinstance(exc, SetupError) else message]
         return [_evaluate_isolated(source, [a])[0] for a in archs]

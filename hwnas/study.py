@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from hwnas._io import atomic_write
 from hwnas.config import DEFAULT_STRATEGY, StudyConfig, host_info
-from hwnas.errors import ConfigConflictError, HwnasError
+from hwnas.errors import ConfigConflictError, HwnasError, SetupError
 from hwnas.evaluation import Evaluator, resolve
 from hwnas.executors import (
     DEFAULT_EXECUTOR,
@@ -288,6 +288,8 @@ class Study:
             numbers = {a.key: done + i for i, a in enumerate(batch)}
             fresh: dict[str, Trial] = {}
             for arch, outcome in self.executor.run(missing) if missing else ():
+                if outcome.stop:
+                    raise self._stopped(arch, outcome.error)
                 trial = Trial(
                     numbers[arch.key], arch, outcome.status, outcome.values, outcome.error
                 )
@@ -307,6 +309,15 @@ class Study:
             done += len(batch)
             if progress is not None:
                 progress(done, budget)
+
+    def _stopped(self, arch: Architecture, error: str | None) -> SetupError:
+        """The study's end at a failure of its configuration: recording it would fail
+        every evaluation alike, and poison a resume once the cause is fixed."""
+        where = f"hwnas search --resume {self.out_dir}" if self.out_dir else "run it again"
+        return SetupError(
+            f"stopped: evaluating {arch.key} failed for a reason every evaluation shares "
+            f"({error}); nothing was recorded for it: fix that and resume ({where})"
+        )
 
     def _job(self) -> Job:
         """The study's evaluation for an executor; workers get only `setup` (plain data)."""

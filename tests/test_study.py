@@ -278,3 +278,37 @@ def test_an_implausible_start_time_is_no_date(tmp_path: Path) -> None:
     db.close()
     assert hwnas.load_results(tmp_path / "run").created is None
     write_outputs(hwnas.load_results(tmp_path / "run"))  # formatting 1e300 overflowed
+
+
+def test_a_setup_failure_mid_run_stops_it_and_a_fixed_resume_is_clean(tmp_path: Path) -> None:
+    """A failure every evaluation would share (a data file gone mid-run) ends the run
+    instead of being recorded: recorded, it would stay failed after the cause is fixed."""
+    from hwnas.errors import SetupError
+
+    gone = {"file": False}
+
+    def unplug(study: hwnas.Study) -> hwnas.Study:
+        inner = study.sources["latency@pixel3"]
+
+        class Unplugged(MetricSource):
+            metric = "latency@pixel3"
+            cheap = False  # evaluated and committed one at a time
+
+            def evaluate(self, archs):  # type: ignore[no-untyped-def]
+                gone["file"] = gone["file"] or len(study.ledger) == 5
+                if gone["file"]:
+                    raise SetupError("data file images.npz does not exist")
+                return inner.evaluate(archs)
+
+        study.sources["latency@pixel3"] = Unplugged()
+        return study
+
+    run = tmp_path / "run"
+    with pytest.raises(SetupError, match="stopped: .*images.npz does not exist.* --resume"):
+        unplug(hwnas.Study(strategy="random", budget=12, seed=0, out_dir=run)).optimize()
+    ledger = Ledger(run / LEDGER_FILE)
+    assert len(ledger) == 5 and {r["status"] for r in ledger.rows()} == {"ok"}
+    ledger.close()
+    gone["file"] = False  # the file is back
+    evals = hwnas.Study.resume(run).optimize().evaluations()
+    assert len(evals) == 12 and (evals["status"] == "ok").all()

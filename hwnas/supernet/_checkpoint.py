@@ -15,14 +15,14 @@ from typing import Any
 import torch
 
 from hwnas._io import atomic_path, why_not_a_file
-from hwnas.errors import HwnasError
+from hwnas.errors import SetupError
 
 SCHEMA_VERSION = 1
 KIND = "hwnas.supernet"
 META_KEY = "hwnas"
 
 
-class CheckpointError(HwnasError):
+class CheckpointError(SetupError):
     """A checkpoint that is missing, damaged, or made for another space or dataset."""
 
 
