@@ -213,3 +213,22 @@ def test_resuming_a_damaged_or_edited_checkpoint_is_a_clear_error(
     config = tiny_config(checkpoint_every=1)
     with pytest.raises(CheckpointError, match="cannot resume from it: it was damaged or edited"):
         train_supernet(config, path, device="cpu", resume=True)
+
+
+def test_a_search_refuses_a_checkpoint_that_cannot_serve_before_evaluating(
+    checkpoint: Path, tmp_path: Path
+) -> None:
+    from hwnas.study import Study
+
+    def study(path: Path, data: str | None = None) -> Study:
+        return Study(
+            space="mbv3", dataset="fashion-mnist", quality=f"supernet:{path}", data=data,
+            objectives=["accuracy:max", "macs:min"], budget=2, out_dir=tmp_path / "run",
+        )  # fmt: skip
+
+    wrong = _edited(checkpoint, tmp_path / "wrong.safetensors", {}, "model/")
+    with pytest.raises(CheckpointError, match="weights do not fit the mbv3/fashion-mnist"):
+        study(wrong)
+    with pytest.raises(HwnasError, match="missing.npz, which does not exist"):
+        study(checkpoint, data=f"npz:{tmp_path / 'missing.npz'}")
+    assert not (tmp_path / "run").exists()  # nothing was started, no budget spent
