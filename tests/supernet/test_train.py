@@ -232,3 +232,18 @@ def test_a_search_refuses_a_checkpoint_that_cannot_serve_before_evaluating(
     with pytest.raises(HwnasError, match="missing.npz, which does not exist"):
         study(checkpoint, data=f"npz:{tmp_path / 'missing.npz'}")
     assert not (tmp_path / "run").exists()  # nothing was started, no budget spent
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [("{not json", "not valid JSON"), ("[" * 100_000 + "]" * 100_000, "nested more than 64")],
+)
+def test_damaged_checkpoint_metadata_is_a_clear_error(
+    tmp_path: Path, raw: str, message: str
+) -> None:
+    from safetensors.torch import save_file
+
+    path = tmp_path / "meta.safetensors"
+    save_file({"w": torch.zeros(2)}, str(path), metadata={"hwnas": raw})
+    with pytest.raises(CheckpointError, match=f"damaged checkpoint metadata: .*{message}"):
+        read_meta(path)
