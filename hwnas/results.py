@@ -243,9 +243,13 @@ def load_results(run_dir: str | Path) -> Results:
     read-only); no plugin's heavy dependency is needed."""
     path = Path(run_dir)
     ledger_path = path / LEDGER_FILE
+    try:
+        found = path.is_dir() and ledger_path.exists()
+    except OSError as exc:  # a name too long, a directory without permission
+        raise HwnasError(f"{path}: cannot read a run there ({exc.strerror})") from None
     if not path.is_dir():
         raise HwnasError(f"{path}: no run here (no such run directory)")
-    if not ledger_path.exists():
+    if not found:
         raise HwnasError(f"{path}: no run here (not a run directory: no {LEDGER_FILE})")
     ledger = Ledger(ledger_path, read_only=True)
     try:
