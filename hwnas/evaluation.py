@@ -302,7 +302,7 @@ def _unrecordable(source: MetricSource, result: Measurement) -> str | None:
     names the plugin, so the evaluation is recorded as failed for it."""
     plugin = type(source).__name__
     value = result.value
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         return f"{plugin} returned {value!r}, not a number"
     if not math.isfinite(value):
         return f"{plugin} returned {value!r}, not a finite number"

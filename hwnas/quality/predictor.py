@@ -167,7 +167,12 @@ class PredictorSource(MetricSource):
         that are missing or unreadable, a space without an accuracy table to train on (both
         before a missing dependency: installing one would not help then), unknown proxies,
         and data the proxies cannot load."""
-        if "labels" in self.options:
+        labels = self.options.get("labels")
+        if labels is not None:
+            if reason := why_not_a_file(Path(labels)):  # a SpecError: the spec names it
+                raise SpecError(
+                    f"predictor labels: expected a CSV (arch, accuracy) at {labels}, which {reason}"
+                )
             self._labels()
         else:
             from hwnas.quality import get_quality
@@ -206,7 +211,7 @@ class PredictorSource(MetricSource):
         import pandas as pd
 
         path = Path(self.options["labels"])
-        if reason := why_not_a_file(path):
+        if reason := why_not_a_file(path):  # gone mid-run
             raise SetupError(
                 f"predictor labels: expected a CSV (arch, accuracy) at {path}, which {reason}"
             )
