@@ -49,6 +49,14 @@ class SupernetSource(MetricSource):
                 f"{meta['dataset']}, not {ctx.space.name}/{ctx.dataset}"
             )
 
+    def check(self) -> None:
+        """Load the supernet and the images now: weights that do not fit it, or data that
+        is missing or has other classes, would fail every evaluation alike."""
+        super().check()
+        from hwnas.supernet import check_evaluable
+
+        check_evaluable(self.checkpoint, self.ctx.data)
+
     def evaluate_one(self, arch: Any) -> Measurement:
         from hwnas.supernet import evaluate_subnet
 
