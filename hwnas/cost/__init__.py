@@ -41,7 +41,8 @@ class Target:
 
 
 TARGETS: Registry[Target] = Registry(
-    "target", ("hwnas.tabular.nb201", "hwnas.tabular.fbnet", "hwnas.cost.targets")
+    "target",
+    ("hwnas.tabular.nb201", "hwnas.tabular.fbnet", "hwnas.cost.targets", "hwnas.cost.remote"),
 )
 _RESOLVERS: list[tuple[str, Callable[[str], Target | None]]] = []
 #: (target name, space name) -> source factory, for a device published for several spaces
