@@ -257,7 +257,7 @@ def test_shipped_graph_is_the_measured_graph(
 
     model = load_model(out)
     shape = tuple(card["input_shape"][1:])
-    cfg = MeasureConfig(warmup=0, repeats=1, min_repeat_s=0.0)
+    cfg = MeasureConfig(warmup=0, repeats=1, min_block_s=0.0, block_warmup=0, min_block_runs=1)
     measure([(model, shape)], cfg)
     measured = sessions[1]
 

@@ -106,7 +106,7 @@ def measure(
         None, help="Override the local target's runtime: onnxruntime | torch."
     ),
     threads: int | None = typer.Option(None, help="Override the thread count (default 1)."),
-    repeats: int | None = typer.Option(None, help="Override the number of repeats."),
+    repeats: int | None = typer.Option(None, help="Override the number of timed warm blocks per network (default 7)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Cost of one architecture on a target: counts, a measurement or a prediction."""
@@ -166,8 +166,8 @@ def profile(
     out: Path = typer.Option(..., help="Profile JSON to write (then use latency@FILE.json)."),
     samples: int = typer.Option(30, help="Whole networks measured to fit the correction."),
     seed: int = typer.Option(0, help="Seed of the sampled networks."),
-    unit_repeats: int = typer.Option(7, help="Repeats per lookup-table entry."),
-    net_repeats: int = typer.Option(11, help="Repeats per whole network."),
+    unit_repeats: int = typer.Option(7, help="Timed warm blocks per lookup-table entry."),
+    net_repeats: int = typer.Option(11, help="Timed warm blocks per whole network."),
     restrict: list[str] | None = typer.Option(
         None,
         help="Profile a sub-space only: DIMENSION=V1,V2 (shell patterns allowed, e.g. "
@@ -227,7 +227,7 @@ def validate_cost(
     target: Path = typer.Option(..., help="Profile JSON made by `hwnas profile`."),
     samples: int = typer.Option(30, help="Held-out networks to measure."),
     seed: int = typer.Option(12345, help="Seed of the held-out sample."),
-    repeats: int = typer.Option(11, help="Repeats per network."),
+    repeats: int = typer.Option(11, help="Timed warm blocks per network."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Measure held-out networks and compare them with the profile's predictions."""

@@ -22,13 +22,13 @@ from hwnas._version import __version__
 from hwnas.cost.lut import LatencyPredictor, fit_correction
 from hwnas.cost.measure import (
     MeasureConfig,
-    Timing,
     measure,
     measure_referenced,
     networks,
     runtime_info,
     statistic_of,
 )
+from hwnas.cost.protocol import BlockTiming
 from hwnas.cost.sampling import allowed_choices, parse_restrict, sample_archs
 from hwnas.cost.targets import measured_config
 from hwnas.cost.validate import error_report, validate
@@ -70,7 +70,7 @@ def profile(
     (ref,) = networks(space, archs[:1], dataset)
     reference_ms: list[float] = []
 
-    def run(models: list[tuple[Any, tuple[int, ...]]], cfg: MeasureConfig) -> list[Timing]:
+    def run(models: list[tuple[Any, tuple[int, ...]]], cfg: MeasureConfig) -> list[BlockTiming]:
         if not reference:
             return measure(models, cfg)
         timings, ref_ms = measure_referenced(models, ref, cfg)
@@ -79,7 +79,7 @@ def profile(
 
     units = space.profile_units(dataset, allowed_choices(space, restrict))
     unit_cfg = replace(base, repeats=unit_repeats)
-    unit_timings: list[Timing] = []
+    unit_timings: list[BlockTiming] = []
     chunk = unit_cfg.chunk
     for start in range(0, len(units), chunk):
         part = units[start : start + chunk]
@@ -88,14 +88,14 @@ def profile(
             progress("lookup table", min(start + chunk, len(units)), len(units))
     lut_done = time.time()
     net_cfg = replace(base, repeats=net_repeats)
-    net_timings: list[Timing] = []
+    net_timings: list[BlockTiming] = []
     for start in range(0, len(archs), net_cfg.chunk):
         net_timings += run(networks(space, archs[start : start + net_cfg.chunk], dataset), net_cfg)
         if progress is not None:
             progress("whole networks", min(start + net_cfg.chunk, len(archs)), len(archs))
     scale = statistic_of(reference_ms, statistic) if reference else math.nan
 
-    def value(t: Timing) -> float:
+    def value(t: BlockTiming) -> float:
         return t.ratio * scale if reference else float(t.value)
 
     lut = {sig: value(t) for (sig, _, _), t in zip(units, unit_timings)}

@@ -143,7 +143,7 @@ def validate(path: str | Path, n: int = 30, seed: int = 12345, repeats: int = 11
         "profiled_on": meta.get("host"),
         **error_report(predicted, measured),
         "statistic": statistic,
-        "noise_floor": noise_floor([t.repeats_ms for t in timings], statistic),
+        "noise_floor": noise_floor([t.block_medians_ms for t in timings], statistic),
         "noisy_measurements": int(sum(t.noisy for t in timings)),
         "drift": drift,
         "referenced": referenced,

@@ -77,7 +77,7 @@ def test_measure_local_cpu_records_threads() -> None:
     )
     assert out["latency_ms"] > 0
     prov = out["provenance"]["latency"]
-    assert prov["threads"] == 1 and prov["runtime"] == "onnxruntime" and prov["repeats"] == 3
+    assert prov["threads"] == 1 and prov["runtime"] == "onnxruntime" and prov["blocks"] == 3
 
 
 @pytest.mark.parametrize(
