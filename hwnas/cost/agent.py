@@ -287,22 +287,17 @@ class Agent:
         except Exception as exc:  # noqa: BLE001 - ONNX Runtime's errors have no common type
             first = (str(exc).splitlines() or [type(exc).__name__])[0]
             raise Refused(400, f"the model failed to run: {first}") from None
+        # the protocol's provenance: host facts, protocol, median, min, IQR, drift, noisy
         return {
-            "median_ms": timing.median_ms,
+            **timing.provenance,
+            "value_ms": timing.value,
             "q1_ms": timing.q1_ms,
             "q3_ms": timing.q3_ms,
-            "iqr_ms": timing.iqr_ms,
             "block_medians_ms": timing.block_medians_ms,
-            "runs_per_block": timing.runs_per_block,
-            "drift": timing.drift,
-            "noisy": timing.noisy,
-            "protocol": asdict(protocol),
-            "timing_provenance": timing.provenance,
-            "host": host_facts(),
+            "noise_threshold": protocol.noise_threshold,
             "runtime": self.runtime(),
             "model_bytes": len(model),
             "seconds": time.perf_counter() - started,
-            "measured_at": time.time(),
         }
 
     @staticmethod

@@ -41,11 +41,6 @@ LOCAL_DEVICES = "hwnas-devices.json"
 USER_DEVICES = "~/.config/hwnas/devices.json"
 PREFIX = "remote:"
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
-#: what the agent returns that each measurement's provenance keeps
-_KEPT = (
-    "median_ms", "q1_ms", "q3_ms", "iqr_ms", "block_medians_ms", "runs_per_block", "drift",
-    "noisy", "protocol", "request_id", "replayed", "measured_at", "model_bytes",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -263,21 +258,20 @@ class RemoteSource(MetricSource):
         rid = request_id(model, self.client.device.protocol, self.nonce)
         with device_lock(f"remote-{self.client.device.name}"):  # other studies here wait
             result = self.client.measure(model, rid)
-        return Measurement(float(result["median_ms"]), self._provenance(result))
+        return Measurement(float(result["value_ms"]), self._provenance(result))
 
     def _provenance(self, result: dict[str, Any]) -> dict[str, Any]:
-        host, runtime = result.get("host", {}), result.get("runtime", {})
-        median = float(result["median_ms"])
+        """All the agent said (host facts, protocol, median, IQR, drift, noisy, request id),
+        its runtime's versions flat, and where it is (never the token)."""
+        runtime = result.get("runtime", {})
         return {
-            **host,
+            **{k: v for k, v in result.items() if k != "runtime"},
             **runtime,
-            **{k: result.get(k) for k in _KEPT},
             "kind": "measured",
             "target": self.target,
             "url": self.client.device.url,
             "runtime": "onnxruntime",
             "version": runtime.get("onnxruntime"),
-            "rel_iqr": float(result["iqr_ms"]) / median if median > 0 else None,
             "unit": "ms",
         }
 
