@@ -106,9 +106,7 @@ def measure(
         None, help="Override the local target's runtime: onnxruntime | torch."
     ),
     threads: int | None = typer.Option(None, help="Override the thread count (default 1)."),
-    repeats: int | None = typer.Option(
-        None, help="Override the number of timed warm blocks per network (default 7)."
-    ),
+    repeats: int | None = typer.Option(None, help="Override the number of timed warm blocks per network (default 7)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Cost of one architecture on a target: counts, a measurement or a prediction."""
