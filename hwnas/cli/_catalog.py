@@ -57,8 +57,9 @@ def targets(
         )
     console.print(table)
     console.print(
-        "Also: roofline:SPEC.json (your device spec) and PROFILE.json (a per-layer latency "
-        "table from `hwnas profile`).",
+        "Also: roofline:SPEC.json (your device spec), PROFILE.json (a per-layer latency "
+        "table from `hwnas profile`) and remote:NAME (a board running `hwnas device serve`; "
+        "`hwnas device list`).",
         highlight=False,
     )
 
