@@ -13,6 +13,7 @@ connection or a restart of the agent gets the stored result: nothing is measured
 from __future__ import annotations
 
 import argparse
+import hashlib
 import hmac
 import ipaddress
 import json
@@ -297,6 +298,7 @@ class Agent:
             "noise_threshold": protocol.noise_threshold,
             "runtime": self.runtime(),
             "model_bytes": len(model),
+            "model_sha256": hashlib.sha256(model).hexdigest(),
             "seconds": time.perf_counter() - started,
         }
 
