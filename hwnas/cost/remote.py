@@ -20,7 +20,6 @@ import secrets
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -139,9 +138,8 @@ class AgentClient:
     """Requests to one agent: connection errors and 503 (busy) are retried with backoff for
     the device's `retry_s`, then fail clearly; any other refusal is final."""
 
-    def __init__(self, device: Device, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, device: Device) -> None:
         self.device = device
-        self.sleep = sleep
         #: attempts that failed and were retried, over this client's life
         self.retries = 0
 
@@ -170,7 +168,7 @@ class AgentClient:
             )
             try:
                 with urllib.request.urlopen(request, timeout=d.timeout_s) as response:
-                    return dict(json.loads(response.read()))
+                    return _answer(d, response.read())
             except urllib.error.HTTPError as exc:
                 reason = _error_of(exc)
                 if exc.code != 503:
@@ -185,8 +183,18 @@ class AgentClient:
                     f"agent {d.name!r} at {d.url} did not answer within {retry_s:g} s; last: {last}"
                 )
             self.retries += 1
-            self.sleep(delay)
+            time.sleep(delay)
             delay = min(2 * delay, 5.0)
+
+
+def _answer(device: Device, body: bytes) -> dict[str, Any]:
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict) or "error" in answer:
+        raise HwnasError(f"{device.url} answered {body[:60]!r}: is it an hwnas agent?")
+    return answer
 
 
 def _error_of(exc: urllib.error.HTTPError) -> str:

@@ -24,7 +24,7 @@ import pytest
 import hwnas
 from hwnas.cost import get_target
 from hwnas.cost.agent import STATE_FILE
-from hwnas.cost.remote import RemoteSource, get_device, load_devices
+from hwnas.cost.remote import AgentClient, Device, RemoteSource, get_device, load_devices
 from hwnas.errors import HwnasError, UnknownNameError
 from hwnas.sources import EvalContext
 
@@ -116,6 +116,29 @@ def test_a_bad_devices_entry_is_one_clear_error(
     write_devices(tmp_path / "d.json", monkeypatch, pi=entry)
     with pytest.raises(HwnasError, match=message):
         get_target("remote:pi")
+
+
+def test_a_server_that_is_not_an_agent_is_named_as_such(monkeypatch: pytest.MonkeyPatch) -> None:
+    import http.server
+
+    class Html(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"<html>router login</html>")
+
+        def log_message(self, *args: object) -> None: ...
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Html)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("T", "token")
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        with pytest.raises(HwnasError, match="is it an hwnas agent"):
+            AgentClient(Device("box", url, token_env="T")).info()
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 # --- over loopback ---------------------------------------------------------------------------
