@@ -198,6 +198,19 @@ class Agent:
     def __init__(self, config: AgentConfig, token: str) -> None:
         self.config = config
         self.token = token
+        try:
+            import onnxruntime as ort
+        except ModuleNotFoundError:
+            raise HwnasError(
+                "the agent measures with ONNX Runtime: pip install onnxruntime"
+            ) from None
+        self._runtime = {
+            "onnxruntime": ort.__version__,
+            "provider": PROVIDER,
+            "threads": config.threads,
+            "numpy": np.__version__,
+            "python": sys.version.split()[0],
+        }
         self.store = ResultStore(Path(config.state_dir).expanduser() / STATE_FILE)
         self._measuring = threading.Lock()
 
@@ -206,15 +219,7 @@ class Agent:
         return scheme == "Bearer" and hmac.compare_digest(given.encode(), self.token.encode())
 
     def runtime(self) -> dict[str, Any]:
-        import onnxruntime as ort
-
-        return {
-            "onnxruntime": ort.__version__,
-            "provider": PROVIDER,
-            "threads": self.config.threads,
-            "numpy": np.__version__,
-            "python": sys.version.split()[0],
-        }
+        return dict(self._runtime)
 
     def info(self) -> dict[str, Any]:
         c = self.config

@@ -202,6 +202,17 @@ def test_the_token_file_is_created_private_and_never_printed(tmp_path: Path) -> 
         load_token(path)
 
 
+def test_an_agent_without_onnx_runtime_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hwnas.cost.agent import AgentConfig, make_server
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if not installed
+    config = AgentConfig(port=0, token_file=str(tmp_path / "t"), state_dir=str(tmp_path / "s"))
+    with pytest.raises(HwnasError, match="pip install onnxruntime"):
+        make_server(config)
+
+
 def test_the_agent_runs_as_a_module_and_imports_no_search_stack(
     tmp_path: Path, onnx_model: Callable
 ) -> None:
