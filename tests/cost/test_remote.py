@@ -264,14 +264,16 @@ def test_measurements_to_one_agent_are_serialised_on_the_client(device: Callable
     metric = hwnas.parse_metric("latency@remote:test")
     sources = [get_target("remote:test").resolve(ctx, metric) for _ in range(2)]
     archs = nb201_archs(4, seed=1)
+    measured: list[hwnas.Measurement] = []
     threads = [
-        threading.Thread(target=s.evaluate, args=(archs[2 * i : 2 * i + 2],))
+        threading.Thread(target=lambda s=s, i=i: measured.extend(s.evaluate(archs[2 * i : 2 * i + 2])))
         for i, s in enumerate(sources)
     ]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    assert len(measured) == 4 and all(m.value > 0 for m in measured)
     assert all(isinstance(s, RemoteSource) and s.client.retries == 0 for s in sources)
 
 
