@@ -56,7 +56,8 @@ def list_devices() -> None:
     from hwnas.cost.remote import load_devices
 
     path, devices = load_devices()
-    table = Table(title=f"devices in {path}")
+    console.print(f"devices file: {path}", highlight=False, soft_wrap=True)
+    table = Table()
     for column in ("name", "target", "url", "token from", "protocol"):
         table.add_column(column)
     for name, d in devices.items():

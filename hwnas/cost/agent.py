@@ -414,17 +414,19 @@ def serve(config: AgentConfig, say: Callable[[str], None] = print) -> None:
     """Serve until Ctrl-C, saying where it listens and where the token is (never the token)."""
     server, created = make_server(config)
     token_file = Path(config.token_file).expanduser()
-    if created:
-        say(f"created a token in {token_file} (mode 0600): copy that file to the searching side")
-    if not is_loopback(config.host):
-        say(
-            f"warning: listening on {config.host}, not only this machine: whoever reaches the "
-            "port with the token can run models here, and plain HTTP carries the token in "
-            "clear; use a trusted network or an SSH tunnel"
-        )
-    state = server.agent.store.path
-    say(f"hwnas agent on {server.url} (token: {token_file}; results: {state}); Ctrl-C stops it")
-    try:
+    try:  # from here on, Ctrl-C at any moment stops it cleanly
+        if created:
+            say(
+                f"created a token in {token_file} (mode 0600): copy that file to the searching side"
+            )
+        if not is_loopback(config.host):
+            say(
+                f"warning: listening on {config.host}, not only this machine: whoever reaches "
+                "the port with the token can run models here, and plain HTTP carries the token "
+                "in clear; use a trusted network or an SSH tunnel"
+            )
+        state = server.agent.store.path
+        say(f"hwnas agent on {server.url} (token: {token_file}; results: {state}); Ctrl-C stops it")
         server.serve_forever()
     except KeyboardInterrupt:
         say("stopped")

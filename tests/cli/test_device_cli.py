@@ -27,7 +27,7 @@ def test_list_shows_the_entries_and_where_the_file_is(
     monkeypatch.setenv("HWNAS_DEVICES", str(path))
     result = runner.invoke(app, ["device", "list"])
     assert result.exit_code == 0, result.output
-    assert "devices.json" in result.output and "pi" in result.output
+    assert result.output.startswith(f"devices file: {path}\n") and "pi" in result.output
     assert "$PI_TOK" in result.output and "10.0.0.2" in result.output
 
 
@@ -69,16 +69,18 @@ def test_info_queries_the_agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 def test_serve_prints_where_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
     token_file = tmp_path / "agent.token"
+    args = [
+        "device", "serve", "--port", "0", "--token-file", str(token_file),
+        "--state-dir", str(tmp_path / "state"), "--host", "0.0.0.0",
+    ]  # fmt: skip
+    # a test worker may ignore SIGINT and its children inherit that; a shell's Ctrl-C does not
+    script = (
+        "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        f"sys.argv = ['hwnas', *{args!r}]; runpy.run_module('hwnas', run_name='__main__')"
+    )
     serve = subprocess.Popen(
-        [
-            sys.executable, "-m", "hwnas", "device", "serve", "--port", "0",
-            "--token-file", str(token_file), "--state-dir", str(tmp_path / "state"),
-            "--host", "0.0.0.0",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     assert serve.stdout is not None
     lines = []
     for line in serve.stdout:
