@@ -40,28 +40,44 @@ def targets(
     from hwnas.spaces import get_space
 
     named = list(TARGETS.items())
-    named += [(f"roofline:{s}", get_target(f"roofline:{s}")) for s in builtin_specs()]
+    rooflines = [(f"roofline:{s}", get_target(f"roofline:{s}")) for s in builtin_specs()]
+    named += rooflines
     table = Table()
     # names whole on any terminal: the description and source columns wrap instead
     for column in ("target", "kind", "metrics"):
         table.add_column(column, no_wrap=True)
     table.add_column("description")
     table.add_column("source")
+    sp = get_space(space) if space is not None else None
+    ctx = EvalContext(sp, sp.datasets[0] if sp.datasets else "") if sp is not None else None
     for name, target in named:
-        if space is not None:
-            sp = get_space(space)
-            if not target.serves(EvalContext(sp, sp.datasets[0] if sp.datasets else "")):
-                continue
+        if ctx is not None and not target.serves(ctx):
+            continue
         table.add_row(
             name, target.kind, ", ".join(target.metrics), target.description, target.source_ref
         )
     console.print(table)
-    console.print(
-        "Also: roofline:SPEC.json (your device spec), PROFILE.json (a per-layer latency "
-        "table from `hwnas profile`) and remote:NAME (a board running `hwnas device serve`; "
-        "`hwnas device list`).",
-        highlight=False,
+    roofline = ctx is None or any(t.serves(ctx) for _, t in rooflines)
+    console.print(_file_forms(space, roofline), highlight=False, soft_wrap=True)
+
+
+def _file_forms(space: str | None, roofline: bool) -> str:
+    """The target forms that take a file, as far as they apply to `space`: a roofline
+    needs networks it can count, a profile a space that splits into layers; a transfer
+    predictor from `hwnas calibrate` serves any space."""
+    from hwnas.cost.profile import profilable_spaces
+
+    layered = profilable_spaces()
+    forms = ["roofline:SPEC.json (your device spec)"] if roofline else []
+    if space is None or space in layered:
+        forms.append(
+            "PROFILE.json (a per-layer latency table from `hwnas profile`, which profiles "
+            f"{', '.join(layered)})"
+        )
+    forms.append(
+        "PREDICTOR.json (a few-shot latency predictor for your device from `hwnas calibrate`)"
     )
+    return "Also: " + " and ".join(forms) + "."
 
 
 @app.command()

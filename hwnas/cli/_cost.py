@@ -106,7 +106,9 @@ def measure(
         None, help="Override the local target's runtime: onnxruntime | torch."
     ),
     threads: int | None = typer.Option(None, help="Override the thread count (default 1)."),
-    repeats: int | None = typer.Option(None, help="Override the number of timed warm blocks per network (default 7)."),
+    repeats: int | None = typer.Option(
+        None, help="Override the number of timed warm blocks per network (default 7)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Cost of one architecture on a target: counts, a measurement or a prediction."""
@@ -134,9 +136,11 @@ def measure(
 
 
 def _spread(prov: dict[str, Any]) -> str:
-    """`IQR 1.12 ms (78% of the median), noisy; load 5.2 on 2 cores`."""
+    """`IQR 1.12 ms (78% of the median), noisy; drift 12%; load 5.2 on 2 cores`."""
     text = f"IQR {prov['iqr_ms']:.3g} ms ({prov['rel_iqr']:.0%} of the median)"
     text += ", noisy" if prov.get("noisy") else ""
+    if prov.get("drift") is not None:
+        text += f"; drift {prov['drift']:.0%} across {prov.get('blocks', '?')} blocks"
     if prov.get("load_1min") is not None:
         text += f"; load {prov['load_1min']:.1f} on {prov.get('cpus') or '?'} cores"
     return text
@@ -158,7 +162,9 @@ def _busy_or_noisy(prov: dict[str, Any]) -> str:
 @app.command()
 @friendly
 def profile(
-    space: str = typer.Option("mbv3", help="Search space to profile."),
+    space: str = typer.Option(
+        "mbv3", help="Search space to profile (one that splits into layers: mbv3)."
+    ),
     dataset: str | None = typer.Option(None, help="Dataset (input size, classes)."),
     target: str = typer.Option(
         "local-cpu", help="Local target to measure on: local-cpu | local-cpu-torch | local-cuda."

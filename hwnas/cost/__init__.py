@@ -42,7 +42,13 @@ class Target:
 
 TARGETS: Registry[Target] = Registry(
     "target",
-    ("hwnas.tabular.nb201", "hwnas.tabular.fbnet", "hwnas.cost.targets", "hwnas.cost.remote"),
+    (
+        "hwnas.tabular.nb201",
+        "hwnas.tabular.fbnet",
+        "hwnas.cost.targets",
+        "hwnas.cost.predictor_file",
+        "hwnas.cost.remote",
+    ),
 )
 _RESOLVERS: list[tuple[str, Callable[[str], Target | None]]] = []
 #: (target name, space name) -> source factory, for a device published for several spaces

@@ -33,10 +33,15 @@ from hwnas.cost.sampling import allowed_choices, parse_restrict, sample_archs
 from hwnas.cost.targets import measured_config
 from hwnas.cost.validate import error_report, validate
 from hwnas.errors import HwnasError, SpecError
-from hwnas.spaces import LayeredSpace, get_space
+from hwnas.spaces import LayeredSpace, get_space, list_spaces
 
 #: importable from here as before (README, the CLI and benchmarks/hardware_cost.py do)
 __all__ = ["LatencyPredictor", "parse_restrict", "profile", "validate"]
+
+
+def profilable_spaces() -> list[str]:
+    """The registered spaces that split into layers, which `hwnas profile` can profile."""
+    return [name for name in list_spaces() if isinstance(get_space(name), LayeredSpace)]
 
 
 def profile(
@@ -60,7 +65,7 @@ def profile(
     if not isinstance(space, LayeredSpace):
         raise HwnasError(
             f"space {space_name!r} does not split into layers, so it cannot be profiled into "
-            "a lookup table"
+            f"a lookup table (spaces that can: {', '.join(profilable_spaces())})"
         )
     base = replace(measured_config(target), statistic=statistic)
     if samples < 1:

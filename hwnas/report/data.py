@@ -9,6 +9,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,6 +33,37 @@ MAX_PICTURES = 600
 #: reference point of the hypervolume, per normalised objective: the table's worst value
 #: when the space is tabular, a 10% margin past the runs' own worst value otherwise
 REF_TABLE, REF_RUN = 1.0, 1.1
+
+
+def zoom_floor(front: Sequence[float], values: Sequence[float]) -> float | None:
+    """Where a maximised y axis starts by default: the bottom of the found front, less 5%
+    of its span, so the band the front spans fills the plot (NB201's disconnected cells, at
+    chance accuracy, stretched it to a tenth). The front's own far outliers (below a gap
+    more than twice the span of what lies above it, e.g. the cheapest cell at 10%) are
+    left out of its range. None when no value lies below, or the front has no range."""
+    kept = sorted(v for v in front if math.isfinite(v))
+    if len(kept) >= 3:
+        gaps = [(b - a, i) for i, (a, b) in enumerate(pairwise(kept))]
+        gap, i = max(gaps)
+        if len(kept) - i - 1 >= 2 and gap > 2 * (kept[-1] - kept[i + 1]):
+            kept = kept[i + 1 :]
+    if len(kept) < 2 or kept[-1] == kept[0]:
+        return None
+    floor = kept[0] - 0.05 * (kept[-1] - kept[0])
+    return floor if any(v < floor for v in values if math.isfinite(v)) else None
+
+
+def zoom_floors(runs: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """`zoom_floor` of every maximised objective over the runs' payloads: their found
+    fronts together and all their evaluated points."""
+    floors: dict[str, float] = {}
+    for metric in {o["metric"] for r in runs for o in r["objectives"] if o["direction"] == "max"}:
+        points = [p for r in runs for p in r["points"] if p["m"].get(metric) is not None]
+        front = [p["m"][metric] for p in points if p["f"]]
+        floor = zoom_floor(front, [p["m"][metric] for p in points])
+        if floor is not None:
+            floors[metric] = floor
+    return floors
 
 
 def _num(x: Any) -> float | None:
@@ -127,9 +159,11 @@ def hv_curve(
     exact: bool = True,
 ) -> list[list[float]]:
     """[[evaluations, hypervolume], ...] at the start and at every evaluation that grew the
-    front; `F` holds the feasible successful points (minimisation) in evaluation order and
-    `trials` their 0-based trial numbers. Not `exact`: the share of the seeded samples of
-    [0, ref]^m dominated so far, grown point by point (one pass, however many points)."""
+    front, the hypervolume as the share of the reference box [0, ref]^m dominated (so it
+    reads as a fraction, at most 1, whatever `ref`); `F` holds the feasible successful
+    points (minimisation) in evaluation order and `trials` their 0-based trial numbers.
+    Not `exact`: the share of the seeded samples of the box dominated so far, grown point
+    by point (one pass, however many points)."""
     R = np.full(F.shape[1], ref)
     N = normalise(F, lower, upper) if len(F) else F
     front = np.zeros((0, F.shape[1]))
@@ -143,10 +177,10 @@ def hv_curve(
             continue
         front = np.vstack([front[~np.all(point <= front, axis=1)], point])
         if samples is None or covered is None:
-            hv = hypervolume(front, R)
+            hv = hypervolume(front, R) / ref ** len(R)
         else:
             covered |= np.all(point <= samples, axis=1)
-            hv = float(covered.mean() * ref ** len(R))
+            hv = float(covered.mean())
         if hv > curve[-1][1]:
             curve.append([int(trial) + 1, float(hv)])
     return curve
@@ -209,9 +243,9 @@ def run_payload(
             R = np.full(m, ref)
             N = normalise(T, lower, upper)
             true_hv = (
-                hypervolume(N, R)
+                hypervolume(N, R) / ref**m
                 if exact
-                else float(dominated(N, hv_samples(np.zeros(m), R)).mean() * ref**m)
+                else float(dominated(N, hv_samples(np.zeros(m), R)).mean())
             )
     # Results.summary()'s figures, from what is computed here already (the true front is dear)
     summary: dict[str, Any] = {
@@ -265,6 +299,7 @@ def report_payload(
     payloads = [run_payload(r, n, b, pictures, provenances) for r, n, b in zip(runs, names, bounds)]
     data = {
         "runs": payloads,
+        "zoom": zoom_floors(payloads),
         "provenance": provenances.records,
         "generated": {
             "hwnas": __version__,

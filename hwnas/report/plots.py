@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hwnas._io import atomic_path
+from hwnas.report.data import zoom_floor, zoom_floors
 from hwnas.trial import FAILED, INFEASIBLE, OK
 
 if TYPE_CHECKING:
@@ -39,25 +41,25 @@ def plot_front(run: Results, path: str | Path) -> Path:
     else:
         x, y = _axes(run)
         true = run.true_front()
-        ok = frame[frame["status"] == OK]
-        y_floor = _floor(run, y, ok)
-        clip = (lambda s: s.clip(lower=y_floor)) if y_floor is not None else (lambda s: s)
+        y_floor = _floor(run, y, frame, front)
+        below = frame[y].lt(y_floor if y_floor is not None else -math.inf)
         if true is not None and not true.empty:
             t = true.sort_values(x)
-            ax.step(t[x], clip(t[y]), where="post", color="0.6", lw=1.2, label="true front (table)")
+            lift = t[y].clip(lower=y_floor) if y_floor is not None else t[y]
+            ax.step(t[x], lift, where="post", color="0.6", lw=1.2, label="true front (table)")
         styles: tuple[tuple[str, dict[str, Any]], ...] = (
             (OK, {"c": "tab:blue", "alpha": 0.35}),
             (INFEASIBLE, {"c": "tab:red", "alpha": 0.35, "marker": "x"}),
         )
         for status, style in styles:
-            part = frame[frame["status"] == status]
+            part = frame[(frame["status"] == status) & ~below]
             if not part.empty:
-                ax.scatter(part[x], clip(part[y]), s=12, label=f"{status} ({len(part)})", **style)
+                ax.scatter(part[x], part[y], s=12, label=f"{status} ({len(part)})", **style)
         if not front.empty:
             f = front.sort_values(x)
             ax.plot(
                 f[x],
-                clip(f[y]),
+                f[y].clip(lower=y_floor) if y_floor is not None else f[y],
                 "o-",
                 c="tab:orange",
                 ms=5,
@@ -66,9 +68,7 @@ def plot_front(run: Results, path: str | Path) -> Path:
                 label=f"found front ({len(front)})",
             )
         if y_floor is not None:
-            below = int((frame[y] < y_floor).sum())
-            ax.set_ylim(bottom=y_floor - 0.02 * (ok[y].max() - y_floor))
-            _note_floor(ax, f"{below} evaluated point(s) below {y_floor:.3g} drawn at the axis")
+            _at_edge(ax, frame[below][x].tolist(), y_floor)
         for c in run.constraints:
             if c.metric.name == x:
                 ax.axvline(c.bound, ls="--", c="tab:red", lw=1, label=f"constraint {c.spec}")
@@ -100,41 +100,42 @@ def _axes(run: Results) -> tuple[str, str]:
     return objectives[0].metric.name, objectives[1].metric.name
 
 
-def _floor(run: Results, y: str, ok: pd.DataFrame) -> float | None:
-    """Lower y limit that keeps a few far outliers (e.g. NB201 cells at chance accuracy)
-    from squashing the front; None when nothing is that far out."""
-    if ok.empty or not any(o.metric.name == y and o.direction == "max" for o in run.objectives):
+def _floor(run: Results, y: str, frame: pd.DataFrame, front: pd.DataFrame) -> float | None:
+    """Where a maximised y axis starts (`zoom_floor`), or None."""
+    if front.empty or not any(o.metric.name == y and o.direction == "max" for o in run.objectives):
         return None
-    return outlier_floor(ok[y].dropna().tolist())
+    return zoom_floor(front[y].dropna().tolist(), frame[y].dropna().tolist())
 
 
-def outlier_floor(values: list[float]) -> float | None:
-    """The 5% quantile of `values` when the lowest values lie more than three times the
-    spread above it away (a few far outliers, e.g. NB201 cells at chance accuracy, that
-    would squash a maximised axis); None otherwise."""
-    if len(values) < 20:
-        return None
-    values = sorted(values)
-    lo, q05, hi = values[0], values[len(values) // 20], values[-1]
-    return float(q05) if hi - lo > 3 * (hi - q05) else None
-
-
-def _note_floor(ax: Any, text: str) -> None:
-    ax.annotate(
-        text,
-        xy=(0.99, 0.01),
-        xycoords="axes fraction",
-        ha="right",
-        va="bottom",
-        fontsize=7,
-        color="0.4",
+def _at_edge(ax: Any, xs: list[float], floor: float) -> None:
+    """Start the y axis at `floor` and mark the points below it on the bottom edge (their
+    x kept), with their count in the legend."""
+    ax.set_ylim(bottom=floor)
+    ax.scatter(
+        xs,
+        [floor] * len(xs),
+        marker="v",
+        s=24,
+        c="0.35",
+        clip_on=False,
+        zorder=5,
+        label=f"{len(xs)} below {floor:.3g}, on the edge",
     )
 
 
 def _label(run: Results, name: str) -> str:
+    """The metric, its unit (from its provenance) and which way is better."""
     direction = next((o.direction for o in run.objectives if o.metric.name == name), None)
     arrow = {"min": " (lower is better)", "max": " (higher is better)"}.get(direction or "", "")
-    return name + arrow
+    unit = next(
+        (
+            str(r.provenance[name]["unit"])
+            for r in run.rows
+            if isinstance((r.provenance or {}).get(name), dict) and "unit" in r.provenance[name]
+        ),
+        "",
+    )
+    return name + (f" ({unit})" if unit else "") + arrow
 
 
 #: the HTML report's colours, so the static figures match it
@@ -187,6 +188,8 @@ def front_figure(data: dict[str, Any], x: str, y: str) -> Any:
 
     runs = data["runs"]
     single = len(runs) == 1
+    floor = zoom_floors(runs).get(y)
+    edge: list[float] = []
     fig, ax = plt.subplots(figsize=(7.2, 4.8), dpi=150)
     seen: set[str] = set()
     for r, run in enumerate(runs):
@@ -205,7 +208,7 @@ def front_figure(data: dict[str, Any], x: str, y: str) -> Any:
             )
             if pts:
                 label = "true front (table)" + ("" if single else f", {run['name']}")
-                tx, ty = [p[0] for p in pts], [p[1] for p in pts]
+                tx, ty = [p[0] for p in pts], [_lift(p[1], floor) for p in pts]
                 if two:
                     sx, sy = _stairs(tx, ty, pair[x] == "max")
                     ax.plot(sx, sy, ls="--", lw=1.2, c="#6b7280", zorder=1)
@@ -230,6 +233,9 @@ def front_figure(data: dict[str, Any], x: str, y: str) -> Any:
         for p in run["points"]:
             vx, vy = p["m"].get(x), p["m"].get(y)
             if vx is None or vy is None:
+                continue
+            if floor is not None and vy < floor:
+                edge.append(vx)
                 continue
             groups["front" if p["f"] else p["s"]].append((vx, vy))
         styles: dict[str, dict[str, Any]] = {
@@ -260,9 +266,13 @@ def front_figure(data: dict[str, Any], x: str, y: str) -> Any:
                 label=f"{prefix}{names[kind]} ({len(pts)})",
                 **styles[kind],
             )
-        if two and len(groups["front"]) > 1:
-            f = sorted(groups["front"])
-            sx, sy = _stairs([p[0] for p in f], [p[1] for p in f], pair[x] == "max")
+        front = sorted(
+            (p["m"][x], _lift(p["m"][y], floor))
+            for p in run["points"]
+            if p["f"] and p["m"].get(x) is not None and p["m"].get(y) is not None
+        )
+        if two and len(front) > 1:
+            sx, sy = _stairs([p[0] for p in front], [p[1] for p in front], pair[x] == "max")
             ax.plot(sx, sy, c=colour or "#ea580c", lw=1.6, zorder=3)
     drawn: set[str] = set()
     for run in runs:
@@ -272,7 +282,8 @@ def front_figure(data: dict[str, Any], x: str, y: str) -> Any:
             drawn.add(c["spec"])
             line = ax.axvline if c["metric"] == x else ax.axhline
             line(c["bound"], ls="--", c="#dc2626", lw=1.2, label=f"constraint {c['spec']}")
-    _cut_far_outliers(ax, data, y)
+    if floor is not None:
+        _at_edge(ax, edge, floor)
     ax.set_xlabel(_axis_label(data, x))
     ax.set_ylabel(_axis_label(data, y))
     if single:
@@ -290,21 +301,9 @@ def front_figure(data: dict[str, Any], x: str, y: str) -> Any:
     return fig
 
 
-def _cut_far_outliers(ax: Any, data: dict[str, Any], y: str) -> None:
-    """Start a maximised y axis at the 5% quantile of the evaluated values when a few far
-    outliers (NB201 cells at chance accuracy) would squash the rest, saying how many points
-    it leaves out; the HTML report shows everything and zooms instead."""
-    if not any(
-        o["metric"] == y and o["direction"] == "max" for r in data["runs"] for o in r["objectives"]
-    ):
-        return
-    values = [p["m"][y] for r in data["runs"] for p in r["points"] if p["m"].get(y) is not None]
-    floor = outlier_floor(values)
-    if floor is None:
-        return
-    below = sum(v < floor for v in values)
-    ax.set_ylim(bottom=floor - 0.03 * (max(values) - floor))
-    _note_floor(ax, f"{below} evaluated point(s) below {floor:.3g} not shown")
+def _lift(value: float, floor: float | None) -> float:
+    """A value drawn no lower than the axis's floor (a line reaching the edge)."""
+    return value if floor is None else max(value, floor)
 
 
 def hypervolume_figure(data: dict[str, Any]) -> Any:
@@ -331,8 +330,8 @@ def hypervolume_figure(data: dict[str, Any]) -> Any:
             ax.axhline(true, ls="--", c="#6b7280", lw=1.2, label=label)
     hows = sorted({run["hv"]["how"] for run in runs})
     ax.set_xlabel("evaluations")
-    ax.set_ylabel("hypervolume (normalised)")
-    ax.set_title("normalised " + "; ".join(hows), fontsize=9)
+    ax.set_ylabel("hypervolume (share of the reference box)")
+    ax.set_title("objectives min-max normalised " + "; ".join(hows), fontsize=9)
     ax.grid(alpha=0.3)
     _legend(ax, fontsize=8, loc="lower right")
     fig.tight_layout()

@@ -8,7 +8,10 @@
   var PALETTE = ["#2563eb", "#ea580c", "#16a34a", "#9333ea", "#db2777", "#0891b2", "#ca8a04", "#475569"];
   var SINGLE = RUNS.length === 1;
   var TRIAL = "#evaluation";  // pseudo-metric: the evaluation number (no metric name starts with #)
-  var state = { x: null, y: null, hidden: {}, pinned: null };
+  var state = { x: null, y: null, hidden: {}, pinned: null, all: false };
+  // where a maximised axis starts by default (hwnas.report.data.zoom_floor): the found
+  // front's band fills the plot; points below it are marked on the bottom edge
+  var ZOOM = DATA.zoom || {};
 
   function el(tag, attrs, text) {
     var node = document.createElement(tag);
@@ -239,7 +242,11 @@
       });
     });
     lines.forEach(function (c) { (c.metric === state.x ? xs : ys).push(c.bound); });
+    var floor = state.zoom || state.all || !(state.y in ZOOM) ? null : ZOOM[state.y];
+    if (floor !== null) ys = ys.filter(function (v) { return v >= floor; });
     var xd = state.zoom ? state.zoom.x : extent(xs, 0.04), yd = state.zoom ? state.zoom.y : extent(ys, 0.05);
+    if (floor !== null) yd[0] = floor;
+    var below = 0;
     var s = frame(svg, W, H, M, xd, yd, label(state.x), label(state.y));
     zoomable(svg, W, H, M, xd, yd);
     var clipId = "plot-area";
@@ -285,7 +292,16 @@
       var g = sv("g", { class: "series " + ser.kind, "data-series": ser.id });
       pts[ser.id].forEach(function (p) {
         var X = s.x(p[0]), Y = s.y(p[1]), q = p[2], node;
-        if (ser.kind === "true") {
+        var edge = floor !== null && p[1] < floor;
+        if (edge) Y = H - M.b;
+        if (edge && ser.kind !== "true") {
+          below += 1;
+          node = sv("path", { d: "M" + (X - 4.5) + "," + (Y - 8) + "h9l-4.5,8z", fill: ser.kind === "failed" ? "#9ca3af" : ser.colour, "fill-opacity": 0.8 });
+          node.setAttribute("class", "pt edge");
+          node.setAttribute("data-run", q.run);
+          node.setAttribute("data-idx", q.idx);
+          node.setAttribute("pointer-events", "all");
+        } else if (ser.kind === "true") {
           node = sv("circle", { class: "tf", cx: X, cy: Y, r: 3, fill: "#fff", stroke: ser.colour, "stroke-width": 1.2 });
           node.addEventListener("mouseenter", function (ev) { showTip(ev, { run: ser.run, tf: q }); });
           node.addEventListener("mouseleave", hideTip);
@@ -322,10 +338,10 @@
     host.appendChild(svg);
     state.scale = s;
     markPinned();
-    drawLegend(pts);
+    drawLegend(pts, below, floor);
   }
 
-  function drawLegend(pts) {
+  function drawLegend(pts, below, floor) {
     var box = document.getElementById("legend");
     box.textContent = "";
     SERIES.forEach(function (ser) {
@@ -346,6 +362,17 @@
       b.addEventListener("click", function () { state.hidden[ser.id] = !state.hidden[ser.id]; drawFront(); });
       box.appendChild(b);
     });
+    if (below) {
+      var edge = el("span", { class: "plain", id: "edge-note" }, "\u25bc " + below + " point" + (below === 1 ? "" : "s") + " below " + fmt(floor) + " on the bottom edge");
+      var all = el("button", { type: "button", id: "show-all" }, "show all");
+      all.addEventListener("click", function () { state.all = true; drawFront(); });
+      box.appendChild(edge);
+      box.appendChild(all);
+    } else if (state.all && !state.zoom && state.y in ZOOM) {
+      var front = el("button", { type: "button", id: "zoom-front" }, "zoom to the front");
+      front.addEventListener("click", function () { state.all = false; drawFront(); });
+      box.appendChild(front);
+    }
     if (state.zoom) {
       var z = el("button", { type: "button", id: "zoom-reset" }, "\u21ba zoom out");
       z.addEventListener("click", function () { state.zoom = null; drawFront(); });
@@ -467,7 +494,7 @@
       if (run.hv.true !== null) ys.push(run.hv.true);
     });
     var xd = [0, Math.max.apply(null, xs) || 1], yd = extent(ys, 0.06);
-    var s = frame(svg, W, H, M, xd, yd, "evaluations", "hypervolume (normalised)");
+    var s = frame(svg, W, H, M, xd, yd, "evaluations", "hypervolume (share of the reference box)");
     var seen = {}, legend = [];
     RUNS.forEach(function (run, r) {
       var c = SINGLE ? "#2563eb" : runColour(r);
@@ -509,7 +536,7 @@
     RUNS.forEach(function (run) { if (hows.indexOf(run.hv.how) < 0) hows.push(run.hv.how); });
     document.getElementById("hv-note").textContent =
       "Hypervolume of the feasible found front after each evaluation (higher is better), every objective min-max normalised " +
-      hows.join("; ") + "." +
+      hows.join("; ") + ", as the share of the box between the ideal point and the reference point that the front dominates (1 is all of it)." +
       (RUNS.some(function (r) { return r.hv.true !== null; }) ? " The dashed line is the true front's hypervolume, from the table." : "");
   }
 

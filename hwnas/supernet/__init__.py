@@ -168,6 +168,7 @@ def evaluate_subnet(
         "images_evaluated": len(part),
         "subset": "class-stratified, drawn with the split seed" if subset else "whole split",
         "metric": "top-1 %",
+        "unit": "%",  # what the report's and pareto.png's accuracy axis reads as its unit
     }
 
 

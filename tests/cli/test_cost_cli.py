@@ -187,11 +187,50 @@ def test_targets_lists_table_devices_and_local_targets_by_space() -> None:
     assert "roofline:rpi4" in mbv3.output and "roofline:rpi4" not in fbnet.output
 
 
+def _also(args: list[str]) -> str:
+    """The line after `hwnas targets`' table: the target forms that take a file."""
+    result = runner.invoke(app, ["targets", *args])
+    assert result.exit_code == 0, result.output
+    return " ".join(result.output.rsplit("┘", 1)[-1].split())
+
+
+def test_targets_advertises_a_profile_only_where_hwnas_profile_can_make_one() -> None:
+    """`hwnas profile` needs a space that splits into layers (mbv3); nb201 and fbnet were
+    offered PROFILE.json all the same, and fbnet a roofline, which needs networks."""
+    profiled = "PROFILE.json (a per-layer latency table from `hwnas profile`, which profiles mbv3)"
+    assert profiled in _also([]) and profiled in _also(["--space", "mbv3"])
+    calibrated = (
+        "PREDICTOR.json (a few-shot latency predictor for your device from `hwnas calibrate`)"
+    )
+    nb201 = _also(["--space", "nb201"])
+    assert nb201 == f"Also: roofline:SPEC.json (your device spec) and {calibrated}."
+    fbnet = _also(["--space", "fbnet"])
+    assert fbnet == f"Also: {calibrated}."  # no roofline (no networks), no profile
+
+
+@pytest.mark.parametrize("space", ["nb201", "fbnet"])
+def test_profile_of_a_space_without_layers_names_the_ones_with(space: str) -> None:
+    result = runner.invoke(app, ["profile", "--space", space, "--out", "never.json"])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"error: space {space!r} does not split into layers, so it cannot be profiled into a "
+        "lookup table (spaces that can: mbv3)"
+    )
+
+
 def test_measure_shows_the_spread_and_warns_when_noisy_or_busy(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """`measure` printed 4.13 ms, then 2.46 ms on a rerun, and only --json said noisy."""
     import hwnas.cli._cost as cost_cli
 
-    prov = {"iqr_ms": 1.1, "rel_iqr": 0.78, "noisy": True, "load_1min": 6.5, "cpus": 2}
+    prov = {
+        "iqr_ms": 1.1,
+        "rel_iqr": 0.78,
+        "noisy": True,
+        "load_1min": 6.5,
+        "cpus": 2,
+        "drift": 0.31,
+        "blocks": 7,
+    }
     result = {"space": "nb201", "dataset": "cifar10", "latency_ms": 1.44}
     monkeypatch.setattr(
         cost_cli, "measure_arch", lambda *a: {**result, "provenance": {"latency": prov}}
@@ -201,6 +240,7 @@ def test_measure_shows_the_spread_and_warns_when_noisy_or_busy(monkeypatch) -> N
     )
     assert out.exit_code == 0, out.output
     assert "78% of the median" in out.stdout and "noisy" in out.stdout
+    assert "drift 31%" in out.stdout
     assert "warning: latency: noisy" in out.stderr and "load 6.5 on 2" in out.stderr
     quiet = {**prov, "rel_iqr": 0.02, "iqr_ms": 0.03, "noisy": False, "load_1min": 0.4}
     monkeypatch.setattr(

@@ -266,7 +266,9 @@ def test_measurements_to_one_agent_are_serialised_on_the_client(device: Callable
     archs = nb201_archs(4, seed=1)
     measured: list[hwnas.Measurement] = []
     threads = [
-        threading.Thread(target=lambda s=s, i=i: measured.extend(s.evaluate(archs[2 * i : 2 * i + 2])))
+        threading.Thread(
+            target=lambda s=s, i=i: measured.extend(s.evaluate(archs[2 * i : 2 * i + 2]))
+        )
         for i, s in enumerate(sources)
     ]
     for t in threads:

@@ -5,6 +5,7 @@ test runs the checks, each a function that names what it checks."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
@@ -118,11 +119,64 @@ def check_a_device_no_node_owns_is_a_clear_error(tmp_path: Path) -> None:
         s.optimize()
 
 
-def test_ray_executor(cluster: None, tmp_path: Path) -> None:
+def check_a_joined_cluster_is_named(caplog: pytest.LogCaptureFixture) -> None:
+    """A cluster hwnas did not start is said (on stderr, through logging's last resort):
+    its address, its nodes and the hwnas version they run."""
+    executor = make_executor("ray", workers=2)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="hwnas.executors.ray_cluster"):
+        hwnas.Study(budget=2, seed=1, executor=executor).optimize()
+    address = ray.get_runtime_context().gcs_address
+    said = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(said) == 1, said
+    assert said[0].startswith(
+        f"joined the Ray cluster at {address}, hwnas {hwnas.__version__} on its 1 node: "
+    )
+    assert said[0].endswith("(2 CPUs, device:testdev)")
+    assert executor.cluster is not None and not executor.cluster.started  # type: ignore[attr-defined]
+
+
+def check_another_hwnas_version_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node whose hwnas differs from the driver's stops the run before any evaluation:
+    an `error:` line and exit code 2 (the driver pretends to be another version)."""
+    from typer.testing import CliRunner
+
+    from hwnas.cli import app
+
+    monkeypatch.setattr("hwnas._version.__version__", "0.0.0-other")
+    run = tmp_path / "other-version"
+    args = ["search", "--executor", "ray", "--workers", "2", "--budget", "2", "--out", str(run)]
+    result = CliRunner().invoke(app, args)
+    monkeypatch.undo()
+    assert result.exit_code == 2, result.output
+    assert "runs another hwnas than this driver (0.0.0-other)" in result.output
+    assert f"has hwnas {hwnas.__version__}" in result.output
+    assert "Traceback" not in result.output
+    assert len(hwnas.load_results(run).rows) == 0
+
+
+def check_a_plugin_workers_cannot_resolve_stops_the_run(tmp_path: Path) -> None:
+    """As the process pool does: one clear error before the first evaluation, not a budget
+    of failed evaluations."""
+    s = study(tmp_path / "unresolvable", "slow", imports=["hwnas_plugin_workers_lack"])
+    with pytest.raises(HwnasError, match=r"a Ray worker on .* could not resolve the study: "):
+        s.optimize()
+    assert len(s.ledger) == 0
+
+
+def test_ray_executor(
+    cluster: None,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     check_same_seed_same_evaluations_as_in_process()
     check_exceptions_and_worker_deaths_are_recorded(tmp_path)
     check_device_tasks_use_the_device_resource_one_at_a_time(tmp_path)
     check_a_device_no_node_owns_is_a_clear_error(tmp_path)
+    check_a_joined_cluster_is_named(caplog)
+    check_another_hwnas_version_is_refused(tmp_path, monkeypatch)
+    check_a_plugin_workers_cannot_resolve_stops_the_run(tmp_path)
 
 
 def test_unreachable_cluster_fails_before_the_run_directory_exists(tmp_path: Path) -> None:

@@ -103,6 +103,33 @@ def test_front_and_hypervolume_render(page: Any, nb201_run: Path, tmp_path: Path
     assert shot.stat().st_size > 10_000
 
 
+def test_the_accuracy_axis_zooms_to_the_front_and_counts_what_lies_below(
+    page: Any, nb201_run: Path
+) -> None:
+    """NB201's chance-accuracy cells used to stretch the axis down to 10%: by default it
+    starts just below the found front's band, the points under it sit on the bottom edge
+    as triangles (still hoverable), the legend counts them, and "show all" zooms out."""
+    data = _open(page, nb201_run / "report.html")
+    floor = data["zoom"]["accuracy"]
+    points = data["runs"][0]["points"]
+    below = sum(p["m"]["accuracy"] is not None and p["m"]["accuracy"] < floor for p in points)
+    assert 80 < floor < 85 and below > 0  # the run holds cells at chance accuracy
+    ticks = page.locator("#front-svg .axis text[text-anchor='end']").all_text_contents()
+    assert min(float(t) for t in ticks) >= floor
+    assert page.locator("#front-svg .pt.edge").count() == below
+    assert (
+        page.inner_text("#edge-note")
+        == f"\u25bc {below} points below {floor:.5g} on the bottom edge"
+    )
+    page.click("#show-all")
+    ticks = page.locator("#front-svg .axis text[text-anchor='end']").all_text_contents()
+    assert min(float(t) for t in ticks) < 20
+    assert page.locator("#front-svg .pt.edge").count() == 0
+    assert page.locator("#edge-note").count() == 0
+    page.click("#zoom-front")
+    assert page.locator("#front-svg .pt.edge").count() == below
+
+
 def test_hover_and_click_show_architecture_and_provenance(
     page: Any, nb201_run: Path, tmp_path: Path
 ) -> None:

@@ -70,6 +70,7 @@ def test_search_with_supernet_quality_and_resume_checks_data(
     assert frame["accuracy"].between(0, 100).all()
     prov = next(iter(study.ledger.rows()))["provenance"]["accuracy"]
     assert prov["kind"] == "supernet" and prov["split_evaluated"] == "val"
+    assert prov["unit"] == "%"  # the report's accuracy axis reads "accuracy (%)"
     assert prov["data"] == data and prov["calibration"]["images"] == 40
     assert json.loads((run / "config.json").read_text())["config"]["data"] == data
     with pytest.raises(ConfigConflictError, match="data: .* -> 'fashion-mnist'"):
