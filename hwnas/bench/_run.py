@@ -4,6 +4,11 @@ budget-agnostic), so one run serves every budget. Runs go to parallel processes.
 
 from __future__ import annotations
 
+import ctypes
+import os
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -16,6 +21,9 @@ from hwnas.bench._indicators import indicators
 from hwnas.bench._oracle import BudgetSpent, Evaluator
 from hwnas.bench._tasks import Task, context
 from hwnas.errors import SpecError
+
+#: prctl(2) option: the signal this process gets when its parent dies (linux/prctl.h)
+_PR_SET_PDEATHSIG = 1
 
 
 def _run_strategy(name: str, options: dict[str, Any]) -> Callable[[Evaluator, int], None]:
@@ -123,13 +131,39 @@ def run_one(
     return result
 
 
-def _one_blas_thread() -> None:
-    """Worker initializer: the runs are the parallelism; BLAS threads would only fight."""
+def _worker_init(driver: int) -> None:
+    """Worker initializer: die with the driver, and one BLAS thread (the runs are the
+    parallelism; BLAS threads would only fight)."""
+    _die_with(driver)
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
         return
     threadpool_limits(1)
+
+
+def _die_with(driver: int) -> None:
+    """End this worker when the process `driver` ends. A killed bench left its workers
+    running forever: a forked worker holds the task queue's write end itself, so it never
+    sees the queue close. Linux: the kernel's parent-death signal; elsewhere (or if it is
+    refused) a daemon thread that watches the parent."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+        if armed:
+            if os.getppid() != driver:  # the driver died before the signal was armed
+                os._exit(1)
+            return
+
+    def watch() -> None:
+        while os.getppid() == driver:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="hwnas-bench-watchdog", daemon=True).start()
 
 
 def _job(args: tuple[str, Task, int, tuple[int, ...]]) -> RunResult:
@@ -175,7 +209,9 @@ def _results(
     import multiprocessing
 
     ctx = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_one_blas_thread) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=ctx, initializer=_worker_init, initargs=(os.getpid(),)
+    ) as pool:
         futures = {pool.submit(_job, job): tag for tag, job in zip(tags, jobs)}
         for future in as_completed(futures):
             yield futures[future], future.result()

@@ -127,3 +127,60 @@ def test_cli_bench_writes_table_and_plot(cli, tmp_path: Path) -> None:  # type: 
     assert (tmp_path / "b" / "hv_gap.png").stat().st_size > 0
     bad = cli("bench", "--task", "cifar10:fpga", "--method", "nope", "--seeds", "1")
     assert bad.returncode == 2 and "unknown strategy or baseline" in bad.stderr
+
+
+def _children(pid: int) -> list[int]:
+    """The live child processes of `pid`, read from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # ended while listing
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_pool_workers_die_with_a_killed_driver(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "hwnas", "bench", "--task", "cifar10:pixel3", "--method",
+         "random", "--seeds", "2000", "--budget", "50", "--workers", "2", "--out",
+         str(tmp_path / "b")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while len(workers := _children(driver.pid)) < 2 and time.monotonic() < deadline:
+            assert driver.poll() is None, "the bench ended before its workers were seen"
+            time.sleep(0.1)
+        assert len(workers) >= 2
+        time.sleep(0.5)  # the workers are past their initializer and running
+        os.kill(driver.pid, signal.SIGKILL)
+        driver.wait()
+        deadline = time.monotonic() + 10
+        while any(map(_alive, workers)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        survivors = [w for w in workers if _alive(w)]
+        for pid in survivors:  # do not leave them behind even when the test fails
+            os.kill(pid, signal.SIGKILL)
+        assert not survivors, f"pool workers {survivors} outlived the killed driver"
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            driver.wait()
