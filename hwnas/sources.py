@@ -5,7 +5,7 @@ provenance. It sits below every plugin, so a plugin never imports the resolver a
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +16,8 @@ from hwnas.spaces import SearchSpace
 
 #: Metrics that estimate the network's quality; all others are costs.
 QUALITY_METRICS: tuple[str, ...] = ("accuracy", "test_accuracy")
+#: How long work says how far it is: `progress(stage, done, total)` (the CLI draws a bar).
+StageProgress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,10 @@ class MetricSource:
     #: Python modules evaluating needs (optional dependencies such as torch): a study that
     #: uses the source refuses to start without them instead of failing every evaluation.
     requires: tuple[str, ...] = ()
+    #: Where long work inside an evaluation (a predictor scoring its training set) reports
+    #: how far it is; a study sets it on the sources it evaluates in its own process, so
+    #: that minutes of work are not silent. None: nobody listens.
+    progress: StageProgress | None = None
 
     def check(self) -> None:
         """Raise an `HwnasError` when evaluating cannot work here (a missing optional

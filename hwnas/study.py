@@ -32,7 +32,7 @@ from hwnas.executors import (
 from hwnas.ledger import LEDGER_FILE, Ledger, disk_full
 from hwnas.metrics import Constraint, Metric, Objective, parse_constraint, parse_objective
 from hwnas.results import Results, load_results, read_ledger, start_time
-from hwnas.sources import EvalContext, MetricSource, check_requirements
+from hwnas.sources import EvalContext, MetricSource, StageProgress, check_requirements
 from hwnas.spaces import Architecture, SearchSpace
 from hwnas.strategies import Problem, Strategy, make_strategy
 from hwnas.trial import Trial
@@ -249,20 +249,27 @@ class Study:
         self,
         progress: Callable[[int, int], None] | None = None,
         callbacks: Sequence[Callback] = (),
+        stages: StageProgress | None = None,
     ) -> Study:
         """Run (or continue) until the budget is spent or the space is exhausted, then call
         each of `callbacks` with the results (`hwnas.report.write_outputs` writes the run
-        directory's CSV, PNG and HTML files)."""
+        directory's CSV, PNG and HTML files). `progress(done, budget)` follows the
+        evaluations; `stages(stage, done, total)` the long work inside one evaluated in this
+        process (an accuracy predictor's training set: minutes before the first result)."""
         check_requirements(self.sources)
         strategy: Strategy = make_strategy(
             self.config.strategy, self.problem(), self.config.seed, self.config.strategy_options
         )
         recorded = self.ledger.trials(self.space)
+        for source in self.sources.values():
+            source.progress = stages
         self.executor.open(self._job())
         try:
             self._loop(strategy, recorded, progress)
         finally:
             self.executor.close()
+            for source in self.sources.values():
+                source.progress = None
         if callbacks:
             results = self.results()
             for callback in callbacks:

@@ -106,6 +106,19 @@ def progress_bar(stream: Console | None = None) -> Any:
     )
 
 
+def stage_reporter(bar: Any) -> Callable[[str, int, int], None]:
+    """A `progress(stage, done, total)` callback for the library (profiling, a predictor's
+    training, validation) drawn on `bar`: one task per stage, added when first reported."""
+    tasks: dict[str, Any] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total)
+        bar.update(tasks[stage], completed=done, total=total)
+
+    return report
+
+
 def _duration(seconds: float) -> str:
     seconds = round(seconds)
     if seconds < 60:

@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from hwnas.cli._app import app, console, err_console, friendly
+from hwnas.cli._app import app, console, err_console, friendly, progress_bar
 from hwnas.errors import HwnasError, SpecError
 from hwnas.report.console import plural
 
@@ -78,7 +78,10 @@ def read_measurements(path: Path, space: Any) -> tuple[list[Any], list[float]]:
 
 
 def measure_design(space: Any, dataset: str, target: str, archs: Sequence[Any]) -> list[float]:
-    """Latencies of `archs` through any target (`local-cpu`, a remote device, ...)."""
+    """Latencies of `archs` through any target (`local-cpu`, a remote device, ...), in the
+    measurement protocol's chunks (a local target interleaves within one, as in a single
+    call) so that a bar can say how far it is."""
+    from hwnas.cost.measure import MeasureConfig
     from hwnas.evaluation import resolve_metric
     from hwnas.metrics import parse_metric
     from hwnas.sources import EvalContext, check_requirements
@@ -86,7 +89,14 @@ def measure_design(space: Any, dataset: str, target: str, archs: Sequence[Any]) 
     name = target if target.startswith("latency@") else f"latency@{target}"
     source = resolve_metric(EvalContext(space, dataset), parse_metric(name))
     check_requirements({name: source})
-    return [m.value for m in source.evaluate(list(archs))]
+    values: list[float] = []
+    chunk = MeasureConfig().chunk
+    with progress_bar() as bar:
+        task = bar.add_task(f"measuring on {target}", total=len(archs))
+        for start in range(0, len(archs), chunk):
+            values += [m.value for m in source.evaluate(list(archs[start : start + chunk]))]
+            bar.update(task, completed=len(values))
+    return values
 
 
 def _write_design(path: Path, archs: Sequence[Any], values: Sequence[float] | None) -> None:

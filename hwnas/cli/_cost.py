@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from hwnas.cli._app import app, console, err_console, friendly, progress_bar
+from hwnas.cli._app import app, console, err_console, friendly, progress_bar, stage_reporter
 from hwnas.errors import HwnasError
 from hwnas.report.console import plural
 
@@ -195,13 +195,6 @@ def profile(
 
     ds = _dataset(get_space(space), dataset)
     with progress_bar() as bar:
-        tasks: dict[str, Any] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
         predictor = run_profile(
             space,
             ds,
@@ -212,7 +205,7 @@ def profile(
             net_repeats,
             restrict=parse_restrict(restrict or []) or None,
             statistic=statistic,
-            progress=progress,
+            progress=stage_reporter(bar),
             reference=reference,
         )
     predictor.save(out)
@@ -239,7 +232,8 @@ def validate_cost(
     """Measure held-out networks and compare them with the profile's predictions."""
     from hwnas.cost.validate import validate
 
-    report = validate(target, samples, seed, repeats)
+    with progress_bar() as bar:
+        report = validate(target, samples, seed, repeats, progress=stage_reporter(bar))
     if as_json:
         print(json.dumps(_json_safe(report), indent=1, sort_keys=True))
         return

@@ -14,7 +14,7 @@ from typing import Any
 import typer
 from rich.text import Text
 
-from hwnas.cli._app import app, console, err_console, friendly, progress_bar
+from hwnas.cli._app import app, console, err_console, friendly, progress_bar, stage_reporter
 from hwnas.errors import SpecError
 from hwnas.ledger import LEDGER_FILE
 from hwnas.report.console import plural
@@ -227,6 +227,7 @@ def _run(study: Any, quiet: bool) -> None:
             study.optimize(
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
                 callbacks=[write_outputs],
+                stages=stage_reporter(bar),
             )
         print_results(study.results(), console)
         console.print(

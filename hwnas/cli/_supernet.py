@@ -96,13 +96,16 @@ def eval_(
 
     if split not in ("val", "test"):
         raise SpecError(f"--split must be val or test, got {split!r}")
-    for a in arch:
-        acc, prov = evaluate_subnet(
-            checkpoint, a, split=split, data=data, calib_images=calib_images, device=device
-        )
-        if as_json:
-            console.print(json.dumps({"arch": prov["arch"], "accuracy": acc, "provenance": prov}),
-                          highlight=False, soft_wrap=True)  # fmt: skip
-        else:
-            console.print(f"{acc:.2f}%  {prov['arch']}  ({split}, {prov['images_evaluated']} images)",
-                          highlight=False, soft_wrap=True)  # fmt: skip
+    with progress_bar() as bar:
+        task = bar.add_task(f"evaluating subnets of {checkpoint.name}", total=len(arch))
+        for done, a in enumerate(arch, start=1):
+            acc, prov = evaluate_subnet(
+                checkpoint, a, split=split, data=data, calib_images=calib_images, device=device
+            )
+            if as_json:
+                console.print(json.dumps({"arch": prov["arch"], "accuracy": acc, "provenance": prov}),
+                              highlight=False, soft_wrap=True)  # fmt: skip
+            else:
+                console.print(f"{acc:.2f}%  {prov['arch']}  ({split}, {prov['images_evaluated']} images)",
+                              highlight=False, soft_wrap=True)  # fmt: skip
+            bar.update(task, completed=done)

@@ -6,7 +6,7 @@ sub-space and compares them with the predictions."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,13 @@ from typing import Any
 import numpy as np
 
 from hwnas.cost.lut import LatencyPredictor
-from hwnas.cost.measure import measure, measure_referenced, networks, statistic_of
+from hwnas.cost.measure import (
+    BlockTiming,
+    measure,
+    measure_referenced,
+    networks,
+    statistic_of,
+)
 from hwnas.cost.sampling import sample_archs
 from hwnas.cost.targets import measured_config
 from hwnas.errors import HwnasError
@@ -81,7 +87,13 @@ def noise_floor(repeats: Sequence[Sequence[float]], statistic: str = "median") -
     }
 
 
-def validate(path: str | Path, n: int = 30, seed: int = 12345, repeats: int = 11) -> dict[str, Any]:
+def validate(
+    path: str | Path,
+    n: int = 30,
+    seed: int = 12345,
+    repeats: int = 11,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, Any]:
     """Measure `n` held-out architectures (none used in fitting) and compare.
 
     The profile's reference network (for a schema-1 profile: its first training network) is
@@ -117,9 +129,18 @@ def validate(path: str | Path, n: int = 30, seed: int = 12345, repeats: int = 11
         ref_key, ref_then = "", math.nan
     referenced: dict[str, Any] = {}
     drift: dict[str, Any] = {}
+    # measured a chunk at a time (as `measure` does inside) so that progress can be told
+    chunks = [nets[i : i + cfg.chunk] for i in range(0, len(nets), cfg.chunk)]
+    timings: list[BlockTiming] = []
     if ref_key:
         (reference,) = networks(space, [space.parse(ref_key)], dataset)
-        timings, ref_ms = measure_referenced(nets, reference, cfg)
+        ref_ms: list[float] = []
+        for chunk in chunks:
+            chunk_timings, chunk_ref_ms = measure_referenced(chunk, reference, cfg)
+            timings += chunk_timings
+            ref_ms += chunk_ref_ms
+            if progress is not None:
+                progress("held-out networks", len(timings), len(nets))
         normalised = [t.ratio * ref_then for t in timings]
         referenced = {
             **error_report(predicted, normalised),
@@ -133,7 +154,10 @@ def validate(path: str | Path, n: int = 30, seed: int = 12345, repeats: int = 11
             "meaning": "the reference network's latency now over its latency at profiling",
         }
     else:
-        timings = measure(nets, cfg)
+        for chunk in chunks:
+            timings += measure(chunk, cfg)
+            if progress is not None:
+                progress("held-out networks", len(timings), len(nets))
     measured = [t.value for t in timings]
     return {
         "profile": str(path),

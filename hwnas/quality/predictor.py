@@ -18,7 +18,7 @@ from hwnas.errors import HwnasError, SetupError, SpecError
 from hwnas.metrics import Metric
 from hwnas.predictors.gbt import BoostedEnsemble
 from hwnas.quality import QualityEstimator, register_quality
-from hwnas.sources import EvalContext, Measurement, MetricSource
+from hwnas.sources import EvalContext, Measurement, MetricSource, StageProgress
 from hwnas.spaces import Architecture, SearchSpace
 
 DEFAULT_PROXIES: tuple[str, ...] = ("synflow", "params", "flops")
@@ -55,7 +55,9 @@ class ProxyFeaturizer:
         self._batch: Any = None
         self.provenance: dict[str, Any] = {}
 
-    def proxy_rows(self, archs: Sequence[Architecture]) -> np.ndarray:
+    def proxy_rows(
+        self, archs: Sequence[Architecture], progress: StageProgress | None = None
+    ) -> np.ndarray:
         from hwnas.quality.proxies import DATA_FREE, compute_proxies, default_data, proxy_batch
 
         if not self.proxies:
@@ -66,17 +68,22 @@ class ProxyFeaturizer:
                 self.batch_size, self.seed,
             )  # fmt: skip
             self.provenance["data"] = self._batch.provenance
-        for arch in archs:
+        stage = f"proxies ({'+'.join(self.proxies)})"
+        for done, arch in enumerate(archs, start=1):
             if arch.key not in self._cache:
                 values = compute_proxies(
                     self.space, arch, self.dataset, self.proxies, self._batch, self.seed
                 )
                 self._cache[arch.key] = [values[p] for p in self.proxies]
+            if progress is not None:
+                progress(stage, done, len(archs))
         return np.array([self._cache[a.key] for a in archs], dtype=np.float64)
 
-    def __call__(self, archs: Sequence[Architecture]) -> np.ndarray:
+    def __call__(
+        self, archs: Sequence[Architecture], progress: StageProgress | None = None
+    ) -> np.ndarray:
         blocks = [self.space.encode(archs, e) for e in self.encodings]
-        blocks.append(self.proxy_rows(archs))
+        blocks.append(self.proxy_rows(archs, progress))
         return np.concatenate(blocks, axis=1)
 
 
@@ -259,7 +266,9 @@ class PredictorSource(MetricSource):
     def _fit(self) -> ProxyPredictor:
         if self.model is None:
             archs, y, source = self._training_set()
-            self.model = ProxyPredictor(seed=self.options["seed"]).fit(self.featurizer(archs), y)
+            # scoring the training set is the long part (synflow over 100 networks: minutes)
+            X = self.featurizer(archs, self._report_training)
+            self.model = ProxyPredictor(seed=self.options["seed"]).fit(X, y)
             self.provenance = {
                 "kind": "predictor",
                 "model": "ensemble of 5 gradient-boosted trees (scikit-learn)",
@@ -270,6 +279,10 @@ class PredictorSource(MetricSource):
                 **self.featurizer.provenance,
             }
         return self.model
+
+    def _report_training(self, stage: str, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(f"training the accuracy predictor: {stage}", done, total)
 
     def evaluate(self, archs: Sequence[Any]) -> list[Measurement]:
         model = self._fit()
