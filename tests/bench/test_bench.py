@@ -184,3 +184,38 @@ def test_pool_workers_die_with_a_killed_driver(tmp_path: Path) -> None:
         if driver.poll() is None:
             driver.kill()
             driver.wait()
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="forks, reads /proc (Linux)")
+def test_the_portable_fallback_also_ends_an_orphaned_worker(tmp_path: Path) -> None:
+    """Where the parent-death signal is not available, the watchdog thread ends the worker."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pid_file = tmp_path / "worker.pid"
+    script = f"""
+import os, signal, sys, time
+from hwnas.bench import _run
+driver = os.getpid()
+if os.fork() == 0:
+    sys.platform = "other"  # as on a system without prctl
+    _run._die_with(driver)
+    open({str(pid_file)!r} + ".tmp", "w").write(str(os.getpid()))
+    os.replace({str(pid_file)!r} + ".tmp", {str(pid_file)!r})
+    time.sleep(60)
+    os._exit(0)
+while not os.path.exists({str(pid_file)!r}):
+    time.sleep(0.05)
+os.kill(driver, signal.SIGKILL)
+"""
+    subprocess.run([sys.executable, "-c", script], check=False, timeout=60)
+    worker = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if survived := _alive(worker):
+        os.kill(worker, signal.SIGKILL)  # do not leave it behind even when the test fails
+    assert not survived, "the orphaned worker outlived its driver"
