@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +152,18 @@ def load_dataset(spec: str) -> ImageDataset:
 list_datasets = DATASETS.names
 
 
+def data_classes(data: str | None) -> int | None:
+    """The number of classes of dataset spec `data` (None for None): the classifier width
+    of networks built for the user's data, which the catalogue cannot know for `folder:` or
+    `npz:` files. Loaded once per process per spec."""
+    return None if data is None else _classes(data)
+
+
+@lru_cache(maxsize=8)
+def _classes(data: str) -> int:
+    return load_dataset(data).num_classes
+
+
 def to_float_images(
     x: np.ndarray, channels: int, size: int, mean: float = 0.5, std: float = 0.25
 ) -> Any:
@@ -180,6 +193,7 @@ __all__ = [
     "ImageDataset",
     "Split",
     "check_labels",
+    "data_classes",
     "list_datasets",
     "load_dataset",
     "register_dataset",

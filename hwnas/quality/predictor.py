@@ -53,6 +53,8 @@ class ProxyFeaturizer:
         self.provenance: dict[str, Any] = {}
 
     def proxy_rows(self, archs: Sequence[Architecture]) -> np.ndarray:
+        from hwnas.datasets import data_classes
+        from hwnas.datasets.catalogue import head_classes
         from hwnas.quality.proxies import DATA_FREE, compute_proxies, default_data, proxy_batch
 
         if not self.proxies:
@@ -63,10 +65,13 @@ class ProxyFeaturizer:
                 self.batch_size, self.seed,
             )  # fmt: skip
             self.provenance["data"] = self._batch.provenance
+        # the networks follow the named data's classes (the default images stand in)
+        classes = data_classes(self.data)
+        self.provenance["classes"] = head_classes(self.dataset, classes)
         for arch in archs:
             if arch.key not in self._cache:
                 values = compute_proxies(
-                    self.space, arch, self.dataset, self.proxies, self._batch, self.seed
+                    self.space, arch, self.dataset, self.proxies, self._batch, self.seed, classes
                 )
                 self._cache[arch.key] = [values[p] for p in self.proxies]
         return np.array([self._cache[a.key] for a in archs], dtype=np.float64)
