@@ -62,8 +62,9 @@ def export_run(
     """Export the evaluation `pick` chooses (see `pick_evaluation`) into `out` (default
     RUN_DIR/export-trialN): model.onnx, weights.safetensors, model_card.md/json.
 
-    Weights: inherited from the supernet when the run's quality was `supernet:CKPT`, else
-    freshly initialised (seeded) and labelled untrained (`trained` once fine-tuned here).
+    Weights: inherited from the supernet when the run's quality was `supernet:CKPT` (its
+    classes are the checkpoint's), else freshly initialised (seeded) and labelled untrained
+    (`trained` once fine-tuned here), with the classes of `data` or else of the run's data.
     `finetune_epochs` > 0 trains them on
     `data` (a dataset spec, e.g. `digits`, `fashion-mnist`) with `hwnas.training.fit`;
     `data` alone evaluates the exported weights without training. Validation and test
@@ -89,8 +90,11 @@ def export_run(
     if checkpoint is not None:
         model, weights = supernet_weights(run, arch, checkpoint, data, device)
     else:
+        from hwnas.datasets import data_classes
+
+        # the head follows the data: the fine-tuning data's, else the data the run searched on
         torch.manual_seed(seed)
-        model = run.space.build(arch, dataset)
+        model = run.space.build(arch, dataset, data_classes(data or run.config.data))
         weights = {
             "kind": "untrained",
             "init": f"the space builder's initialisation after torch.manual_seed({seed})",
@@ -102,7 +106,7 @@ def export_run(
     accuracy: dict[str, Any] | None = None
     if data:
         accuracy, model = finetune(
-            model, data, shape, classes, finetune_epochs, train_config, seed, device, on_step
+            model, data, shape, finetune_epochs, train_config, seed, device, on_step
         )
         if finetune_epochs:
             # fresh weights trained here are no longer untrained
