@@ -8,7 +8,8 @@ from hwnas.cli._app import app
 
 # command modules register themselves on `app`, in the order `hwnas --help` lists them
 # isort: off
-from hwnas.cli import _search, _catalog, _report, _cost, _proxies, _bench, _export, _supernet  # noqa: F401
+from hwnas.cli import _search, _catalog, _report, _cost, _calibrate  # noqa: F401
+from hwnas.cli import _proxies, _bench, _export, _supernet  # noqa: F401
 # isort: on
 
 

@@ -63,7 +63,8 @@ def targets(
 
 def _file_forms(space: str | None, roofline: bool) -> str:
     """The target forms that take a file, as far as they apply to `space`: a roofline
-    needs networks it can count, a profile a space that splits into layers."""
+    needs networks it can count, a profile a space that splits into layers; a transfer
+    predictor from `hwnas calibrate` serves any space."""
     from hwnas.cost.profile import profilable_spaces
 
     layered = profilable_spaces()
@@ -73,12 +74,10 @@ def _file_forms(space: str | None, roofline: bool) -> str:
             "PROFILE.json (a per-layer latency table from `hwnas profile`, which profiles "
             f"{', '.join(layered)})"
         )
-    if forms:
-        return "Also: " + " and ".join(forms) + "."
-    return (
-        f"No file forms for {space}: roofline:SPEC.json needs networks it can count and "
-        f"PROFILE.json a space that splits into layers ({', '.join(layered)})."
+    forms.append(
+        "PREDICTOR.json (a few-shot latency predictor for your device from `hwnas calibrate`)"
     )
+    return "Also: " + " and ".join(forms) + "."
 
 
 @app.command()

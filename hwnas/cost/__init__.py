@@ -41,7 +41,13 @@ class Target:
 
 
 TARGETS: Registry[Target] = Registry(
-    "target", ("hwnas.tabular.nb201", "hwnas.tabular.fbnet", "hwnas.cost.targets")
+    "target",
+    (
+        "hwnas.tabular.nb201",
+        "hwnas.tabular.fbnet",
+        "hwnas.cost.targets",
+        "hwnas.cost.predictor_file",
+    ),
 )
 _RESOLVERS: list[tuple[str, Callable[[str], Target | None]]] = []
 #: (target name, space name) -> source factory, for a device published for several spaces

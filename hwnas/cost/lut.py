@@ -87,14 +87,13 @@ class LatencyPredictor:
 
     @classmethod
     def load(cls, path: str | Path) -> LatencyPredictor:
-        path = Path(path)
-        if reason := why_not_a_file(path):
-            raise HwnasError(f"latency profile {path} {reason} (make one: hwnas profile)")
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise SpecError(f"{path}: not valid JSON ({exc})") from None
-        if not isinstance(data, dict) or data.get("kind") != KIND:
+        """The profile at `path`; a missing, foreign or malformed file fails clearly."""
+        return cls.from_dict(read_predictor_file(path, "latency profile", "hwnas profile"), path)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], path: str | Path) -> LatencyPredictor:
+        """The predictor in a parsed profile file (checked)."""
+        if data.get("kind") != KIND:
             raise SpecError(f"{path}: not an hwnas latency profile (kind {KIND!r} expected)")
         if data.get("schema_version") not in READABLE_VERSIONS:
             raise SpecError(
@@ -118,6 +117,21 @@ class LatencyPredictor:
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise SpecError(f"{path}: malformed latency profile ({exc})") from None
         return cls(meta, lut, coef)
+
+
+def read_predictor_file(path: str | Path, what: str, make: str) -> dict[str, Any]:
+    """A predictor file's JSON object, read once; `what` it is and the command that `make`s
+    one go into the message when it is missing or not a JSON object."""
+    path = Path(path)
+    if reason := why_not_a_file(path):
+        raise HwnasError(f"{what} {path} {reason} (make one: {make})")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SpecError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"{path}: not a {what} (a JSON object expected)")
+    return data
 
 
 def fit_correction(

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from hwnas.cost import Target, register_target, register_target_resolver
@@ -301,17 +300,3 @@ class PredictedSource(MetricSource):
 
     def evaluate_one(self, arch: Architecture) -> Measurement:
         return Measurement(self.predictor.predict(arch), self.provenance)
-
-
-@register_target_resolver("FILE.json")
-def _profile(name: str) -> Target | None:
-    if not name.endswith(".json") or name.startswith("roofline:"):
-        return None
-    meta = LatencyPredictor.load(name).meta  # a missing or foreign file fails here, clearly
-    return ProfileTarget(
-        name,
-        f"latency predictor profiled on {meta.get('host')} ({meta.get('runtime')})",
-        str(Path(name)),
-        kind="predicted",
-        path=name,
-    )

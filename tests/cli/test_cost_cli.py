@@ -199,11 +199,13 @@ def test_targets_advertises_a_profile_only_where_hwnas_profile_can_make_one() ->
     offered PROFILE.json all the same, and fbnet a roofline, which needs networks."""
     profiled = "PROFILE.json (a per-layer latency table from `hwnas profile`, which profiles mbv3)"
     assert profiled in _also([]) and profiled in _also(["--space", "mbv3"])
+    calibrated = (
+        "PREDICTOR.json (a few-shot latency predictor for your device from `hwnas calibrate`)"
+    )
     nb201 = _also(["--space", "nb201"])
-    assert nb201 == "Also: roofline:SPEC.json (your device spec)."
+    assert nb201 == f"Also: roofline:SPEC.json (your device spec) and {calibrated}."
     fbnet = _also(["--space", "fbnet"])
-    assert "PROFILE.json a space that splits into layers (mbv3)" in fbnet
-    assert fbnet.startswith("No file forms for fbnet")
+    assert fbnet == f"Also: {calibrated}."  # no roofline (no networks), no profile
 
 
 @pytest.mark.parametrize("space", ["nb201", "fbnet"])
