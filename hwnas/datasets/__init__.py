@@ -154,9 +154,15 @@ list_datasets = DATASETS.names
 
 def data_classes(data: str | None) -> int | None:
     """The number of classes of dataset spec `data` (None for None): the classifier width
-    of networks built for the user's data, which the catalogue cannot know for `folder:` or
-    `npz:` files. Loaded once per process per spec."""
-    return None if data is None else _classes(data)
+    of networks built for the user's data. A catalogued dataset's loader keeps its
+    catalogue count, so that is read without loading; a `folder:` or `npz:` file is loaded
+    once per process per spec."""
+    if data is None:
+        return None
+    from hwnas.datasets.catalogue import CATALOGUE
+
+    name = data.partition(":")[0].strip()
+    return CATALOGUE[name].classes if name in CATALOGUE else _classes(data)
 
 
 @lru_cache(maxsize=8)

@@ -16,7 +16,7 @@ from hwnas.export._pick import Picked, pick_evaluation
 from hwnas.export._weights import finetune, supernet_checkpoint, supernet_weights
 from hwnas.export._write import onnx_checked, safetensors_bytes, write_files
 from hwnas.models.onnx import OPSET
-from hwnas.results import load_results
+from hwnas.results import Results, load_results
 from hwnas.spaces import Architecture, SearchSpace
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def export_run(
 
     Weights: inherited from the supernet when the run's quality was `supernet:CKPT` (its
     classes are the checkpoint's), else freshly initialised (seeded) and labelled untrained
-    (`trained` once fine-tuned here), with the classes of `data` or else of the run's data.
+    (`trained` once fine-tuned here), with the classes of `data`, else of the run's data.
     `finetune_epochs` > 0 trains them on
     `data` (a dataset spec, e.g. `digits`, `fashion-mnist`) with `hwnas.training.fit`;
     `data` alone evaluates the exported weights without training. Validation and test
@@ -90,11 +90,8 @@ def export_run(
     if checkpoint is not None:
         model, weights = supernet_weights(run, arch, checkpoint, data, device)
     else:
-        from hwnas.datasets import data_classes
-
-        # the head follows the data: the fine-tuning data's, else the data the run searched on
         torch.manual_seed(seed)
-        model = run.space.build(arch, dataset, data_classes(data or run.config.data))
+        model = run.space.build(arch, dataset, _head_classes(run, picked, data))
         weights = {
             "kind": "untrained",
             "init": f"the space builder's initialisation after torch.manual_seed({seed})",
@@ -138,6 +135,21 @@ def export_run(
         }
     )
     return ExportResult(out_dir, files, card)
+
+
+def _head_classes(run: Results, picked: Picked, data: str | None) -> int | None:
+    """The classes of fresh weights: the fine-tuning data's, else those the run built the
+    network with (its provenance says; the run's data need not be at hand), else its data's
+    (None: the dataset's)."""
+    from hwnas.datasets import data_classes
+
+    if data:
+        return data_classes(data)
+    for provenance in picked.evaluation.provenance.values():
+        recorded = provenance.get("classes") if isinstance(provenance, dict) else None
+        if type(recorded) is int:
+            return recorded
+    return data_classes(run.config.data)
 
 
 def _num_classes(model: nn.Module, shape: Sequence[int]) -> int:

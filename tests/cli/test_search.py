@@ -247,3 +247,8 @@ def test_networks_built_in_a_search_get_the_classes_of_its_data(
         three = count(space.build(arch, "cifar10", 3), space.arch_input_shape(arch, "cifar10"))
         assert row.metrics["params"] == pytest.approx(three.params / 1e6)
         assert row.provenance["params"]["classes"] == row.provenance["macs"]["classes"] == 3
+    # the export builds the network the run evaluated: its provenance says 3 classes
+    pytest.importorskip("onnxruntime")
+    from hwnas.export import export_run
+
+    assert export_run(out, "best:params", tmp_path / "exported").card["classes"] == 3
