@@ -41,7 +41,14 @@ class EvaluationError(HwnasError):
     """An evaluation failed; the study records it as failed and goes on."""
 
 
-class DependencyError(HwnasError, ImportError):
+class SetupError(HwnasError):
+    """An evaluation cannot work as configured (a file, an option, the data): every one
+    would fail alike, so a study stops at the first, recording nothing for it, instead of
+    spending its budget on failures; fixed, the run resumes. Sources raise it from `check`
+    before anything is evaluated, and from `evaluate` when the setup breaks mid-run."""
+
+
+class DependencyError(SetupError, ImportError):
     """An optional dependency is missing; the message names the extra to install."""
 
 

@@ -5,13 +5,16 @@ of architectures. It sits above every plugin and below the ledger, executors and
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from hwnas.config import StudyConfig
-from hwnas.errors import HwnasError, SpecError, UnknownNameError
+from hwnas.errors import HwnasError, SetupError, SpecError, UnknownNameError
 from hwnas.metrics import Constraint, Metric, Objective, parse_constraint, parse_objective
 from hwnas.sources import (
     QUALITY_METRICS,
@@ -243,6 +246,7 @@ class _Batch:
         self.values = {a.key: dict(prior[a.key].values) if a.key in prior else {} for a in archs}
         self.prov = {a.key: dict(prior[a.key].provenance) if a.key in prior else {} for a in archs}
         self.errors: dict[str, str] = {}
+        self.stop: set[str] = set()  # failed for the configuration, not the architecture
         self.infeasible: set[str] = set()
         self.done: set[str] = {n for o in prior.values() for n in o.values}
 
@@ -254,12 +258,17 @@ class _Batch:
             if kind == RUN:
                 for name in names:
                     todo = [a for a in archs if self.live(a)]
-                    for arch, result in zip(todo, _evaluate_isolated(self.sources[name], todo)):
+                    source = self.sources[name]
+                    for arch, result in zip(todo, _evaluate_isolated(source, todo)):
                         if isinstance(result, Measurement):
-                            self.values[arch.key][name] = result.value
+                            result = _unrecordable(source, result) or result
+                        if isinstance(result, Measurement):
+                            self.values[arch.key][name] = float(result.value)
                             self.prov[arch.key][name] = result.provenance
                         else:
                             self.errors[arch.key] = f"{name}: {result}"
+                            if isinstance(result, _SetupFailure):
+                                self.stop.add(arch.key)
                     self.done.add(name)
             else:
                 if kind == CHECK_ALL:
@@ -282,13 +291,37 @@ class _Batch:
         status = FAILED if key in self.errors else INFEASIBLE if key in self.infeasible else OK
         return Outcome(
             status, self.values[key], self.prov[key], self.errors.get(key), self.started[key],
-            time.time(),
+            time.time(), key in self.stop,
         )  # fmt: skip
+
+
+def _unrecordable(source: MetricSource, result: Measurement) -> str | None:
+    """Why a plugin's measurement cannot be recorded as a success, or None: a value that is
+    not a finite number (NaN ranks nowhere, an infinite latency is a broken model), or
+    provenance that is not a JSON object (the ledger would refuse it mid-run). The reason
+    names the plugin, so the evaluation is recorded as failed for it."""
+    plugin = type(source).__name__
+    value = result.value
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return f"{plugin} returned {value!r}, not a number"
+    if not math.isfinite(value):
+        return f"{plugin} returned {value!r}, not a finite number"
+    if not isinstance(result.provenance, dict):
+        return f"{plugin} returned provenance {result.provenance!r}, not a dict"
+    try:
+        json.dumps(result.provenance, allow_nan=True)
+    except (TypeError, ValueError, RecursionError) as exc:
+        return f"{plugin} returned provenance that is not JSON ({type(exc).__name__}: {exc})"
+    return None
+
+
+class _SetupFailure(str):
+    """The message of a failure a `SetupError` caused."""
 
 
 def _evaluate_isolated(source: MetricSource, archs: list[Architecture]) -> list[Measurement | str]:
     """The batch at once; if it raises, one by one, so one bad architecture fails alone.
-    A failure is returned as its message."""
+    A failure is returned as its message (a `_SetupFailure` when the setup caused it)."""
     if not archs:
         return []
     try:
@@ -298,5 +331,6 @@ def _evaluate_isolated(source: MetricSource, archs: list[Architecture]) -> list[
         return results  # type: ignore[return-value]
     except Exception as exc:  # noqa: BLE001 - recorded as the evaluation's error
         if len(archs) == 1:
-            return [f"{type(exc).__name__}: {exc}"]
+            message = f"{type(exc).__name__}: {exc}"
+            return [_SetupFailure(message) if isinstance(exc, SetupError) else message]
         return [_evaluate_isolated(source, [a])[0] for a in archs]

@@ -3,6 +3,7 @@ completes (WAL mode), so a run killed at any moment loses nothing and resumes by
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import sqlite3
@@ -60,8 +61,26 @@ def _load_value(x: Any) -> float:
     return float(x)
 
 
-#: what a damaged file or a hand-edited row raises while being read
-_DAMAGE = (sqlite3.DatabaseError, ValueError, TypeError, KeyError, AttributeError)
+#: what a damaged file or a hand-edited row raises while being read (`1e400` genes
+#: overflow, a deeply nested provenance exhausts the JSON parser's recursion)
+_DAMAGE = (
+    sqlite3.DatabaseError, ValueError, TypeError, KeyError, AttributeError, OverflowError,
+    RecursionError,
+)  # fmt: skip
+
+
+_SQLITE_FULL = 13  # SQLite's result code; sqlite3.SQLITE_FULL from Python 3.11 on
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether `exc` says the disk (or the file system's quota) is full."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    if isinstance(exc, sqlite3.Error):
+        return getattr(exc, "sqlite_errorcode", None) == _SQLITE_FULL or (
+            "disk is full" in str(exc)
+        )
+    return False
 
 
 class Ledger:
@@ -96,6 +115,8 @@ class Ledger:
                     self._db.execute("PRAGMA synchronous=NORMAL")
                 self._create(meta or {})
         except sqlite3.DatabaseError as exc:
+            if disk_full(exc):
+                raise self.full_disk_error(exc) from None
             raise HwnasError(f"{target}: not a readable hwnas ledger ({exc})") from None
         version = self.get_meta("schema_version")
         if version != SCHEMA_VERSION:
@@ -149,10 +170,21 @@ class Ledger:
         try:
             yield
         except _DAMAGE as exc:
+            if disk_full(exc):
+                raise self.full_disk_error(exc) from None
             raise HwnasError(
                 f"{self.path or ':memory:'}: damaged ledger ({what}: {type(exc).__name__}: "
                 f"{exc}); restore it from a backup or start a new run"
             ) from None
+
+    def full_disk_error(self, exc: BaseException) -> HwnasError:
+        """A full disk is no damage: what was committed stays, and the run goes on."""
+        where = self.path or ":memory:"
+        resume = f" (hwnas search --resume {self.path.parent})" if self.path is not None else ""
+        return HwnasError(
+            f"{where}: the disk is full ({exc}); every evaluation committed so far is kept: "
+            f"free some space and resume the run{resume}"
+        )
 
     # --- meta ---------------------------------------------------------------------------
     def get_meta(self, key: str) -> Any:

@@ -13,6 +13,7 @@ from hwnas.errors import SpecError
 
 Direction = Literal["min", "max"]
 _BASE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _CONSTRAINT_RE = re.compile(r"^(?P<metric>[^<>=]+?)\s*(?P<op>[<>=!]+)\s*(?P<bound>[^<>=]+)$")
 _OPS = ("<=", ">=", "<", ">")
 
@@ -128,10 +129,13 @@ def parse_constraint(text: str) -> Constraint:
             f"constraint {text!r}: unknown comparison {m.group('op')!r}; use <=, >=, < or >"
         )
     bound_text = m.group("bound").strip()
-    try:
-        bound = float(bound_text)
-    except ValueError:
-        raise SpecError(f"constraint {text!r}: bound {bound_text!r} is not a number") from None
+    # float() also reads other scripts' digits ('٥' is 5) and underscores: ASCII only
+    if not _NUMBER_RE.fullmatch(bound_text):
+        raise SpecError(
+            f"constraint {text!r}: bound {bound_text!r} is not a number; give a finite "
+            "number in ASCII digits (e.g. 5, 0.25 or 1e6)"
+        )
+    bound = float(bound_text)
     if not math.isfinite(bound):
         raise SpecError(f"constraint {text!r}: bound must be finite")
     return Constraint(parse_metric(m.group("metric")), m.group("op"), bound)  # type: ignore[arg-type]

@@ -243,9 +243,13 @@ def load_results(run_dir: str | Path) -> Results:
     read-only); no plugin's heavy dependency is needed."""
     path = Path(run_dir)
     ledger_path = path / LEDGER_FILE
+    try:
+        found = path.is_dir() and ledger_path.exists()
+    except OSError as exc:  # a name too long, a directory without permission
+        raise HwnasError(f"{path}: cannot read a run there ({exc.strerror})") from None
     if not path.is_dir():
         raise HwnasError(f"{path}: no run here (no such run directory)")
-    if not ledger_path.exists():
+    if not found:
         raise HwnasError(f"{path}: no run here (not a run directory: no {LEDGER_FILE})")
     ledger = Ledger(ledger_path, read_only=True)
     try:
@@ -258,5 +262,17 @@ def load_results(run_dir: str | Path) -> Results:
         rows,
         path=path,
         host=host if isinstance(host, dict) else {},
-        created=float(created) if isinstance(created, (int, float)) else None,
+        created=start_time(created),
     )
+
+
+#: the latest start time a run may claim (the year 10000): a hand-edited `created=1e300`
+#: is no date, and formatting it overflowed the report
+_LATEST = 253_402_300_800.0
+
+
+def start_time(value: Any) -> float | None:
+    """The ledger's `created` as a Unix time, None when it is not a plausible one."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if 0 <= value < _LATEST else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from hwnas._io import atomic_write
 from hwnas.config import DEFAULT_STRATEGY, StudyConfig, host_info
-from hwnas.errors import ConfigConflictError, HwnasError
+from hwnas.errors import ConfigConflictError, HwnasError, SetupError
 from hwnas.evaluation import Evaluator, resolve
 from hwnas.executors import (
     DEFAULT_EXECUTOR,
@@ -28,9 +29,9 @@ from hwnas.executors import (
     make_executor,
     plugin_modules,
 )
-from hwnas.ledger import LEDGER_FILE, Ledger
+from hwnas.ledger import LEDGER_FILE, Ledger, disk_full
 from hwnas.metrics import Constraint, Metric, Objective, parse_constraint, parse_objective
-from hwnas.results import Results, load_results, read_ledger
+from hwnas.results import Results, load_results, read_ledger, start_time
 from hwnas.sources import EvalContext, MetricSource, check_requirements
 from hwnas.spaces import Architecture, SearchSpace
 from hwnas.strategies import Problem, Strategy, make_strategy
@@ -124,14 +125,15 @@ class Study:
             ledger = Ledger(None, meta=start)
         else:
             path = self.out_dir / LEDGER_FILE
+            exists = _exists(path)
             # a ledger killed before its run started (no configuration, no evaluation) is
             # taken over: the run never began
-            if path.exists() and not resume and Ledger.holds_run(path):
+            if exists and not resume and Ledger.holds_run(path):
                 raise HwnasError(
                     f"{self.out_dir} already holds a run; resume it (hwnas search --resume "
                     f"{self.out_dir}) or choose another directory"
                 )
-            if resume and not path.exists():
+            if resume and not exists:
                 raise HwnasError(f"{self.out_dir}: no run to resume (no {LEDGER_FILE})")
             try:
                 self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -142,6 +144,11 @@ class Study:
                 raise HwnasError(
                     f"{self.out_dir}: cannot create the run directory ({reason})"
                 ) from None
+            if not os.access(self.out_dir, os.W_OK):
+                raise HwnasError(
+                    f"{self.out_dir}: cannot write the run there (a read-only file system or "
+                    "no permission)"
+                )
             ledger = Ledger(path, meta=start)
         stored = ledger.get_meta("config")
         if stored is not None:
@@ -180,7 +187,7 @@ class Study:
         the difference shown. The executor may differ from the one the run started with."""
         run_dir = Path(run_dir)
         path = run_dir / LEDGER_FILE
-        if not path.exists():
+        if not _exists(path):
             raise HwnasError(f"{run_dir}: no run to resume (no {LEDGER_FILE})")
         ledger = Ledger(path)
         stored = ledger.get_meta("config")
@@ -281,6 +288,8 @@ class Study:
             numbers = {a.key: done + i for i, a in enumerate(batch)}
             fresh: dict[str, Trial] = {}
             for arch, outcome in self.executor.run(missing) if missing else ():
+                if outcome.stop:
+                    raise self._stopped(arch, outcome.error)
                 trial = Trial(
                     numbers[arch.key], arch, outcome.status, outcome.values, outcome.error
                 )
@@ -301,6 +310,15 @@ class Study:
             if progress is not None:
                 progress(done, budget)
 
+    def _stopped(self, arch: Architecture, error: str | None) -> SetupError:
+        """The study's end at a failure of its configuration: recording it would fail
+        every evaluation alike, and poison a resume once the cause is fixed."""
+        where = f"hwnas search --resume {self.out_dir}" if self.out_dir else "run it again"
+        return SetupError(
+            f"stopped: evaluating {arch.key} failed for a reason every evaluation shares "
+            f"({error}); nothing was recorded for it: fix that and resume ({where})"
+        )
+
     def _job(self) -> Job:
         """The study's evaluation for an executor; workers get only `setup` (plain data)."""
         setup = WorkerSetup(self.config.to_dict(), plugin_modules(self._plugins), tuple(sys.path))
@@ -316,7 +334,7 @@ class Study:
             rows,
             path=self.out_dir,
             host=self.ledger.get_meta("host"),
-            created=float(created) if isinstance(created, (int, float)) else None,
+            created=start_time(created),
             sources=self.sources,
         )
 
@@ -345,4 +363,21 @@ class Study:
     def _write_config(self, ledger: Ledger) -> None:
         assert self.out_dir is not None
         data = {"config": self.config.to_dict(), "host": ledger.get_meta("host")}
-        atomic_write(self.out_dir / CONFIG_FILE, json.dumps(data, indent=2) + "\n")
+        try:
+            atomic_write(self.out_dir / CONFIG_FILE, json.dumps(data, indent=2) + "\n")
+        except OSError as exc:
+            ledger.close()
+            if disk_full(exc):
+                raise ledger.full_disk_error(exc) from None
+            raise HwnasError(f"{self.out_dir / CONFIG_FILE}: cannot write it ({exc})") from None
+
+
+def _exists(path: Path) -> bool:
+    """Whether `path` exists; a path the system refuses to look up (a name too long, a
+    directory without permission) is an `HwnasError` naming it, not a raw OSError."""
+    try:
+        return path.exists()
+    except OSError as exc:
+        raise HwnasError(
+            f"{path.parent}: cannot use it as the run directory ({exc.strerror})"
+        ) from None

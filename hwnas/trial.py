@@ -36,3 +36,6 @@ class Outcome:
     error: str | None = None
     started: float = 0.0
     finished: float = 0.0
+    #: the failure is the configuration's (a `SetupError`), not the architecture's: a study
+    #: stops rather than record it
+    stop: bool = False

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import hwnas
+from hwnas._io import MAX_JSON_DEPTH, MAX_JSON_NUMBER, loads_json
 from hwnas.cli import app
 from hwnas.errors import HwnasError, SpecError
 from hwnas.ledger import LEDGER_FILE
@@ -76,6 +77,75 @@ def test_metric_specs_parse_or_raise_spec_error(text: str) -> None:
 def test_constraint_bound_survives_its_canonical_spelling(bound: float, op: str) -> None:
     c = parse_constraint(f"latency@pixel3{op}{bound!r}")
     assert parse_constraint(c.spec).bound == bound
+
+
+@FAST
+@given(
+    st.sampled_from(["latency@pixel3", "params", "accuracy"]),
+    st.sampled_from(["<=", ">=", "<", ">"]),
+    st.text(alphabet=st.characters(categories=["Nd"]) | st.sampled_from(list(".e+-_")), min_size=1),
+)
+def test_constraint_bounds_are_read_from_ascii_only(metric: str, op: str, bound: str) -> None:
+    # float() reads any script's digits and underscores ('<=٥' was 5)
+    try:
+        parsed = parse_constraint(f"{metric}{op}{bound}")
+    except SpecError:
+        return
+    assert bound.strip().isascii() and "_" not in bound
+    assert parse_constraint(parsed.spec) == parsed
+
+
+@FAST
+@given(st.text(max_size=30), st.text(max_size=10))
+def test_objective_specs_parse_or_raise_spec_error(name: str, direction: str) -> None:
+    try:
+        parsed = parse_objective(f"{name}:{direction}")
+    except SpecError:
+        return
+    assert parsed.direction in ("min", "max") and parse_objective(parsed.spec) == parsed
+
+
+# --- JSON a user hands in: the bounded reader ------------------------------------------------
+@FAST
+@given(json_values)
+def test_bounded_json_reads_what_json_reads_within_its_limits(value: object) -> None:
+    text = json.dumps(value)
+    try:
+        assert json.dumps(loads_json(text, "doc")) == text  # NaN != NaN, so compare text
+    except SpecError as exc:  # only a limit refuses a valid document
+        assert any(word in str(exc) for word in ("nested", "characters")), exc
+
+
+@FAST
+@given(st.integers(0, 300), st.sampled_from(["[", '{"k": ']))
+def test_bounded_json_refuses_exactly_what_nests_too_deep(depth: int, opener: str) -> None:
+    closer = "]" if opener == "[" else "}"
+    text = opener * depth + "0" + closer * depth
+    if depth > MAX_JSON_DEPTH:
+        with pytest.raises(SpecError, match="nested more than"):
+            loads_json(text, "doc")
+    else:
+        assert loads_json(text, "doc") is not None
+
+
+@FAST
+@given(st.integers(1, 400), st.sampled_from(["", "-", "0.", "1e"]))
+def test_bounded_json_refuses_exactly_the_numbers_too_long(digits: int, prefix: str) -> None:
+    literal = prefix + "7" * digits
+    if len(literal) > MAX_JSON_NUMBER:
+        with pytest.raises(SpecError, match="a number of"):
+            loads_json(f"[{literal}]", "doc")
+    else:
+        assert len(loads_json(f"[{literal}]", "doc")) == 1
+
+
+@FAST
+@given(st.binary(max_size=200))
+def test_bounded_json_answers_any_bytes_with_a_value_or_spec_error(data: bytes) -> None:
+    try:
+        loads_json(data, "doc")
+    except SpecError:
+        pass
 
 
 # --- architecture strings ---------------------------------------------------------------------

@@ -59,3 +59,45 @@ def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     bogus.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(HwnasError, match="not a readable hwnas ledger"):
         Ledger(bogus)
+
+
+def _one_row(tmp_path: Path) -> Path:
+    path = tmp_path / "l.sqlite"
+    ledger = Ledger(path)
+    ledger.record(Trial(0, get_space("nb201").parse("6111"), "ok", {"a": 1.0}), {}, started=1.0)
+    ledger.close()
+    return path
+
+
+@pytest.mark.parametrize(
+    ("column", "raw", "what"),
+    [
+        ("genes", "[1e400, 0, 0, 0, 0, 0]", "OverflowError"),
+        ("provenance", '{"a": ' * 100_000 + "{}" + "}" * 100_000, "RecursionError"),
+    ],
+)
+def test_hand_edited_rows_are_a_damaged_ledger_not_a_traceback(
+    tmp_path: Path, column: str, raw: str, what: str
+) -> None:
+    path = _one_row(tmp_path)
+    db = sqlite3.connect(path)
+    db.execute(f"UPDATE evaluations SET {column} = ?", (raw,))
+    db.commit()
+    db.close()
+    with pytest.raises(HwnasError, match=f"damaged ledger \\(trial 0: {what}"):
+        Ledger(path).trials(get_space("nb201"))
+
+
+def test_a_full_disk_is_not_a_damaged_ledger(tmp_path: Path) -> None:
+    (tmp_path / "run").mkdir()
+    ledger = Ledger(tmp_path / "run" / "l.sqlite")
+    space = get_space("nb201")
+    pages = ledger._db.execute("PRAGMA page_count").fetchone()[0]
+    ledger._db.execute(f"PRAGMA max_page_count = {pages}")  # what a full disk answers
+    with pytest.raises(HwnasError) as info:
+        for i in range(200):
+            arch = space.make([i % 5, (i // 5) % 5, (i // 25) % 5, 0, 0, 0])
+            ledger.record(Trial(i, arch, "ok", {"a": 1.0}), {"a": {"x": "y" * 500}}, 1.0)
+    message = str(info.value)
+    assert "the disk is full" in message and "damaged" not in message
+    assert f"resume the run (hwnas search --resume {tmp_path / 'run'})" in message

@@ -70,3 +70,10 @@ def test_parse_constraint_and_violation() -> None:
 def test_malformed_constraint(text: str, message: str) -> None:
     with pytest.raises(SpecError, match=message):
         parse_constraint(text)
+
+
+@pytest.mark.parametrize("bound", ["٥", "５", "1_000", "0x10", "５e2"])
+def test_constraint_bounds_are_ascii_numbers(bound: str) -> None:
+    # float() reads Arabic-Indic and full-width digits and underscores: '<=٥' was 5
+    with pytest.raises(SpecError, match="ASCII digits"):
+        parse_constraint(f"latency@pixel3<={bound}")

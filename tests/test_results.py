@@ -133,3 +133,8 @@ def test_a_run_reads_without_the_files_its_metrics_came_from(run: Path, tmp_path
     assert runner.invoke(app, ["show", str(copy)]).exit_code == 0
     assert runner.invoke(app, ["report", str(copy)]).exit_code == 0
     assert (copy / "report.html").exists()
+
+
+def test_a_run_path_the_system_refuses_is_an_hwnas_error(tmp_path: Path) -> None:
+    with pytest.raises(HwnasError, match="cannot read a run there"):
+        hwnas.load_results(tmp_path / ("z" * 300))

@@ -237,3 +237,78 @@ def test_expensive_evaluations_are_committed_one_by_one_in_process() -> None:
     assert seen == [(1, n) for n in range(30)]
     plain = hwnas.Study(strategy="evolution", budget=30, seed=3).optimize().evaluations()
     pd.testing.assert_frame_equal(evals, plain)
+
+
+def test_an_unusable_run_directory_is_an_hwnas_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    too_long = tmp_path / ("x" * 300)
+    with pytest.raises(HwnasError, match="cannot use it as the run directory"):
+        hwnas.Study(budget=2, out_dir=too_long)
+    with pytest.raises(HwnasError, match="cannot use it as the run directory"):
+        hwnas.Study.resume(too_long)
+    # a read-only file system (root ignores permissions, so the check is faked here)
+    monkeypatch.setattr(hwnas.study.os, "access", lambda path, mode: False)
+    with pytest.raises(HwnasError, match="cannot write the run there"):
+        hwnas.Study(budget=2, out_dir=tmp_path / "ro")
+
+
+def test_a_full_disk_says_so_and_the_run_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    def full(path: object, content: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(hwnas.study, "atomic_write", full)
+    with pytest.raises(HwnasError, match="the disk is full .* resume the run"):
+        hwnas.Study(budget=4, out_dir=tmp_path / "run")
+    monkeypatch.undo()
+    assert len(hwnas.Study.resume(tmp_path / "run").optimize().evaluations()) == 4
+
+
+def test_an_implausible_start_time_is_no_date(tmp_path: Path) -> None:
+    import sqlite3
+
+    hwnas.Study(budget=2, out_dir=tmp_path / "run").optimize()
+    db = sqlite3.connect(tmp_path / "run" / LEDGER_FILE)
+    db.execute("UPDATE meta SET value = '1e300' WHERE key = 'created'")
+    db.commit()
+    db.close()
+    assert hwnas.load_results(tmp_path / "run").created is None
+    write_outputs(hwnas.load_results(tmp_path / "run"))  # formatting 1e300 overflowed
+
+
+def test_a_setup_failure_mid_run_stops_it_and_a_fixed_resume_is_clean(tmp_path: Path) -> None:
+    """A failure every evaluation would share (a data file gone mid-run) ends the run
+    instead of being recorded: recorded, it would stay failed after the cause is fixed."""
+    from hwnas.errors import SetupError
+
+    gone = {"file": False}
+
+    def unplug(study: hwnas.Study) -> hwnas.Study:
+        inner = study.sources["latency@pixel3"]
+
+        class Unplugged(MetricSource):
+            metric = "latency@pixel3"
+            cheap = False  # evaluated and committed one at a time
+
+            def evaluate(self, archs):  # type: ignore[no-untyped-def]
+                gone["file"] = gone["file"] or len(study.ledger) == 5
+                if gone["file"]:
+                    raise SetupError("data file images.npz does not exist")
+                return inner.evaluate(archs)
+
+        study.sources["latency@pixel3"] = Unplugged()
+        return study
+
+    run = tmp_path / "run"
+    with pytest.raises(SetupError, match="stopped: .*images.npz does not exist.* --resume"):
+        unplug(hwnas.Study(strategy="random", budget=12, seed=0, out_dir=run)).optimize()
+    ledger = Ledger(run / LEDGER_FILE)
+    assert len(ledger) == 5 and {r["status"] for r in ledger.rows()} == {"ok"}
+    ledger.close()
+    gone["file"] = False  # the file is back
+    evals = hwnas.Study.resume(run).optimize().evaluations()
+    assert len(evals) == 12 and (evals["status"] == "ok").all()

@@ -14,7 +14,6 @@ forward-hook fallback for modules fx cannot trace), so it works for any buildabl
 
 from __future__ import annotations
 
-import json
 import math
 import operator
 from dataclasses import asdict, dataclass, field
@@ -23,10 +22,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from hwnas._io import why_not_a_file
+from hwnas._io import loads_json, number, read_json, why_not_a_file
 from hwnas.errors import HwnasError, SpecError, UnknownNameError
 
 SPEC_SCHEMA_VERSION = 1
+#: the precisions a roofline knows the bytes of
+_BITS = {"int8": 8, "fp16": 16, "fp32": 32}
 
 
 @dataclass
@@ -317,7 +318,7 @@ class DeviceSpec:
         if not isinstance(data, dict):
             raise SpecError(f"{where}: expected a JSON object, got {type(data).__name__}")
         version = data.get("schema_version")
-        if version != SPEC_SCHEMA_VERSION:
+        if type(version) is not int or version != SPEC_SCHEMA_VERSION:  # True == 1
             raise SpecError(
                 f"{where}: device spec schema_version {version!r}, this hwnas reads "
                 f"{SPEC_SCHEMA_VERSION}; update the file or hwnas"
@@ -326,10 +327,10 @@ class DeviceSpec:
             spec = cls(
                 name=str(data["name"]),
                 description=str(data.get("description", "")),
-                peak_ops_per_s={str(k): float(v) for k, v in data["peak_ops_per_s"].items()},
-                memory_bandwidth_bytes_per_s=float(data["memory_bandwidth_bytes_per_s"]),
-                sram_bytes=None if data.get("sram_bytes") is None else int(data["sram_bytes"]),
-                flash_bytes=None if data.get("flash_bytes") is None else int(data["flash_bytes"]),
+                peak_ops_per_s={str(k): number(v) for k, v in data["peak_ops_per_s"].items()},
+                memory_bandwidth_bytes_per_s=number(data["memory_bandwidth_bytes_per_s"]),
+                sram_bytes=_size(data.get("sram_bytes")),
+                flash_bytes=_size(data.get("flash_bytes")),
                 default_precision=str(data.get("default_precision", "fp32")),
                 sources=[str(s) for s in data.get("sources", [])],
             )
@@ -340,8 +341,20 @@ class DeviceSpec:
             "memory_bandwidth_bytes_per_s": spec.memory_bandwidth_bytes_per_s,
         }
         for name, rate in rates.items():
-            if not (math.isfinite(rate) and rate > 0):
-                raise SpecError(f"{where}: {name} must be a positive number, got {rate!r}")
+            # below 1 per second (a subnormal, say) a latency overflows to infinity
+            if not (math.isfinite(rate) and rate >= 1):
+                raise SpecError(f"{where}: {name} must be a number >= 1 per second, got {rate!r}")
+        unknown = set(spec.peak_ops_per_s) - set(_BITS)
+        if unknown:
+            raise SpecError(
+                f"{where}: peak_ops_per_s has precision(s) {', '.join(sorted(unknown))}; "
+                f"valid: {', '.join(_BITS)}"
+            )
+        if spec.default_precision not in _BITS:
+            raise SpecError(
+                f"{where}: default_precision {spec.default_precision!r} is not one of "
+                f"{', '.join(_BITS)}"
+            )
         if spec.default_precision not in spec.peak_ops_per_s:
             raise SpecError(
                 f"{where}: default_precision {spec.default_precision!r} has no peak_ops_per_s"
@@ -350,6 +363,15 @@ class DeviceSpec:
 
     def to_dict(self) -> dict[str, Any]:
         return {"schema_version": SPEC_SCHEMA_VERSION, **asdict(self)}
+
+
+def _size(value: Any) -> int | None:
+    """A byte count of a spec, None when absent; a bool or fraction is no size."""
+    if value is None:
+        return None
+    if type(value) is not int or value < 0:
+        raise ValueError(f"a memory size must be a whole number of bytes, got {value!r}")
+    return value
 
 
 def builtin_specs() -> list[str]:
@@ -364,20 +386,12 @@ def load_spec(name_or_path: str) -> DeviceSpec:
         path = Path(name_or_path)
         if reason := why_not_a_file(path):
             raise HwnasError(f"device spec file {path} {reason}")
-        text, where = path.read_text(), str(path)
-    else:
-        if name_or_path not in builtin_specs():
-            raise UnknownNameError("device spec", name_or_path, builtin_specs())
-        res = resources.files("hwnas") / "data" / "devices" / f"{name_or_path}.json"
-        text, where = res.read_text(), f"hwnas/data/devices/{name_or_path}.json"
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SpecError(f"{where}: not valid JSON ({exc})") from None
-    return DeviceSpec.from_dict(data, where)
-
-
-_BITS = {"int8": 8, "fp16": 16, "fp32": 32}
+        return DeviceSpec.from_dict(read_json(path), str(path))
+    if name_or_path not in builtin_specs():
+        raise UnknownNameError("device spec", name_or_path, builtin_specs())
+    res = resources.files("hwnas") / "data" / "devices" / f"{name_or_path}.json"
+    where = f"hwnas/data/devices/{name_or_path}.json"
+    return DeviceSpec.from_dict(loads_json(res.read_bytes(), where), where)
 
 
 def roofline_seconds(counts: Counts, spec: DeviceSpec, precision: str | None = None) -> float:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from hwnas._io import atomic_write, why_not_a_file
+from hwnas._io import atomic_write, number, read_json, why_not_a_file
 from hwnas.errors import EvaluationError, HwnasError, SpecError
 from hwnas.spaces import Architecture, LayeredSpace, get_space
 
@@ -102,8 +102,8 @@ class LatencyPredictor:
                 "with this version"
             )
         try:
-            coef = [float(c) for c in data["correction"]["coef"]]
-            lut = {str(k): float(v) for k, v in data["lut_ms"].items()}
+            coef = [number(c) for c in data["correction"]["coef"]]
+            lut = {str(k): number(v) for k, v in data["lut_ms"].items()}
             if list(data["correction"]["features"]) != list(FEATURES) or len(coef) != len(FEATURES):
                 raise ValueError("unexpected correction features")
             meta = {
@@ -125,10 +125,7 @@ def read_predictor_file(path: str | Path, what: str, make: str) -> dict[str, Any
     path = Path(path)
     if reason := why_not_a_file(path):
         raise HwnasError(f"{what} {path} {reason} (make one: {make})")
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SpecError(f"{path}: not valid JSON ({exc})") from None
+    data = read_json(path)  # bounded: UTF-8, size, depth and number length
     if not isinstance(data, dict):
         raise SpecError(f"{path}: not a {what} (a JSON object expected)")
     return data

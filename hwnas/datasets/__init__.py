@@ -17,12 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from hwnas.errors import HwnasError, UnknownNameError
+from hwnas.errors import SetupError, UnknownNameError
 from hwnas.registry import Registry
 
 
-class DatasetError(HwnasError):
-    """A dataset that is missing or malformed; the message says what was expected where."""
+class DatasetError(SetupError):
+    """A dataset that is missing or malformed; the message says what was expected where
+    (in a search, every evaluation would fail alike: a `SetupError`)."""
 
 
 #: The most classes a dataset file may declare. A class count comes from the largest label

@@ -121,8 +121,20 @@ def _labels(batch: dict[str, Any], key: str, n: int, classes: int, path: Path) -
     return check_labels(y, n, where, classes)
 
 
-def _names(values: Any) -> tuple[str, ...]:
-    return tuple(v.decode() if isinstance(v, bytes) else str(v) for v in values)
+def _names(values: Any, where: Path) -> tuple[str, ...]:
+    """Class names from a meta file: a flat list of text (bytes as UTF-8)."""
+    if isinstance(values, np.ndarray) and values.ndim == 1:
+        values = values.tolist()
+    if not isinstance(values, (list, tuple)) or not all(
+        isinstance(v, (str, bytes)) for v in values
+    ):
+        raise DatasetError(
+            f"CIFAR meta file {where}: expected a list of class names, got {type(values).__name__}"
+        )
+    try:
+        return tuple(v.decode() if isinstance(v, bytes) else v for v in values)
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"CIFAR meta file {where}: class names are not UTF-8 ({exc})") from None
 
 
 def _load_python(directory: Path, variant: str) -> ImageDataset:
@@ -151,8 +163,9 @@ def _load_python(directory: Path, variant: str) -> ImageDataset:
     classes = tuple(str(i) for i in range(n_classes))
     if (directory / meta).is_file():
         label_names = read_python_batch(directory / meta).get(names_key)
-        if label_names is not None and len(label_names) == n_classes:
-            classes = _names(label_names)
+        if label_names is not None:
+            found = _names(label_names, directory / meta)
+            classes = found if len(found) == n_classes else classes
     prov = {"dataset": variant, "path": str(directory), "format": "python batches (restricted)"}
     return ImageDataset(variant, splits["train"], splits["test"], classes, prov)
 
@@ -190,7 +203,13 @@ def _load_binary(directory: Path, variant: str) -> ImageDataset:
         splits[split] = Split(np.concatenate([p[0] for p in parts]), y)
     classes = tuple(str(i) for i in range(n_classes))
     if (directory / meta).is_file():
-        lines = [s.strip() for s in (directory / meta).read_text().splitlines() if s.strip()]
+        try:
+            text = (directory / meta).read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DatasetError(
+                f"CIFAR meta file {directory / meta}: not UTF-8 text ({exc})"
+            ) from None
+        lines = [s.strip() for s in text.splitlines() if s.strip()]
         if len(lines) == n_classes:
             classes = tuple(lines)
     prov = {"dataset": variant, "path": str(directory), "format": "binary batches"}

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from hwnas.config import StudyConfig
-from hwnas.errors import HwnasError, SpecError
+from hwnas.errors import HwnasError, SetupError, SpecError
 from hwnas.evaluation import FREE, ON_DEVICE, WHOLE, Evaluator, resolve
 from hwnas.spaces import Architecture, SearchSpace
 from hwnas.trial import FAILED, OK, Outcome
@@ -96,8 +96,9 @@ def evaluate_one(
         return next(evaluator.evaluate([arch], part, {key: prior} if prior else None))[1]
     except Exception as exc:  # noqa: BLE001 - recorded as the evaluation's error
         return Outcome(
-            FAILED, error=f"{type(exc).__name__}: {exc}", started=started, finished=time.time()
-        )
+            FAILED, error=f"{type(exc).__name__}: {exc}", started=started, finished=time.time(),
+            stop=isinstance(exc, SetupError),
+        )  # fmt: skip
 
 
 # --- executors ------------------------------------------------------------------------------

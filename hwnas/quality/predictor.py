@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from hwnas._io import why_not_a_file
-from hwnas.errors import HwnasError, SpecError
+from hwnas.errors import HwnasError, SetupError, SpecError
 from hwnas.metrics import Metric
 from hwnas.predictors.gbt import BoostedEnsemble
 from hwnas.quality import QualityEstimator, register_quality
@@ -22,6 +22,9 @@ from hwnas.sources import EvalContext, Measurement, MetricSource
 from hwnas.spaces import Architecture, SearchSpace
 
 DEFAULT_PROXIES: tuple[str, ...] = ("synflow", "params", "flops")
+#: the fewest architectures a predictor trains on (n=0 fitted nothing and failed every
+#: evaluation)
+MIN_TRAIN = 2
 
 
 class ProxyFeaturizer:
@@ -136,6 +139,10 @@ def parse_spec(spec: str) -> dict[str, Any]:
                 out[key] = int(value)
             except ValueError:
                 raise SpecError(f"predictor option {part!r}: {value!r} is not an integer") from None
+            if key == "n" and out[key] < MIN_TRAIN:
+                raise SpecError(
+                    f"predictor option {part!r}: train on at least {MIN_TRAIN} architectures"
+                )
         elif key == "proxies":
             out[key] = tuple(p for p in value.split("+") if p)
         else:
@@ -161,15 +168,18 @@ class PredictorSource(MetricSource):
         self.requires = ("torch",) if self.featurizer.proxies else ()
 
     def check(self) -> None:
-        """Refuse, before any evaluation, labels that are missing or a space without an
-        accuracy table to train on (every evaluation would fail the same way), before a
-        missing dependency: installing one would not help then."""
+        """Refuse, before any evaluation, what would fail every evaluation alike: labels
+        that are missing or unreadable, a space without an accuracy table to train on (both
+        before a missing dependency: installing one would not help then), unknown proxies,
+        and data the proxies cannot load."""
         labels = self.options.get("labels")
-        if labels is not None and (reason := why_not_a_file(Path(labels))):
-            raise SpecError(
-                f"predictor labels: expected a CSV (arch, accuracy) at {labels}, which {reason}"
-            )
-        if labels is None:
+        if labels is not None:
+            if reason := why_not_a_file(Path(labels)):  # a SpecError: the spec names it
+                raise SpecError(
+                    f"predictor labels: expected a CSV (arch, accuracy) at {labels}, which {reason}"
+                )
+            self._labels()
+        else:
             from hwnas.quality import get_quality
 
             try:
@@ -184,6 +194,11 @@ class PredictorSource(MetricSource):
                 ) from None
             self._check_n()
         super().check()
+        if self.featurizer.proxies:
+            from hwnas.quality.proxies import resolve_names
+
+            resolve_names(self.featurizer.proxies)
+            self.featurizer.proxy_rows([])  # loads the images the proxies score on
 
     def _check_n(self) -> None:
         """Refuse more distinct training architectures than the space holds: sampling
@@ -195,43 +210,48 @@ class PredictorSource(MetricSource):
                 f"holds only {size} architectures; give n <= {size}"
             )
 
-    def _training_set(self) -> tuple[list[Architecture], np.ndarray, str]:
-        space = self.ctx.space
-        if "labels" in self.options:
-            import pandas as pd
+    def _labels(self) -> tuple[list[Architecture], np.ndarray, str]:
+        """The labelled architectures of the labels CSV; a `SetupError` names the file and
+        the row when it cannot serve (every evaluation would fail on it)."""
+        import pandas as pd
 
-            path = Path(self.options["labels"])
-            if reason := why_not_a_file(path):
-                raise HwnasError(
-                    f"predictor labels: expected a CSV (arch, accuracy) at {path}, which {reason}"
+        path = Path(self.options["labels"])
+        if reason := why_not_a_file(path):  # gone mid-run
+            raise SetupError(
+                f"predictor labels: expected a CSV (arch, accuracy) at {path}, which {reason}"
+            )
+        try:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise SetupError(f"predictor labels {path}: not a readable CSV ({exc})") from None
+        if not {"arch", "accuracy"} <= set(frame.columns) or frame.empty:
+            raise SetupError(
+                f"predictor labels {path}: needs columns arch and accuracy and one row per "
+                "labelled architecture"
+            )
+        accuracy = pd.to_numeric(frame["accuracy"], errors="coerce").to_numpy(np.float64)
+        archs = []
+        for row, (key, value) in enumerate(zip(frame["arch"], accuracy), start=1):
+            if not np.isfinite(value):
+                raise SetupError(
+                    f"predictor labels {path}, data row {row}: accuracy is not a number"
                 )
             try:
-                frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-            except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-                raise HwnasError(f"predictor labels {path}: not a readable CSV ({exc})") from None
-            if not {"arch", "accuracy"} <= set(frame.columns) or frame.empty:
-                raise HwnasError(
-                    f"predictor labels {path}: needs columns arch and accuracy and one row per "
-                    "labelled architecture"
-                )
-            accuracy = pd.to_numeric(frame["accuracy"], errors="coerce").to_numpy(np.float64)
-            archs = []
-            for row, (key, value) in enumerate(zip(frame["arch"], accuracy), start=1):
-                if not np.isfinite(value):
-                    raise HwnasError(
-                        f"predictor labels {path}, data row {row}: accuracy is not a number"
-                    )
-                try:
-                    archs.append(space.parse(key))
-                except HwnasError as exc:
-                    raise HwnasError(f"predictor labels {path}, data row {row}: {exc}") from None
-            return archs, accuracy, str(path)
+                archs.append(self.ctx.space.parse(key))
+            except HwnasError as exc:
+                raise SetupError(f"predictor labels {path}, data row {row}: {exc}") from None
+        return archs, accuracy, str(path)
+
+    def _training_set(self) -> tuple[list[Architecture], np.ndarray, str]:
+        if "labels" in self.options:
+            return self._labels()
         from hwnas.quality import get_quality
 
         # the table first: a space without one is refused before sampling it (a space
         # smaller than `n` would never yield `n` distinct architectures)
         table = get_quality("tabular").source(self.ctx, Metric(self.metric.split("@")[0]))
         self._check_n()
+        space = self.ctx.space
         rng = np.random.default_rng(self.options["seed"])
         chosen: dict[str, Architecture] = {}
         while len(chosen) < self.options["n"]:

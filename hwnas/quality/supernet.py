@@ -65,6 +65,14 @@ class SupernetSource(MetricSource):
                     f"{self.classes} classes or train a supernet on this data"
                 )
 
+    def check(self) -> None:
+        """Load the supernet and the images now: weights that do not fit it, or data that
+        is missing or has other classes, would fail every evaluation alike."""
+        super().check()
+        from hwnas.supernet import check_evaluable
+
+        check_evaluable(self.checkpoint, self.ctx.data)
+
     def evaluate_one(self, arch: Any) -> Measurement:
         from hwnas.supernet import evaluate_subnet
 

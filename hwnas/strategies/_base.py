@@ -92,6 +92,8 @@ class Strategy:
     def ask(self, n: int) -> list[Architecture]:
         """Up to `n` new architectures; fewer (or none) only when the space is exhausted."""
         out: list[Architecture] = []
+        if n <= 0:  # a `_propose` may not look at n; nothing asked is nothing proposed
+            return out
         for arch in self._propose(n):
             if arch.key not in self._asked:
                 self._asked.add(arch.key)

@@ -72,6 +72,17 @@ def _stratified(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(picked))
 
 
+def check_evaluable(checkpoint: str | Path, data: str | None = None) -> None:
+    """Raise what evaluating any subnet of `checkpoint` on `data` (default: its training
+    data) would: weights that do not fit the supernet, data that is missing or has other
+    classes. The supernet and the split are cached, so evaluations reuse them."""
+    ckpt = load_checkpoint(checkpoint)
+    space = _space(ckpt)
+    ckpt.supernet()
+    spec, ds = _split(ckpt, data)
+    check_data(spec, space, ckpt.dataset, ds)
+
+
 def subnet_from_checkpoint(
     checkpoint: str | Path,
     arch: Architecture | str,
@@ -180,6 +191,7 @@ __all__ = [
     "CheckpointError",
     "MBV3Supernet",
     "SupernetConfig",
+    "check_evaluable",
     "evaluate_subnet",
     "extract_subnet",
     "largest_arch",

@@ -14,15 +14,15 @@ from typing import Any
 
 import torch
 
-from hwnas._io import atomic_path, why_not_a_file
-from hwnas.errors import HwnasError
+from hwnas._io import atomic_path, loads_json, why_not_a_file
+from hwnas.errors import SetupError, SpecError
 
 SCHEMA_VERSION = 1
 KIND = "hwnas.supernet"
 META_KEY = "hwnas"
 
 
-class CheckpointError(HwnasError):
+class CheckpointError(SetupError):
     """A checkpoint that is missing, damaged, or made for another space or dataset."""
 
 
@@ -136,9 +136,9 @@ def _parse_meta(path: Path, raw: str | None) -> dict[str, Any]:
     if raw is None:
         raise CheckpointError(f"{path} is a safetensors file but not a hwnas supernet checkpoint")
     try:
-        meta = json.loads(raw)
-    except json.JSONDecodeError:
-        raise CheckpointError(f"{path}: damaged checkpoint metadata (not JSON)") from None
+        meta = loads_json(raw, f"{path}: checkpoint metadata")
+    except SpecError as exc:
+        raise CheckpointError(f"damaged checkpoint metadata: {exc}") from None
     if not isinstance(meta, dict) or meta.get("kind") != KIND:
         raise CheckpointError(f"{path} is not a hwnas supernet checkpoint")
     if meta.get("schema_version") != SCHEMA_VERSION:

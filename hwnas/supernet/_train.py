@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from hwnas._io import number
 from hwnas.errors import HwnasError
 from hwnas.supernet._checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from hwnas.training import Progress, Schedule
@@ -91,6 +92,46 @@ def _seed(*parts: int) -> int:
     return int(np.random.SeedSequence(list(parts)).generate_state(1)[0])
 
 
+def _restore(
+    out: Path, ckpt: Any, net: Any, opt: Any, schedule: Any, total: int
+) -> tuple[int, list[Any], float, float]:
+    """Load a checkpoint's weights, momentum and schedule into a fresh run; returns its
+    step, history, elapsed seconds and running epoch loss. A tensor of the wrong shape or
+    edited metadata is a `CheckpointError` (it was a traceback, or a crash steps later)."""
+    meta = ckpt.meta
+    try:
+        net.load_state_dict(ckpt.model_state())
+        opt.load_state_dict(ckpt.optimizer_state())
+        for group in opt.param_groups:  # SGD would fail on a wrong-shaped buffer steps later
+            for param in group["params"]:
+                for key, value in opt.state.get(param, {}).items():
+                    if getattr(value, "shape", param.shape) != param.shape:
+                        raise ValueError(f"optimizer {key} of shape {tuple(value.shape)}")
+        fresh, stored = schedule.state_dict(), meta["scheduler"]
+        if not isinstance(stored, dict) or any(
+            type(stored.get(k)) is not type(v) for k, v in fresh.items()
+        ):
+            raise ValueError(f"scheduler state {stored!r}")
+        schedule.load_state_dict(stored)
+        step, history = meta["step"], meta["history"]
+        if type(step) is not int or not 0 <= step <= total or schedule.last_epoch != step:
+            raise ValueError(f"step {step!r} (scheduler at {schedule.last_epoch}, of {total})")
+        if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
+            raise ValueError(f"history {history!r} is not a list of epochs")
+        elapsed, epoch_loss = (number(meta[k]) for k in ("elapsed_s", "epoch_loss_sum"))
+    except (RuntimeError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        raise _edited(out, exc) from None
+    return step, list(history), elapsed, epoch_loss
+
+
+def _edited(out: Path, exc: BaseException) -> CheckpointError:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return CheckpointError(
+        f"{out}: cannot resume from it: it was damaged or edited ({first}); train afresh "
+        "with another --out"
+    )
+
+
 def train_supernet(
     config: SupernetConfig,
     out: str | Path,
@@ -124,7 +165,10 @@ def train_supernet(
         ckpt = load_checkpoint(out)
         stored = ckpt.meta
         # a field added since the checkpoint was written takes its default there
-        stored["config"] = SupernetConfig.from_dict(stored["config"]).as_dict()
+        try:
+            stored["config"] = SupernetConfig.from_dict(stored["config"]).as_dict()
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise _edited(out, exc) from None
         if stored["config"] != config.as_dict():
             diff = [
                 f"{k}: {stored['config'].get(k)!r} -> {v!r}"
@@ -149,13 +193,10 @@ def train_supernet(
     steps_per_epoch = -(-len(y) // config.batch_size)
     total = steps_per_epoch * config.epochs
     opt, schedule = make_optimizer(net.parameters(), config, total)
-    step, history, elapsed, epoch_loss = 0, [], 0.0, 0.0
+    history: list[Any] = []
+    step, elapsed, epoch_loss = 0, 0.0, 0.0
     if stored is not None:
-        net.load_state_dict(ckpt.model_state())
-        opt.load_state_dict(ckpt.optimizer_state())
-        schedule.load_state_dict(stored["scheduler"])
-        step, history, elapsed = int(stored["step"]), list(stored["history"]), stored["elapsed_s"]
-        epoch_loss = float(stored["epoch_loss_sum"])
+        step, history, elapsed, epoch_loss = _restore(out, ckpt, net, opt, schedule, total)
     net.to(dev).to(memory_format=torch.channels_last).train()  # type: ignore[call-overload]
     # optimizer tensors follow their parameters to the device
     for state in opt.state.values():

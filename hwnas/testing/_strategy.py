@@ -72,9 +72,10 @@ def check_strategy(
     """Raise an `AssertionError` naming the broken rule unless the registered strategy
     (its name or class) keeps the ask/tell contract: distinct proposals never asked before,
     at most as many as asked for, a small space exhausted without a repeat, the same
-    proposals for a seed, failed and infeasible results survived, the cheap-constraint
-    precheck respected, options checked by name and annotation, and a tabular NB201 study
-    of `study_budget` evaluations (0 skips it) distinct, repeatable and seed-dependent.
+    proposals for a seed, failed and infeasible results survived, nothing for `ask(0)`, the
+    cheap-constraint precheck respected, options checked by name and annotation, and a
+    tabular NB201 study of `study_budget` evaluations (0 skips it) distinct, repeatable
+    and seed-dependent.
     `options` are passed to every instance (e.g. a smaller population)."""
     name = _registered_name(strategy)
     what = f"strategy {name!r}"
@@ -105,6 +106,7 @@ def check_strategy(
         len(survived) == 15,
         f"{what}: stopped after {len(survived)} of 15 asks with failed and infeasible results",
     )
+    _check_ask_zero(make, what)
     _check_precheck(name, options, what)
     _check_options(name, what)
     if study_budget:
@@ -123,6 +125,17 @@ def _registered_name(strategy: str | type[Strategy]) -> str:
         "decorate it with @hwnas.register_strategy('NAME') first",
     )
     return str(name)
+
+
+def _check_ask_zero(make: Any, what: str) -> None:
+    """`ask(0)` proposes nothing and leaves the strategy as it was (a study asks for what
+    is left of its budget, which may be nothing)."""
+    strategy = make(tiny_problem(), 0)
+    none = strategy.ask(0)
+    expect(none == [], f"{what}: ask(0) returned {len(none)} architecture(s), not []")
+    after = [a.key for a in strategy.ask(3)]
+    fresh = [a.key for a in make(tiny_problem(), 0).ask(3)]
+    expect(after == fresh, f"{what}: ask(0) changed what ask(3) proposes: {after} != {fresh}")
 
 
 def _check_precheck(name: str, options: dict[str, Any], what: str) -> None:

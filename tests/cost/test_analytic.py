@@ -120,3 +120,37 @@ def test_spec_files_are_checked(tmp_path: Path) -> None:
         load_spec(str(path))
     path.write_text(json.dumps(_spec().to_dict()))
     assert load_spec(str(path)).name == "toy"
+
+
+@pytest.mark.parametrize(
+    ("over", "message"),
+    [
+        ({"peak_ops_per_s": {"int8": True, "fp32": 500.0}}, "expected a number, got True"),
+        ({"memory_bandwidth_bytes_per_s": True}, "expected a number, got True"),
+        ({"sram_bytes": True}, "whole number of bytes"),
+        ({"flash_bytes": 1.5}, "whole number of bytes"),
+        ({"schema_version": True}, "schema_version True"),
+        ({"peak_ops_per_s": {"int8": 5e-324, "fp32": 500.0}}, "int8 must be a number >= 1"),
+        ({"peak_ops_per_s": {"int4": 1e9, "int8": 1000.0}}, "int4; valid: int8, fp16, fp32"),
+        ({"default_precision": "int4"}, "'int4' is not one of int8, fp16, fp32"),
+    ],
+)
+def test_spec_values_that_are_not_what_they_seem_are_refused(over: dict, message: str) -> None:
+    # `true` read as 1 op/s, a subnormal rate gave an infinite latency recorded as ok, and
+    # an int4 default failed every evaluation instead of the load
+    with pytest.raises(SpecError, match=message):
+        _spec(**over)
+
+
+@pytest.mark.parametrize(
+    "content", [b'{"a": "\xff"}', b"[" * 100_000 + b"]" * 100_000, b'{"n": ' + b"9" * 5000 + b"}"]
+)
+def test_hostile_spec_and_profile_files_are_spec_errors(tmp_path: Path, content: bytes) -> None:
+    from hwnas.cost.lut import LatencyPredictor
+
+    path = tmp_path / "device.json"
+    path.write_bytes(content)
+    with pytest.raises(SpecError, match="device.json"):
+        load_spec.__wrapped__(str(path))
+    with pytest.raises(SpecError, match="device.json"):
+        LatencyPredictor.load(path)

@@ -147,3 +147,38 @@ def test_cifar_bad_labels_are_refused(tmp_path: Path, labels: list[Any], match: 
     with pytest.raises(DatasetError, match=match) as info:
         load_dataset(f"cifar10:{tmp_path}")
     assert "data_batch_1" in str(info.value)
+
+
+def _cifar_batches(root: Path) -> None:
+    batch = {b"data": np.zeros((1, 3072), np.uint8), b"labels": [0]}
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        (root / name).write_bytes(pickle.dumps(batch, protocol=2))
+
+
+@pytest.mark.parametrize(
+    ("label_names", "match"),
+    [
+        (5, "expected a list of class names, got int"),
+        ({"a": 1}, "expected a list of class names, got dict"),
+        ([1] * 10, "expected a list of class names"),
+        (np.zeros((10, 3)), "expected a list of class names, got ndarray"),
+        ([b"\xff"] * 10, "class names are not UTF-8"),
+    ],
+)
+def test_malformed_cifar_meta_files_are_refused(
+    tmp_path: Path, label_names: Any, match: str
+) -> None:
+    _cifar_batches(tmp_path)
+    meta = {b"label_names": label_names}
+    (tmp_path / "batches.meta").write_bytes(pickle.dumps(meta, protocol=2))
+    with pytest.raises(DatasetError, match=match) as info:
+        load_dataset(f"cifar10:{tmp_path}")
+    assert "batches.meta" in str(info.value)
+
+
+def test_a_cifar_binary_meta_file_that_is_not_text_is_refused(tmp_path: Path) -> None:
+    for name in [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]:
+        (tmp_path / name).write_bytes(bytes(3073))
+    (tmp_path / "batches.meta.txt").write_bytes(b"\xff\xfe garbage\n" * 10)
+    with pytest.raises(DatasetError, match="batches.meta.txt: not UTF-8 text"):
+        load_dataset(f"cifar10:{tmp_path}")

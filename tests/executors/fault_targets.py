@@ -15,11 +15,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hwnas.cost import Target, register_target_resolver
+from hwnas.errors import SetupError
 from hwnas.metrics import Metric
 from hwnas.sources import EvalContext, Measurement, MetricSource
 from hwnas.spaces import Architecture
 
-MODES = ("raise", "exit", "segv", "sigkill", "hang", "flaky", "device", "rendezvous", "slow")
+MODES = (
+    "raise", "exit", "segv", "sigkill", "hang", "flaky", "device", "rendezvous", "slow", "setup",
+)  # fmt: skip
 
 
 def hits(arch: Architecture) -> bool:
@@ -53,6 +56,8 @@ class FaultSource(MetricSource):
         elif hits(arch):
             if mode == "raise":
                 raise RuntimeError(f"injected failure for {arch.key}")
+            if mode == "setup":
+                raise SetupError("injected: the data file is gone")
             if mode == "exit":
                 os._exit(3)
             if mode == "segv":

@@ -302,3 +302,18 @@ def test_plugins_outside_their_class_module_are_named_in_imports(
         study().optimize()
     evals = study(imports=["extra_plugin"]).optimize().evaluations()
     assert (evals["status"] == "ok").all() and len(evals) == 3
+
+
+@pytest.mark.parametrize("executor", ["inprocess", "process"])
+def test_a_setup_failure_in_a_worker_stops_the_study(tmp_path: Path, executor: str) -> None:
+    from hwnas.errors import SetupError
+
+    (tmp_path / "f").mkdir()
+    study = hwnas.Study(
+        objectives=["accuracy:max", objective("setup", tmp_path / "f")], strategy="random",
+        budget=40, seed=5, out_dir=tmp_path / "run", executor=executor,
+    )  # fmt: skip
+    with pytest.raises(SetupError, match="stopped: .*injected: the data file is gone"):
+        study.optimize()
+    statuses = {r["status"] for r in study.ledger.rows()}
+    assert statuses <= {"ok"}  # nothing recorded for the failure, and nothing failed

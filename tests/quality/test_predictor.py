@@ -130,3 +130,37 @@ def test_more_training_architectures_than_the_space_holds_is_refused() -> None:
         source.check()
     with pytest.raises(HwnasError, match="n=16000"):
         source.evaluate([space.sample(np.random.default_rng(0))])
+
+
+GOOD_ROW = "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|"
+
+
+@pytest.mark.parametrize(
+    ("spec", "content", "message"),
+    [
+        ("labels.csv", b"arch,accuracy\n\xff\xfe\x00garbage\n", "not a readable CSV"),
+        ("labels.csv", b"", "not a readable CSV"),
+        ("labels.csv", f"arch,accuracy\n{GOOD_ROW},nan\n".encode(), "row 1: accuracy is not a"),
+        ("labels.csv", b"hello world\nfoo\n", "needs columns arch and accuracy"),
+        ("labels.csv", b"arch,accuracy\nnot-a-cell,50\n", "labels.csv, data row 1"),
+        ("n=0,proxies=", None, "'n=0': train on at least 2"),
+        ("n=-5,proxies=", None, "'n=-5': train on at least 2"),
+        ("n=4,proxies=bogus", None, "unknown proxy 'bogus'"),
+        ("n=4,proxies=nwot,data=npz:{tmp}/missing.npz", None, "missing.npz, which does not"),
+    ],
+)
+def test_settings_that_fail_every_evaluation_are_refused_before_the_first(
+    tmp_path: Path, spec: str, content: bytes | None, message: str
+) -> None:
+    # each was 'N evaluations (0 ok, N failed)', exit 0, the budget burnt on one cause
+    if "bogus" in spec or "nwot" in spec:
+        pytest.importorskip("torch")
+    if content is not None:
+        (tmp_path / spec).write_bytes(content)
+        spec = str(tmp_path / spec)
+    with pytest.raises(HwnasError, match=message):
+        hwnas.Study(
+            objectives=["accuracy:max", "flops:min"], quality=f"predictor:{spec.format(tmp=tmp_path)}",
+            budget=3, out_dir=tmp_path / "run",
+        )  # fmt: skip
+    assert not (tmp_path / "run").exists()

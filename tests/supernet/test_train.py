@@ -161,3 +161,89 @@ def test_static_shapes_train_the_same_supernet(checkpoint: Path, tmp_path: Path)
         if name.startswith("model/")
     }
     assert max(gaps.values()) < 1e-3, max(gaps.items(), key=lambda kv: kv[1])
+
+
+@pytest.fixture(scope="module")
+def killed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A checkpoint of a run killed after its first step, to resume."""
+    path = tmp_path_factory.mktemp("killed") / "killed.safetensors"
+
+    def kill_after_first_step(done: int, total: int, loss: float) -> None:
+        if done == 1:
+            raise Killed
+
+    with pytest.raises(Killed):
+        train_supernet(
+            tiny_config(checkpoint_every=1), path, device="cpu", on_step=kill_after_first_step
+        )
+    return path
+
+
+def _edited(source: Path, target: Path, meta_edit: dict, tensor: str | None = None) -> Path:
+    from safetensors.torch import load_file, save_file
+
+    with safe_open(str(source), framework="pt") as fh:
+        meta = json.loads(fh.metadata()["hwnas"])
+    tensors = load_file(str(source))
+    if tensor is not None:
+        name = next(n for n in tensors if n.startswith(tensor) and tensors[n].ndim == 4)
+        tensors[name] = torch.zeros(tensors[name].shape[0] + 1, *tensors[name].shape[1:])
+    save_file(tensors, str(target), metadata={"hwnas": json.dumps({**meta, **meta_edit})})
+    return target
+
+
+@pytest.mark.parametrize(
+    ("meta_edit", "tensor"),
+    [
+        ({}, "model/"),
+        ({}, "optimizer/"),
+        ({"step": "one"}, None),
+        ({"step": 10**6}, None),
+        ({"history": 3}, None),
+        ({"elapsed_s": "soon"}, None),
+        ({"scheduler": {"last_epoch": "x"}}, None),
+        ({"scheduler": 5}, None),
+        ({"config": [1, 2]}, None),
+    ],
+)
+def test_resuming_a_damaged_or_edited_checkpoint_is_a_clear_error(
+    killed: Path, tmp_path: Path, meta_edit: dict, tensor: str | None
+) -> None:
+    path = _edited(killed, tmp_path / "edited.safetensors", meta_edit, tensor)
+    config = tiny_config(checkpoint_every=1)
+    with pytest.raises(CheckpointError, match="cannot resume from it: it was damaged or edited"):
+        train_supernet(config, path, device="cpu", resume=True)
+
+
+def test_a_search_refuses_a_checkpoint_that_cannot_serve_before_evaluating(
+    checkpoint: Path, tmp_path: Path
+) -> None:
+    from hwnas.study import Study
+
+    def study(path: Path, data: str | None = None) -> Study:
+        return Study(
+            space="mbv3", dataset="fashion-mnist", quality=f"supernet:{path}", data=data,
+            objectives=["accuracy:max", "macs:min"], budget=2, out_dir=tmp_path / "run",
+        )  # fmt: skip
+
+    wrong = _edited(checkpoint, tmp_path / "wrong.safetensors", {}, "model/")
+    with pytest.raises(CheckpointError, match="weights do not fit the mbv3/fashion-mnist"):
+        study(wrong)
+    with pytest.raises(HwnasError, match="missing.npz, which does not exist"):
+        study(checkpoint, data=f"npz:{tmp_path / 'missing.npz'}")
+    assert not (tmp_path / "run").exists()  # nothing was started, no budget spent
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [("{not json", "not valid JSON"), ("[" * 100_000 + "]" * 100_000, "nested more than 64")],
+)
+def test_damaged_checkpoint_metadata_is_a_clear_error(
+    tmp_path: Path, raw: str, message: str
+) -> None:
+    from safetensors.torch import save_file
+
+    path = tmp_path / "meta.safetensors"
+    save_file({"w": torch.zeros(2)}, str(path), metadata={"hwnas": raw})
+    with pytest.raises(CheckpointError, match=f"damaged checkpoint metadata: .*{message}"):
+        read_meta(path)

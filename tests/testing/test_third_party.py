@@ -257,3 +257,22 @@ def test_check_executor_catches_an_executor_that_changes_values() -> None:
 
     with pytest.raises(AssertionError, match="executor 'tp-rounding': trial 0 has metrics"):
         check_executor(Rounding())
+
+
+def test_ask_zero_proposes_nothing_and_the_suite_checks_it() -> None:
+    class Eager(RoundRobin):
+        """Proposes two whatever n is."""
+
+        def _propose(self, n: int) -> list[hwnas.Architecture]:
+            return super()._propose(max(n, 2))
+
+    problem = hwnas.Problem(Grid(), (hwnas.parse_objective("latency@tp-board:min"),), ())
+    assert Eager(problem, 0).ask(0) == []  # the base class guards _propose
+
+    @hwnas.register_strategy("tp-ask-zero")
+    class AskZero(RoundRobin):
+        def ask(self, n: int) -> list[hwnas.Architecture]:
+            return super().ask(max(n, 1))  # an override that skips the guard
+
+    with pytest.raises(AssertionError, match=r"strategy 'tp-ask-zero': ask\(0\) returned 1"):
+        check_strategy(AskZero, study_budget=0)
