@@ -40,7 +40,7 @@ class SupernetSource(MetricSource):
         self.checkpoint = checkpoint
         self.calib_images = calib_images
         self.eval_images = eval_images
-        from hwnas.supernet import read_meta, trained_classes
+        from hwnas.supernet import read_meta
 
         meta = read_meta(checkpoint)
         if meta["space"] != ctx.space.name or meta["dataset"] != ctx.dataset:
@@ -48,22 +48,6 @@ class SupernetSource(MetricSource):
                 f"supernet checkpoint {checkpoint} was trained for {meta['space']}/"
                 f"{meta['dataset']}, not {ctx.space.name}/{ctx.dataset}"
             )
-        self.classes = trained_classes(meta)
-
-    def check(self) -> None:
-        """Refuse data whose class count is not the checkpoint's before any evaluation
-        (each would fail alike)."""
-        super().check()
-        if self.ctx.data is not None:
-            from hwnas.datasets import data_classes
-
-            found = data_classes(self.ctx.data)
-            if found != self.classes:
-                raise SpecError(
-                    f"--data {self.ctx.data!r} has {found} classes but supernet "
-                    f"{self.checkpoint} was trained on {self.classes}; give data with "
-                    f"{self.classes} classes or train a supernet on this data"
-                )
 
     def check(self) -> None:
         """Load the supernet and the images now: weights that do not fit it, or data that

@@ -77,10 +77,10 @@ def check_evaluable(checkpoint: str | Path, data: str | None = None) -> None:
     data) would: weights that do not fit the supernet, data that is missing or has other
     classes. The supernet and the split are cached, so evaluations reuse them."""
     ckpt = load_checkpoint(checkpoint)
-    space = _space(ckpt)
+    _space(ckpt)
     ckpt.supernet()
     spec, ds = _split(ckpt, data)
-    check_data(spec, space, ckpt.dataset, ds)
+    check_data(spec, ds, ckpt.path, ckpt.classes)
 
 
 def subnet_from_checkpoint(

@@ -61,7 +61,7 @@ def test_a_search_refuses_it_before_evaluating(cli, three_class_checkpoint: Path
         "macs:min", "--budget", "2",
     )  # fmt: skip
     assert result.returncode == 2, result.stdout
-    assert "--data 'digits' has 10 classes but supernet" in result.stderr
+    assert "data 'digits' has 10 classes but supernet" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
