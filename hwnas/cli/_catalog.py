@@ -69,6 +69,8 @@ def _file_forms(space: str | None, roofline: bool) -> str:
 
     layered = profilable_spaces()
     forms = ["roofline:SPEC.json (your device spec)"] if roofline else []
+    if roofline:  # both need networks built: a board times their ONNX graphs
+        forms.append("remote:NAME (a board running `hwnas device serve`; see `hwnas device list`)")
     if space is None or space in layered:
         forms.append(
             "PROFILE.json (a per-layer latency table from `hwnas profile`, which profiles "
@@ -77,7 +79,8 @@ def _file_forms(space: str | None, roofline: bool) -> str:
     forms.append(
         "PREDICTOR.json (a few-shot latency predictor for your device from `hwnas calibrate`)"
     )
-    return "Also: " + " and ".join(forms) + "."
+    listed = ", ".join(forms[:-1]) + " and " + forms[-1] if len(forms) > 1 else forms[0]
+    return f"Also: {listed}."
 
 
 @app.command()

@@ -47,6 +47,7 @@ TARGETS: Registry[Target] = Registry(
         "hwnas.tabular.fbnet",
         "hwnas.cost.targets",
         "hwnas.cost.predictor_file",
+        "hwnas.cost.remote",
     ),
 )
 _RESOLVERS: list[tuple[str, Callable[[str], Target | None]]] = []

@@ -4,6 +4,7 @@ graph `hwnas export` ships. Importing this module does not import torch."""
 from __future__ import annotations
 
 import io
+import threading
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -16,17 +17,19 @@ INPUT_NAME = "input"
 OUTPUT_NAME = "logits"
 BATCH_AXIS = "batch"
 OPSET = 17
+#: torch's exporter keeps global state: two threads exporting at once fail
+_EXPORTING = threading.Lock()
 
 
 def to_onnx(model: Any, input_shape: Sequence[int], *, opset: int = OPSET) -> bytes:
     """`model` (a torch module on the CPU, put in eval mode) as ONNX bytes: TorchScript
     exporter, traced on a batch of 1 zeros of shape (1, *input_shape); input `input` and
     output `logits`, both with a dynamic batch axis, so measurement feeds it a batch of 1
-    and a deployment any batch."""
+    and a deployment any batch. Thread-safe (one export at a time in a process)."""
     torch = optional_import("torch", "exporting to ONNX")
 
     buffer = io.BytesIO()
-    with warnings.catch_warnings():
+    with _EXPORTING, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
             model.eval(),

@@ -203,7 +203,8 @@ def test_targets_advertises_a_profile_only_where_hwnas_profile_can_make_one() ->
         "PREDICTOR.json (a few-shot latency predictor for your device from `hwnas calibrate`)"
     )
     nb201 = _also(["--space", "nb201"])
-    assert nb201 == f"Also: roofline:SPEC.json (your device spec) and {calibrated}."
+    remote = "remote:NAME (a board running `hwnas device serve`; see `hwnas device list`)"
+    assert nb201 == f"Also: roofline:SPEC.json (your device spec), {remote} and {calibrated}."
     fbnet = _also(["--space", "fbnet"])
     assert fbnet == f"Also: {calibrated}."  # no roofline (no networks), no profile
 
