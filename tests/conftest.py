@@ -34,3 +34,27 @@ def cli(tmp_path: Path):
         return run_cli(*args, cwd=tmp_path, timeout=timeout)
 
     return _run
+
+
+def write_image_folder(root: Path, classes: int = 3, train: int = 10, test: int = 2) -> str:
+    """A tiny `folder:` dataset of 8x8 grey PNGs (`train` + `test` per class, in train/ and
+    test/), each class a different brightness; returns its dataset spec."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for split, n in (("train", train), ("test", test)):
+        for c in range(classes):
+            (root / split / f"c{c}").mkdir(parents=True)
+            for i in range(n):
+                level = 40 + 80 * c
+                pixels = rng.integers(level, level + 40, (8, 8)).astype(np.uint8)
+                Image.fromarray(pixels).save(root / split / f"c{c}" / f"{i}.png")
+    return f"folder:{root}"
+
+
+@pytest.fixture(scope="session")
+def three_classes(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The spec of a 3-class `folder:` dataset, written once per test session."""
+    pytest.importorskip("PIL")
+    return write_image_folder(tmp_path_factory.mktemp("three-classes"))

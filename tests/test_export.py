@@ -65,7 +65,11 @@ def tiny_nb201(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     from hwnas.spaces.nb201 import NB201Space, cell
 
     monkeypatch.setattr(
-        NB201Space, "build", lambda self, arch, dataset: TinyNetwork(cell(arch.genes), 10, C=4, N=1)
+        NB201Space,
+        "build",
+        lambda self, arch, dataset, classes=None: TinyNetwork(
+            cell(arch.genes), classes or 10, C=4, N=1
+        ),
     )
     # one thread: two test workers on two cores would otherwise fight over them
     threads = torch.get_num_threads()
@@ -418,16 +422,23 @@ def test_finetune_one_epoch_on_digits(run_dir: Path, tmp_path: Path, tiny_nb201:
     assert "fine-tuned" in text and "UNTRAINED" not in text and "digits" in text
 
 
-def test_finetune_needs_data_with_the_network_classes(
-    run_dir: Path, tmp_path: Path, tiny_nb201: None
+def test_the_exported_head_follows_the_data(
+    run_dir: Path, tmp_path: Path, tiny_nb201: None, three_classes: str
 ) -> None:
+    import onnxruntime as ort
+
     with pytest.raises(HwnasError, match="needs a dataset"):
         export_run(run_dir, "index:0", tmp_path / "a", finetune_epochs=1)
-    npz = tmp_path / "three.npz"
-    rng = np.random.default_rng(0)
-    np.savez(npz, x=rng.integers(0, 255, (30, 8, 8), dtype=np.uint8), y=np.arange(30) % 3)
-    with pytest.raises(HwnasError, match="3 classes but the network outputs 10"):
-        export_run(run_dir, "index:0", tmp_path / "b", finetune_epochs=1, data=f"npz:{npz}")
+    # a 3-class folder on cifar10-shaped networks: the head, the ONNX graph and the card say 3
+    out = tmp_path / "b"
+    card = export_run(
+        run_dir, "index:0", out, finetune_epochs=1, data=three_classes, device="cpu"
+    ).card
+    assert card["classes"] == 3 and card["accuracy_after_export"]["data"] == three_classes
+    assert load_model(out).classifier.out_features == 3
+    session = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
+    assert session.get_outputs()[0].shape[1] == 3
+    assert "logits over 3 classes" in (out / "model_card.md").read_text()
 
 
 # --- the command line ------------------------------------------------------------------------------------

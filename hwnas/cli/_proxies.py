@@ -17,7 +17,9 @@ from hwnas.report.console import plural
 def proxies(
     space: str = typer.Option("nb201", help="Search space whose networks are built."),
     dataset: str = typer.Option(
-        "cifar10", help="Dataset the networks are built for (shape, classes)."
+        "cifar10",
+        help="Dataset the networks are built for (input shape; classes too, unless --data "
+        "names the images).",
     ),
     proxy: list[str] = typer.Option(
         ["all"], "--proxy", "-p", help="Proxy name, repeatable, or `all`."
@@ -29,8 +31,8 @@ def proxies(
     seed: int = typer.Option(0, help="Seed of the sample, the weights and the image batch."),
     data: str | None = typer.Option(
         None,
-        help="Images for data-dependent proxies (NAME[:PATH], see hwnas.datasets); default "
-        "fashion-mnist if installed, else digits.",
+        help="Images for data-dependent proxies (NAME[:PATH], see hwnas.datasets), whose "
+        "classes the networks get; default fashion-mnist if installed, else digits.",
     ),
     batch_size: int = typer.Option(64, help="Images per batch."),
     threads: int = typer.Option(1, help="Torch threads."),

@@ -73,7 +73,8 @@ def search(
     data: str | None = typer.Option(
         None,
         help="Images for data-dependent quality estimators (NAME[:PATH] of hwnas.datasets, "
-        "e.g. fashion-mnist); --dataset then defaults to NAME when the space knows it.",
+        "e.g. fashion-mnist); networks built in the search get their classes; --dataset "
+        "then defaults to NAME when the space knows it.",
     ),
     # lists only to refuse a repeated flag, which click would otherwise let the last win
     outs: list[Path] | None = typer.Option(
@@ -195,7 +196,8 @@ def _dataset_of(space: str, data: str) -> str:
     if name not in known:
         raise SpecError(
             f"--data {data!r}: space {space!r} has no dataset {name!r}; give --dataset "
-            f"(one of {', '.join(known)}) for the networks' input shape and classes"
+            f"(one of {', '.join(known)}) for the networks' input shape (their classes are "
+            "the data's)"
         )
     return name
 

@@ -25,7 +25,9 @@ def train(
         "fashion-mnist", help="Training images: NAME[:PATH] of hwnas.datasets."
     ),
     dataset: str | None = typer.Option(
-        None, help="The space's dataset (input shape, classes); default: the data's name."
+        None,
+        help="The space's dataset (input shape; the classes are the data's); default: the "
+        "data's name.",
     ),
     epochs: int = typer.Option(5, help="Epochs over the training images."),
     out: Path = typer.Option(..., "--out", help="Checkpoint file (.safetensors)."),

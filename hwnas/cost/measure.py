@@ -84,10 +84,11 @@ def statistic_of(values: Sequence[float] | np.ndarray, statistic: str) -> float:
 
 
 def networks(
-    space: SearchSpace, archs: Iterable[Architecture], dataset: str
+    space: SearchSpace, archs: Iterable[Architecture], dataset: str, classes: int | None = None
 ) -> list[tuple[Any, tuple[int, ...]]]:
-    """(module, input shape) of each architecture, as `measure` takes them."""
-    return [(space.build(a, dataset), space.arch_input_shape(a, dataset)) for a in archs]
+    """(module, input shape) of each architecture with `classes` outputs (None: the
+    dataset's), as `measure` takes them."""
+    return [(space.build(a, dataset, classes), space.arch_input_shape(a, dataset)) for a in archs]
 
 
 # --- one device at a time ----------------------------------------------------------------

@@ -28,7 +28,7 @@ from urllib.parse import urlencode
 from hwnas.cost import Target, register_target_resolver
 from hwnas.cost.measure import device_lock
 from hwnas.cost.protocol import Protocol
-from hwnas.cost.targets import _NetworkTarget
+from hwnas.cost.targets import _NetworkTarget, network_classes
 from hwnas.errors import EvaluationError, HwnasError, UnknownNameError
 from hwnas.metrics import Metric
 from hwnas.models.onnx import to_onnx
@@ -256,7 +256,9 @@ class RemoteSource(MetricSource):
 
     def evaluate_one(self, arch: Architecture) -> Measurement:
         space, dataset = self.ctx.space, self.ctx.dataset
-        model = to_onnx(space.build(arch, dataset), space.arch_input_shape(arch, dataset))
+        classes, head = network_classes(self.ctx)  # the head of the search's data
+        shape = space.arch_input_shape(arch, dataset)
+        model = to_onnx(space.build(arch, dataset, classes), shape)
         limit = int(self.info()["limits"]["max_model_bytes"])
         if len(model) > limit:
             raise EvaluationError(
@@ -266,7 +268,7 @@ class RemoteSource(MetricSource):
         rid = request_id(model, self.client.device.protocol, self.nonce)
         with device_lock(f"remote-{self.client.device.name}"):  # other studies here wait
             result = self.client.measure(model, rid)
-        return Measurement(float(result["value_ms"]), self._provenance(result))
+        return Measurement(float(result["value_ms"]), {**self._provenance(result), **head})
 
     def _provenance(self, result: dict[str, Any]) -> dict[str, Any]:
         """All the agent said (host facts, protocol, median, IQR, drift, noisy, request id),

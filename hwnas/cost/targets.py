@@ -24,17 +24,30 @@ def buildable(space: SearchSpace) -> bool:
 
 
 @lru_cache(maxsize=2048)
-def _counts(space_name: str, dataset: str, key: str) -> Any:
+def _counts(space_name: str, dataset: str, key: str, classes: int | None) -> Any:
     from hwnas.cost.analytic import count
 
     space = get_space(space_name)
     arch = space.parse(key)
-    return count(space.build(arch, dataset), space.arch_input_shape(arch, dataset))
+    return count(space.build(arch, dataset, classes), space.arch_input_shape(arch, dataset))
 
 
-def analytic_counts(space: SearchSpace, arch: Architecture, dataset: str) -> Any:
-    """`hwnas.cost.analytic.Counts` of an architecture (cached by key)."""
-    return _counts(space.name, dataset, arch.key)
+def analytic_counts(
+    space: SearchSpace, arch: Architecture, dataset: str, classes: int | None = None
+) -> Any:
+    """`hwnas.cost.analytic.Counts` of an architecture with `classes` outputs (None: the
+    dataset's), cached by key."""
+    return _counts(space.name, dataset, arch.key, classes)
+
+
+def network_classes(ctx: EvalContext) -> tuple[int | None, dict[str, Any]]:
+    """The classes networks are built with in `ctx`, the data's when it names data (None:
+    the dataset's), and the provenance entry that records the head's width."""
+    from hwnas.datasets import data_classes
+    from hwnas.datasets.catalogue import head_classes
+
+    classes = data_classes(ctx.data)
+    return classes, {"classes": head_classes(ctx.dataset, classes)}
 
 
 # --- counters ---------------------------------------------------------------------------------
@@ -74,8 +87,10 @@ class AnalyticSource(MetricSource):
         self.provenance = prov
 
     def evaluate_one(self, arch: Architecture) -> Measurement:
-        counts = analytic_counts(self.ctx.space, arch, self.ctx.dataset)
-        return Measurement(float(self.fn(counts)), {**self.provenance, "method": counts.method})
+        classes, head = network_classes(self.ctx)
+        counts = analytic_counts(self.ctx.space, arch, self.ctx.dataset, classes)
+        prov = {**self.provenance, **head, "method": counts.method}
+        return Measurement(float(self.fn(counts)), prov)
 
 
 def analytic_counters(ctx: EvalContext) -> dict[str, MetricSource]:
@@ -146,9 +161,10 @@ class MeasuredSource(MetricSource):
         self.device = f"local-{cfg.device}"
 
     def evaluate(self, archs: Sequence[Architecture]) -> list[Measurement]:
-        nets = networks(self.ctx.space, archs, self.ctx.dataset)
+        classes, head = network_classes(self.ctx)
+        nets = networks(self.ctx.space, archs, self.ctx.dataset, classes)
         return [
-            Measurement(t.value, {**t.provenance, "target": self.target})
+            Measurement(t.value, {**t.provenance, **head, "target": self.target})
             for t in measure(nets, self.cfg)
         ]
 
@@ -219,8 +235,9 @@ class RooflineSource(MetricSource):
     def evaluate_one(self, arch: Architecture) -> Measurement:
         from hwnas.cost.analytic import roofline_seconds
 
-        counts = analytic_counts(self.ctx.space, arch, self.ctx.dataset)
-        return Measurement(roofline_seconds(counts, self.spec) * 1e3, self.provenance)
+        classes, head = network_classes(self.ctx)
+        counts = analytic_counts(self.ctx.space, arch, self.ctx.dataset, classes)
+        return Measurement(roofline_seconds(counts, self.spec) * 1e3, {**self.provenance, **head})
 
 
 @register_target_resolver("roofline:SPEC")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +153,24 @@ def load_dataset(spec: str) -> ImageDataset:
 list_datasets = DATASETS.names
 
 
+def data_classes(data: str | None) -> int | None:
+    """The number of classes of dataset spec `data` (None for None): the classifier width
+    of networks built for the user's data. A catalogued dataset's loader keeps its
+    catalogue count, so that is read without loading; a `folder:` or `npz:` file is loaded
+    once per process per spec."""
+    if data is None:
+        return None
+    from hwnas.datasets.catalogue import CATALOGUE
+
+    name = data.partition(":")[0].strip()
+    return CATALOGUE[name].classes if name in CATALOGUE else _classes(data)
+
+
+@lru_cache(maxsize=8)
+def _classes(data: str) -> int:
+    return load_dataset(data).num_classes
+
+
 def to_float_images(
     x: np.ndarray, channels: int, size: int, mean: float = 0.5, std: float = 0.25
 ) -> Any:
@@ -181,6 +200,7 @@ __all__ = [
     "ImageDataset",
     "Split",
     "check_labels",
+    "data_classes",
     "list_datasets",
     "load_dataset",
     "register_dataset",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hwnas.errors import UnknownNameError
+from hwnas.errors import SpecError, UnknownNameError
 
 
 @dataclass(frozen=True)
@@ -45,3 +45,13 @@ def dataset_info(name: str) -> DatasetInfo:
     if name not in CATALOGUE:
         raise UnknownNameError("dataset", name, CATALOGUE, "in the dataset catalogue")
     return CATALOGUE[name]
+
+
+def head_classes(dataset: str, classes: int | None = None) -> int:
+    """The classes a network built for `dataset` outputs: `classes` when the data says so
+    (a `folder:` dataset of 3 classes on cifar10-shaped networks), else the catalogue's."""
+    if classes is None:
+        return dataset_info(dataset).classes
+    if isinstance(classes, bool) or not isinstance(classes, int) or classes < 1:
+        raise SpecError(f"classes must be a positive integer, got {classes!r}")
+    return classes

@@ -16,7 +16,7 @@ from hwnas.export._pick import Picked, pick_evaluation
 from hwnas.export._weights import finetune, supernet_checkpoint, supernet_weights
 from hwnas.export._write import onnx_checked, safetensors_bytes, write_files
 from hwnas.models.onnx import OPSET
-from hwnas.results import load_results
+from hwnas.results import Results, load_results
 from hwnas.spaces import Architecture, SearchSpace
 
 if TYPE_CHECKING:
@@ -62,8 +62,9 @@ def export_run(
     """Export the evaluation `pick` chooses (see `pick_evaluation`) into `out` (default
     RUN_DIR/export-trialN): model.onnx, weights.safetensors, model_card.md/json.
 
-    Weights: inherited from the supernet when the run's quality was `supernet:CKPT`, else
-    freshly initialised (seeded) and labelled untrained (`trained` once fine-tuned here).
+    Weights: inherited from the supernet when the run's quality was `supernet:CKPT` (its
+    classes are the checkpoint's), else freshly initialised (seeded) and labelled untrained
+    (`trained` once fine-tuned here), with the classes of `data`, else of the run's data.
     `finetune_epochs` > 0 trains them on
     `data` (a dataset spec, e.g. `digits`, `fashion-mnist`) with `hwnas.training.fit`;
     `data` alone evaluates the exported weights without training. Validation and test
@@ -90,7 +91,7 @@ def export_run(
         model, weights = supernet_weights(run, arch, checkpoint, data, device)
     else:
         torch.manual_seed(seed)
-        model = run.space.build(arch, dataset)
+        model = run.space.build(arch, dataset, _head_classes(run, picked, data))
         weights = {
             "kind": "untrained",
             "init": f"the space builder's initialisation after torch.manual_seed({seed})",
@@ -102,7 +103,7 @@ def export_run(
     accuracy: dict[str, Any] | None = None
     if data:
         accuracy, model = finetune(
-            model, data, shape, classes, finetune_epochs, train_config, seed, device, on_step
+            model, data, shape, finetune_epochs, train_config, seed, device, on_step
         )
         if finetune_epochs:
             # fresh weights trained here are no longer untrained
@@ -134,6 +135,21 @@ def export_run(
         }
     )
     return ExportResult(out_dir, files, card)
+
+
+def _head_classes(run: Results, picked: Picked, data: str | None) -> int | None:
+    """The classes of fresh weights: the fine-tuning data's, else those the run built the
+    network with (its provenance says; the run's data need not be at hand), else its data's
+    (None: the dataset's)."""
+    from hwnas.datasets import data_classes
+
+    if data:
+        return data_classes(data)
+    for provenance in picked.evaluation.provenance.values():
+        recorded = provenance.get("classes") if isinstance(provenance, dict) else None
+        if type(recorded) is int:
+            return recorded
+    return data_classes(run.config.data)
 
 
 def _num_classes(model: nn.Module, shape: Sequence[int]) -> int:

@@ -80,26 +80,20 @@ def finetune(
     model: nn.Module,
     data: str,
     shape: Sequence[int],
-    classes: int,
     epochs: int,
     train_config: Any,
     seed: int,
     device: str,
     on_step: StepCallback | None,
 ) -> tuple[dict[str, Any], nn.Module]:
-    """Fine-tune (when epochs > 0) and measure validation and test accuracy."""
+    """Fine-tune (when epochs > 0) and measure validation and test accuracy. The model's
+    classes are the data's: built for it, or refused with the supernet it came from."""
     from dataclasses import replace
 
     from hwnas.datasets import load_dataset
     from hwnas.training import TrainConfig, evaluate, fit
 
-    ds = load_dataset(data)
-    if ds.num_classes != classes:
-        raise HwnasError(
-            f"dataset {data!r} has {ds.num_classes} classes but the network outputs {classes}; "
-            "fine-tune on a dataset with the run's number of classes"
-        )
-    ds = ds.split(seed=seed)
+    ds = load_dataset(data).split(seed=seed)
     assert ds.val is not None and ds.test is not None
     result: dict[str, Any] = {
         "data": data,

@@ -153,7 +153,9 @@ def load_model(export_dir: str | Path) -> nn.Module:
             f"{SCHEMA_VERSION}; use the hwnas version that wrote it"
         )
     space = get_space(card["space"]["name"])
-    model = space.build(space.parse(card["architecture"]["key"]), card["space"]["dataset"])
+    model = space.build(
+        space.parse(card["architecture"]["key"]), card["space"]["dataset"], card["classes"]
+    )
     try:
         state = load_file(str(export_dir / WEIGHTS_FILE))
     except (OSError, SafetensorError) as exc:

@@ -58,6 +58,8 @@ class ProxyFeaturizer:
     def proxy_rows(
         self, archs: Sequence[Architecture], progress: StageProgress | None = None
     ) -> np.ndarray:
+        from hwnas.datasets import data_classes
+        from hwnas.datasets.catalogue import head_classes
         from hwnas.quality.proxies import DATA_FREE, compute_proxies, default_data, proxy_batch
 
         if not self.proxies:
@@ -68,11 +70,14 @@ class ProxyFeaturizer:
                 self.batch_size, self.seed,
             )  # fmt: skip
             self.provenance["data"] = self._batch.provenance
+        # the networks follow the named data's classes (the default images stand in)
+        classes = data_classes(self.data)
+        self.provenance["classes"] = head_classes(self.dataset, classes)
         stage = f"proxies ({'+'.join(self.proxies)})"
         for done, arch in enumerate(archs, start=1):
             if arch.key not in self._cache:
                 values = compute_proxies(
-                    self.space, arch, self.dataset, self.proxies, self._batch, self.seed
+                    self.space, arch, self.dataset, self.proxies, self._batch, self.seed, classes
                 )
                 self._cache[arch.key] = [values[p] for p in self.proxies]
             if progress is not None:

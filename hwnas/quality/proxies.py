@@ -310,11 +310,17 @@ def compute_proxies(
     names: Sequence[str],
     batch: ProxyBatch | None,
     seed: int = 0,
+    classes: int | None = None,
 ) -> dict[str, float]:
-    """Every proxy of `names` for `arch` built for `dataset`. Each pass starts from the same
-    seeded initialisation, so the scores are reproducible."""
+    """Every proxy of `names` for `arch` built for `dataset` with `classes` outputs (None:
+    the dataset's). Each pass starts from the same seeded initialisation, so the scores are
+    reproducible."""
     return model_proxies(
-        lambda: space.build(arch, dataset), names, batch, space.input_shape(dataset), seed
+        lambda: space.build(arch, dataset, classes),
+        names,
+        batch,
+        space.input_shape(dataset),
+        seed,
     )
 
 
@@ -379,26 +385,33 @@ def score_archs(
     progress: Callable[[int], None] | None = None,
 ) -> tuple[list[dict[str, float]], dict[str, Any]]:
     """Proxy scores of many architectures, and the provenance of the whole set: the images
-    used (None when every proxy is data-free), the seed, batch size, threads and versions."""
+    used (None when every proxy is data-free), the seed, batch size, threads and versions.
+    Networks are built with the class count of `data` when it is given (the user's data),
+    else with the dataset's (the default images stand in for it)."""
     import time
 
     import torch
 
+    from hwnas.datasets import data_classes
+    from hwnas.datasets.catalogue import head_classes
+
     space.check_dataset(dataset)
     torch.set_num_threads(threads)
     needs_data = any(n not in DATA_FREE for n in names)
+    classes = data_classes(data)
     data = data or default_data()
     batch = proxy_batch(data, space.input_shape(dataset), batch_size, seed) if needs_data else None
     rows = []
     start = time.perf_counter()
     for i, arch in enumerate(archs):
-        rows.append(compute_proxies(space, arch, dataset, names, batch, seed))
+        rows.append(compute_proxies(space, arch, dataset, names, batch, seed, classes))
         if progress is not None:
             progress(i + 1)
     provenance = {
         "kind": "zero-cost proxies",
         "space": space.name,
         "network_dataset": dataset,
+        "classes": head_classes(dataset, classes),
         "proxies": list(names),
         "data": batch.provenance if batch is not None else None,
         "note": "data-dependent proxies use the images named in `data`, not the network's dataset"

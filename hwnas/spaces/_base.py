@@ -174,9 +174,10 @@ class SearchSpace:
         raise UnknownNameError(f"encoding of space {self.name!r}", kind, self.encodings)
 
     # --- networks (the `torch` extra) ---------------------------------------------------------
-    def build(self, arch: Architecture, dataset: str) -> Any:
-        """The architecture as a `torch.nn.Module` for `dataset`'s input and classes. Spaces
-        that can build networks override this (importing torch lazily)."""
+    def build(self, arch: Architecture, dataset: str, classes: int | None = None) -> Any:
+        """The architecture as a `torch.nn.Module` for `dataset`'s input, with `classes`
+        outputs (None: `dataset`'s own; a user's data may have any number). Spaces that can
+        build networks override this (importing torch lazily)."""
         from hwnas.errors import HwnasError
 
         raise HwnasError(f"space {self.name!r} cannot build networks")

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from hwnas.datasets.catalogue import DatasetInfo, dataset_info
+from hwnas.datasets.catalogue import DatasetInfo, dataset_info, head_classes
 from hwnas.errors import SpecError, UnknownNameError
 from hwnas.spaces import register_space
 from hwnas.spaces._base import Architecture, Dimension, LayeredSpace
@@ -206,11 +206,12 @@ class MBV3Space(LayeredSpace):
         scaled = round(info.side * RESOLUTIONS[arch.genes[1]])
         return (info.channels, scaled, scaled)
 
-    def plan(self, arch: Architecture, dataset: str) -> dict[str, Any]:
-        """The network as data: stem, blocks (`BlockConfig`), head; the builder and the
-        profiler's lookup table both read it, so they cannot disagree."""
+    def plan(self, arch: Architecture, dataset: str, classes: int | None = None) -> dict[str, Any]:
+        """The network as data: stem, blocks (`BlockConfig`), head with `classes` outputs
+        (default: the dataset's); the builder and the profiler's lookup table both read it,
+        so they cannot disagree."""
         info = self._dataset(dataset)
-        in_channels, classes = info.channels, info.classes
+        in_channels, classes = info.channels, head_classes(dataset, classes)
         _, side, _ = self.arch_input_shape(arch, dataset)
         small = info.side <= SMALL_INPUT
         width = WIDTHS[arch.genes[0]]
@@ -253,11 +254,12 @@ class MBV3Space(LayeredSpace):
             },
         }
 
-    def build(self, arch: Architecture, dataset: str) -> Any:
-        """A `torch.nn.Module` (eval mode) for the dataset's input and classes."""
+    def build(self, arch: Architecture, dataset: str, classes: int | None = None) -> Any:
+        """A `torch.nn.Module` (eval mode) for the dataset's input, with `classes` outputs
+        (default: the dataset's)."""
         from hwnas.models.mbv3 import build_network
 
-        return build_network(self.plan(arch, dataset)).eval()
+        return build_network(self.plan(arch, dataset, classes)).eval()
 
     def layers(self, arch: Architecture, dataset: str) -> list[tuple[str, Any, tuple[int, ...]]]:
         """(signature, module factory, input shape) of each part that a latency lookup table

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from hwnas._imports import optional_import
-from hwnas.datasets.catalogue import dataset_info
+from hwnas.datasets.catalogue import dataset_info, head_classes
 from hwnas.errors import SpecError
 from hwnas.spaces import register_space
 from hwnas.spaces._base import Architecture, Dimension, SearchSpace
@@ -121,13 +121,14 @@ class NB201Space(SearchSpace):
             )
         return super().encode(archs, kind)
 
-    def build(self, arch: Architecture, dataset: str) -> Any:
-        """The network NAS-Bench-201 trained for `arch` on `dataset` (imports torch)."""
-        classes = dataset_info(self.check_dataset(dataset)).classes
+    def build(self, arch: Architecture, dataset: str, classes: int | None = None) -> Any:
+        """The network NAS-Bench-201 trained for `arch` on `dataset`, with `classes` outputs
+        (default: the dataset's) (imports torch)."""
+        width = head_classes(self.check_dataset(dataset), classes)
         optional_import("torch", "building networks")
         from hwnas.models.nb201 import TinyNetwork
 
-        return TinyNetwork(cell(arch.genes), classes)
+        return TinyNetwork(cell(arch.genes), width)
 
     def input_shape(self, dataset: str) -> tuple[int, int, int]:
         return dataset_info(self.check_dataset(dataset)).input_shape

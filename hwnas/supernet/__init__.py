@@ -25,6 +25,7 @@ from hwnas.supernet._checkpoint import (
     load_checkpoint,
     read_meta,
     save_checkpoint,
+    trained_classes,
 )
 from hwnas.supernet._elastic import MBV3Supernet, largest_arch, smallest_arch
 from hwnas.supernet._extract import extract_subnet, recalibrate_bn
@@ -76,10 +77,10 @@ def check_evaluable(checkpoint: str | Path, data: str | None = None) -> None:
     data) would: weights that do not fit the supernet, data that is missing or has other
     classes. The supernet and the split are cached, so evaluations reuse them."""
     ckpt = load_checkpoint(checkpoint)
-    space = _space(ckpt)
+    _space(ckpt)
     ckpt.supernet()
     spec, ds = _split(ckpt, data)
-    check_data(spec, space, ckpt.dataset, ds)
+    check_data(spec, ds, ckpt.path, ckpt.classes)
 
 
 def subnet_from_checkpoint(
@@ -90,8 +91,9 @@ def subnet_from_checkpoint(
     calib_images: int = 2000,
     device: str = "auto",
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """The static network of `arch` exactly as `MBV3Space().build(arch, dataset)` builds it
-    (so it exports to ONNX like any built network), with the supernet's weights copied in
+    """The static network of `arch` exactly as `MBV3Space().build(arch, dataset, classes)`
+    builds it for the checkpoint's dataset and class count (so it exports to ONNX like any
+    built network), with the supernet's weights copied in
     and batch-norm statistics recalibrated on `calib_images` training images of `data`
     (default: the data the supernet was trained on). Returns it on the CPU in eval mode,
     with a provenance dict (checkpoint path and sha256, step, data, calibration).
@@ -104,9 +106,9 @@ def subnet_from_checkpoint(
     net = extract_subnet(ckpt.supernet(), arch)
     cfg = SupernetConfig.from_dict(ckpt.config)
     spec, ds = _split(ckpt, data)
+    check_data(spec, ds, ckpt.path, ckpt.classes)
     calibration: dict[str, Any] = {"images": 0, "note": "supernet's shared statistics"}
     if calib_images > 0:
-        check_data(spec, space, ckpt.dataset, ds)
         order = np.random.default_rng(cfg.split_seed).permutation(len(ds.train))
         chosen = np.sort(order[: min(calib_images, len(ds.train))])
         shape = space.arch_input_shape(arch, ckpt.dataset)
@@ -128,6 +130,7 @@ def subnet_from_checkpoint(
         "epoch": ckpt.meta.get("epoch"),
         "space": ckpt.space,
         "dataset": ckpt.dataset,
+        "classes": ckpt.classes,
         "arch": arch.key,
         "data": spec,
         "split": {
@@ -199,5 +202,6 @@ __all__ = [
     "smallest_arch",
     "subnet_from_checkpoint",
     "train_supernet",
+    "trained_classes",
     "training_subset",
 ]

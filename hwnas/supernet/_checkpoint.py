@@ -46,6 +46,10 @@ class Checkpoint:
         return str(self.meta["dataset"])
 
     @property
+    def classes(self) -> int:
+        return trained_classes(self.meta)
+
+    @property
     def config(self) -> dict[str, Any]:
         return dict(self.meta["config"])
 
@@ -72,17 +76,25 @@ class Checkpoint:
             raise CheckpointError(
                 f"{self.path}: supernet of space {self.space!r}; only mbv3 exists"
             )
-        net = MBV3Supernet(self.dataset)
+        net = MBV3Supernet(self.dataset, self.classes)
         try:
             net.load_state_dict(self.model_state(), strict=True)
         except RuntimeError as exc:
             first = str(exc).strip().splitlines()[0]
             raise CheckpointError(
                 f"{self.path}: weights do not fit the {self.space}/{self.dataset} supernet "
-                f"({first})"
+                f"of {self.classes} classes ({first})"
             ) from None
         self._net = net.eval()
         return self._net
+
+
+def trained_classes(meta: dict[str, Any]) -> int:
+    """The classifier's outputs of a checkpoint: its training data's class count
+    (checkpoints from before it was recorded were refused other counts: the dataset's)."""
+    from hwnas.datasets.catalogue import head_classes
+
+    return head_classes(str(meta["dataset"]), meta.get("classes"))
 
 
 def save_checkpoint(
@@ -137,6 +149,11 @@ def _parse_meta(path: Path, raw: str | None) -> dict[str, Any]:
     for key in ("space", "dataset", "config", "step", "optimizer_param_groups"):
         if key not in meta:
             raise CheckpointError(f"{path}: checkpoint metadata lacks {key!r}")
+    classes = meta.get("classes")
+    if classes is not None and (type(classes) is not int or classes < 1):
+        raise CheckpointError(
+            f"{path}: checkpoint metadata 'classes' must be a positive integer, got {classes!r}"
+        )
     return meta
 
 

@@ -253,13 +253,15 @@ class MBV3Supernet(nn.Module):
     >>> net = MBV3Supernet("fashion-mnist")
     >>> logits = net(images, space.parse("w1|r0.75|k3e3,k3e3|..."))
 
-    The input is given at the dataset's native side and resized to the architecture's."""
+    The input is given at the dataset's native side and resized to the architecture's; the
+    classifier has `classes` outputs (default: the dataset's), those of the training data."""
 
-    def __init__(self, dataset: str) -> None:
+    def __init__(self, dataset: str, classes: int | None = None) -> None:
         super().__init__()
         self.space = MBV3Space()
         self.dataset = dataset
-        self.max_plan = self.space.plan(largest_arch(self.space), dataset)
+        self.max_plan = self.space.plan(largest_arch(self.space), dataset, classes)
+        self.classes: int = self.max_plan["head"]["classes"]
         self.stem = ElasticConvBN(
             self.max_plan["stem"]["in_ch"], self.max_plan["stem"]["out_ch"], 3
         )
@@ -276,7 +278,7 @@ class MBV3Supernet(nn.Module):
     ) -> tuple[dict[str, Any], list[tuple[ElasticBlock, BlockConfig]]]:
         """The architecture's plan and each of its blocks beside the supernet block whose
         weights it uses."""
-        plan = self.space.plan(arch, self.dataset)
+        plan = self.space.plan(arch, self.dataset, self.classes)
         cfgs = plan["blocks"]
         pairs = [(self.first, cfgs[0])]
         i = 1

@@ -26,10 +26,10 @@ def _copy_conv_bn(
 
 @torch.no_grad()
 def extract_subnet(supernet: MBV3Supernet, arch: Architecture) -> nn.Module:
-    """The static network of `arch` (exactly `MBV3Space().build(arch, dataset)`) with the
-    supernet's weights and batch-norm statistics for it; in eval mode, on the CPU."""
+    """The static network of `arch` (exactly `MBV3Space().build(arch, dataset, classes)`)
+    with the supernet's weights and batch-norm statistics for it; in eval mode, on the CPU."""
     space = supernet.space
-    static: Any = space.build(arch, supernet.dataset)
+    static: Any = space.build(arch, supernet.dataset, supernet.classes)
     plan, pairs = supernet.layout(arch)
     stem = plan["stem"]
     _copy_conv_bn(static.stem, supernet.stem, stem["out_ch"], stem["in_ch"], 3)

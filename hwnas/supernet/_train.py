@@ -69,15 +69,12 @@ def dataset_split(data: str, val_fraction: float, test_fraction: float, seed: in
     return load_dataset(data).split(val_fraction, test_fraction, seed)
 
 
-def check_data(data: str, space: Any, dataset: str, ds: Any) -> None:
-    """The data must have the classes the networks were built for."""
-    from hwnas.datasets.catalogue import dataset_info
-
-    classes = dataset_info(dataset).classes
+def check_data(data: str, ds: Any, checkpoint: Path, classes: int) -> None:
+    """The data must have the classes the supernet's classifier was trained for."""
     if ds.num_classes != classes:
-        raise HwnasError(
-            f"data {data!r} has {ds.num_classes} classes but {space.name}/{dataset} networks "
-            f"have {classes}"
+        raise CheckpointError(
+            f"data {data!r} has {ds.num_classes} classes but supernet {checkpoint} was trained "
+            f"on {classes}; give data with {classes} classes or train a supernet on this data"
         )
 
 
@@ -186,11 +183,13 @@ def train_supernet(
 
     dev = resolve_device(device)
     ds, train = training_subset(config)
-    check_data(config.data, space, config.dataset, ds)
+    classes = ds.num_classes  # the classifier follows the data, whatever the dataset's shape
+    if stored is not None:
+        check_data(config.data, ds, out, ckpt.classes)
     x, y = image_tensors(train, space.input_shape(config.dataset))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)  # the initial weights depend on the seed alone
-        net = MBV3Supernet(config.dataset)
+        net = MBV3Supernet(config.dataset, classes)
     steps_per_epoch = -(-len(y) // config.batch_size)
     total = steps_per_epoch * config.epochs
     opt, schedule = make_optimizer(net.parameters(), config, total)
@@ -213,6 +212,7 @@ def train_supernet(
         meta = {
             "space": config.space,
             "dataset": config.dataset,
+            "classes": classes,
             "config": config.as_dict(),
             "step": step,
             "epoch": step / steps_per_epoch,

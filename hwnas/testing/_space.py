@@ -21,7 +21,8 @@ def check_space(space: SearchSpace, *, n: int = 40, seed: int = 0, networks: boo
     gene vector each, seeded sampling, variation operators that stay valid and canonical,
     encodings, clear errors on bad input, and its declared datasets. `networks=True` also
     builds one sampled network per dataset and runs it (and its layers, for a
-    `LayeredSpace`) on a zero input: that needs torch."""
+    `LayeredSpace`) on a zero input, and checks that `build(.., classes=N)` outputs N
+    classes: that needs torch."""
     what = f"space {getattr(space, 'name', type(space).__name__)!r}"
     _check_declarations(space, what)
     archs = _samples(space, n, seed)
@@ -195,6 +196,21 @@ def _check_network(space: SearchSpace, arch: Architecture, dataset: str, what: s
             out.ndim == 2 and out.shape[0] == 1,
             f"{what}: build({arch.key}) maps a {shape} input to {tuple(out.shape)}, "
             "expected (1, classes)",
+        )
+        # a user's data may have any number of classes: the head must follow it
+        classes = 3 if out.shape[1] != 3 else 5
+        try:
+            net = space.build(arch, dataset, classes=classes)
+        except TypeError as exc:
+            raise AssertionError(
+                f"{what}: build(arch, dataset, classes=None) is the contract; build() "
+                f"refused classes ({exc})"
+            ) from None
+        out = _run(net, shape, torch)
+        expect(
+            tuple(out.shape) == (1, classes),
+            f"{what}: build({arch.key}, classes={classes}) maps a {shape} input to "
+            f"{tuple(out.shape)}, expected (1, {classes}): the head must follow the data",
         )
         if isinstance(space, LayeredSpace):
             layers = space.layers(arch, dataset)

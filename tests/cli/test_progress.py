@@ -63,7 +63,11 @@ def test_export_reports_fine_tuning(
     from hwnas.spaces.nb201 import NB201Space, cell
 
     monkeypatch.setattr(  # the real code path in a 4-channel skeleton: seconds, not minutes
-        NB201Space, "build", lambda self, arch, dataset: TinyNetwork(cell(arch.genes), 10, C=4, N=1)
+        NB201Space,
+        "build",
+        lambda self, arch, dataset, classes=None: TinyNetwork(
+            cell(arch.genes), classes or 10, C=4, N=1
+        ),
     )
     run = tmp_path / "run"
     assert runner.invoke(app, ["search", "--budget", "3", "--out", str(run), "-q"]).exit_code == 0

@@ -44,3 +44,20 @@ def test_unknown_proxy_is_a_one_line_error(tmp_path: Path) -> None:
     assert res.returncode == 2
     assert "unknown proxy 'zenscore'" in res.stderr and "synflow" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_networks_get_the_classes_of_the_users_data(tmp_path: Path, three_classes: str) -> None:
+    from hwnas.spaces import get_space
+
+    out = tmp_path / "p.csv"
+    res = _hwnas(
+        "proxies", "--space", "nb201", "--dataset", "cifar10", "--proxy", "params",
+        "--proxy", "snip", "--arch", "6111", "--data", three_classes, "--out", str(out),
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    space = get_space("nb201")
+    three = space.build(space.parse("6111"), "cifar10", classes=3)
+    row = pd.read_csv(out).iloc[0]
+    assert row["params"] == pytest.approx(sum(p.numel() for p in three.parameters()) / 1e6)
+    meta = json.loads(out.with_name("p.csv.json").read_text())
+    assert meta["classes"] == 3 and meta["network_dataset"] == "cifar10"

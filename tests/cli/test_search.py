@@ -224,3 +224,31 @@ def test_evaluate_names_a_source_without_empty_brackets() -> None:
     assert _source_text({"kind": "measured", "runtime": "onnxruntime"}) == "measured (onnxruntime)"
     table = {"table": "nb201/x.csv.gz", "column": "c", "source": "NB201"}
     assert _source_text(table) == "nb201/x.csv.gz [c] NB201"
+
+
+def test_networks_built_in_a_search_get_the_classes_of_its_data(
+    cli, tmp_path: Path, three_classes: str
+) -> None:
+    pytest.importorskip("torch")
+    from hwnas.cost.analytic import count
+    from hwnas.results import load_results
+    from hwnas.spaces import get_space
+
+    out = tmp_path / "run"
+    result = cli(
+        "search", "--space", "mbv3", "--dataset", "cifar10", "--data", three_classes,
+        "-o", "params:min", "-o", "macs:min", "--strategy", "random", "--budget", "2",
+        "--out", str(out), "--quiet",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    space = get_space("mbv3")  # nb201 takes params and macs from its table
+    for row in load_results(out).rows:
+        arch = space.parse(row.arch)
+        three = count(space.build(arch, "cifar10", 3), space.arch_input_shape(arch, "cifar10"))
+        assert row.metrics["params"] == pytest.approx(three.params / 1e6)
+        assert row.provenance["params"]["classes"] == row.provenance["macs"]["classes"] == 3
+    # the export builds the network the run evaluated: its provenance says 3 classes
+    pytest.importorskip("onnxruntime")
+    from hwnas.export import export_run
+
+    assert export_run(out, "best:params", tmp_path / "exported").card["classes"] == 3

@@ -4,6 +4,8 @@ with it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import hwnas
@@ -44,3 +46,15 @@ def test_the_digits_loader_agrees_with_the_catalogue() -> None:
 def test_an_unknown_dataset_lists_the_known_ones() -> None:
     with pytest.raises(UnknownNameError, match="cifar10.*imagenet16"):
         dataset_info("mnist")
+
+
+def test_data_classes_reads_the_catalogue_and_loads_only_files(tmp_path: Path) -> None:
+    import numpy as np
+
+    from hwnas.datasets import data_classes
+
+    assert data_classes(None) is None
+    assert data_classes("cifar100:/nowhere") == 100  # catalogued: nothing is loaded
+    file = tmp_path / "three.npz"
+    np.savez(file, x=np.zeros((6, 4, 4), np.uint8), y=np.arange(6) % 3)
+    assert data_classes(f"npz:{file}") == 3

@@ -80,3 +80,18 @@ def test_names_resolve_all_lists_and_unknowns() -> None:
     assert resolve_names(["synflow,nwot", "synflow"]) == ["synflow", "nwot"]
     with pytest.raises(UnknownNameError, match="synflow"):
         resolve_names(["zenscore"])
+
+
+def test_the_networks_follow_the_named_datas_classes(three_classes: str) -> None:
+    from hwnas.quality.proxies import score_archs
+    from hwnas.spaces import get_space
+
+    space = get_space("nb201")
+    arch = space.parse("6111")
+    rows, prov = score_archs(space, [arch], "cifar10", ["params"], data=three_classes)
+    assert prov["classes"] == 3
+    three = sum(p.numel() for p in space.build(arch, "cifar10", 3).parameters()) / 1e6
+    assert rows[0]["params"] == pytest.approx(three)
+    # the default images stand in for the network's dataset: its classes stay
+    _, default = score_archs(space, [arch], "cifar100", ["params"])
+    assert default["classes"] == 100

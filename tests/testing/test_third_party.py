@@ -151,6 +151,33 @@ def test_check_space_catches_a_key_that_is_not_canonical() -> None:
         check_space(KernelBlind())
 
 
+def test_check_space_catches_a_head_that_ignores_the_datas_classes() -> None:
+    torch = pytest.importorskip("torch")
+
+    class TenAlways(Grid):
+        """Builds networks, but always with the toy dataset's 10 classes."""
+
+        name = "tp-ten-always"
+
+        def input_shape(self, dataset: str) -> tuple[int, int, int]:
+            return (1, 2, 2)
+
+        def build(self, arch: hwnas.Architecture, dataset: str, classes: int | None = None) -> Any:
+            return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 10))
+
+    class OldContract(TenAlways):
+        name = "tp-old-contract"
+
+        def build(self, arch: hwnas.Architecture, dataset: str) -> Any:  # type: ignore[override]
+            return super().build(arch, dataset)
+
+    check_space(TenAlways())  # without networks, nothing is built
+    with pytest.raises(AssertionError, match=r"classes=3\) maps .* expected \(1, 3\)"):
+        check_space(TenAlways(), networks=True)
+    with pytest.raises(AssertionError, match="build\\(\\) refused classes"):
+        check_space(OldContract(), networks=True)
+
+
 def test_check_strategy_catches_a_strategy_that_asks_twice() -> None:
     @hwnas.register_strategy("tp-stuck")
     class Stuck(hwnas.Strategy):
