@@ -169,3 +169,18 @@ def test_calibrate_is_fit_in_one_call(model: LatencyTransfer) -> None:
     archs = model.design(5)
     fitted = calibrate("nb201", [a.key for a in archs], _raspi4([a.key for a in archs]))
     assert fitted.meta_["n"] == 5 and fitted.meta_["excluded"] == []
+
+
+def test_the_prior_diagonal_is_scaled_apart_from_the_pool_span() -> None:
+    from hwnas.cost.transfer import _scaled
+
+    C = np.array([[100.0, 0.0, 0.0], [0.0, 2.0, 0.5], [0.0, 0.5, 3.0]])  # jitter 1 included
+    out = _scaled(C, 2.0, 0.1, 1.0)
+    # the pool's part doubles, the diagonal room is set to 0.1, the intercept kept
+    assert np.allclose(out, [[100.0, 0.0, 0.0], [0.0, 2.1, 1.0], [0.0, 1.0, 4.1]])
+
+
+def test_the_fit_records_the_chosen_prior_diagonal(fitted: Path) -> None:
+    from hwnas.cost.transfer import DIAG_SCALES
+
+    assert load_transfer(fitted).meta_["fit"]["diag_scale"] in DIAG_SCALES
