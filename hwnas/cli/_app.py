@@ -143,7 +143,8 @@ class _Task:
 class PlainProgress:
     """Progress as plain lines for a log: `description: M/N (P%), elapsed Xs, ETA Ys`, at
     most one line per `every` seconds or per tenth of the total, and the last state at the
-    end; the subset of Rich's `Progress` API that the commands use."""
+    end (not after an error, as the terminal's bar vanishes then); the subset of Rich's
+    `Progress` API that the commands use."""
 
     def __init__(self, stream: Console, every: float = 10.0) -> None:
         self.stream = stream
@@ -153,7 +154,9 @@ class PlainProgress:
     def __enter__(self) -> PlainProgress:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is not None:
+            return  # the error says what happened; a stale count would only come before it
         for task in self._tasks:
             if task.printed != (task.completed, task.total):
                 self._print(task)

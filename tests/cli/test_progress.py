@@ -127,3 +127,10 @@ def test_study_api_hears_the_stages_of_an_evaluation_in_process(one_thread: None
     assert heard[-1] == ("training the accuracy predictor: proxies (params)", 4, 4)
     assert [done for _, done, _ in heard] == [1, 2, 3, 4]  # trained once, on the first
     assert all(source.progress is None for source in study.sources.values())  # let go after
+
+
+def test_an_error_is_not_preceded_by_a_stale_count(tmp_path: Path, one_thread: None) -> None:
+    result = runner.invoke(app, ["supernet", "eval", str(tmp_path / "missing.safetensors"),
+                                 "--arch", "ofa-min"])  # fmt: skip
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: supernet checkpoint"), result.stderr
