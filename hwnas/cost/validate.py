@@ -14,7 +14,13 @@ from typing import Any
 import numpy as np
 
 from hwnas.cost.lut import LatencyPredictor
-from hwnas.cost.measure import measure, measure_referenced, networks, statistic_of
+from hwnas.cost.measure import (
+    MeasureConfig,
+    measure,
+    measure_referenced,
+    networks,
+    statistic_of,
+)
 from hwnas.cost.sampling import sample_archs
 from hwnas.cost.targets import measured_config
 from hwnas.errors import HwnasError
@@ -81,7 +87,13 @@ def noise_floor(repeats: Sequence[Sequence[float]], statistic: str = "median") -
     }
 
 
-def validate(path: str | Path, n: int = 30, seed: int = 12345, repeats: int = 11) -> dict[str, Any]:
+def validate(
+    path: str | Path,
+    n: int = 30,
+    seed: int = 12345,
+    repeats: int = 11,
+    config: MeasureConfig | None = None,
+) -> dict[str, Any]:
     """Measure `n` held-out architectures (none used in fitting) and compare.
 
     The profile's reference network (for a schema-1 profile: its first training network) is
@@ -95,7 +107,8 @@ def validate(path: str | Path, n: int = 30, seed: int = 12345, repeats: int = 11
     space = predictor.space()
     dataset = meta["dataset"]
     statistic = str(meta.get("statistic", "median"))
-    cfg = replace(measured_config(meta["target"]), repeats=repeats, statistic=statistic)
+    base = config or measured_config(meta["target"])  # `config`: as `profile`'s
+    cfg = replace(base, repeats=repeats, statistic=statistic)
     training = meta.get("training", {})
     held_out = sample_archs(
         space,
@@ -150,7 +163,17 @@ def validate(path: str | Path, n: int = 30, seed: int = 12345, repeats: int = 11
         "measurement": {
             k: v
             for k, v in timings[0].provenance.items()
-            if k not in ("median_ms", "iqr_ms", "rel_iqr", "number", "noisy", "measured_at")
+            if k
+            not in (
+                "median_ms",
+                "min_ms",
+                "iqr_ms",
+                "rel_iqr",
+                "drift",
+                "runs_per_block",
+                "noisy",
+                "measured_at",
+            )
         },
         "archs": [
             {
