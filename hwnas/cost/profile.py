@@ -56,6 +56,7 @@ def profile(
     statistic: str = "median",
     progress: Callable[[str, int, int], None] | None = None,
     reference: bool = True,
+    config: MeasureConfig | None = None,
 ) -> LatencyPredictor:
     """Measure the lookup table and `samples` whole networks on a local target, and fit.
     With `reference` (the default) the first sampled network is timed beside every chunk
@@ -67,7 +68,8 @@ def profile(
             f"space {space_name!r} does not split into layers, so it cannot be profiled into "
             f"a lookup table (spaces that can: {', '.join(profilable_spaces())})"
         )
-    base = replace(measured_config(target), statistic=statistic)
+    # `config` replaces the target's measurement settings (e.g. another protocol)
+    base = replace(config or measured_config(target), statistic=statistic)
     if samples < 1:
         raise SpecError(f"profiling needs at least 1 whole-network sample, got {samples}")
     started = time.time()
@@ -125,6 +127,7 @@ def profile(
             "unit_repeats": unit_repeats,
             "net_repeats": net_repeats,
             "warmup": base.warmup,
+            "protocol": base.protocol().describe(),
         },
         "restrict": restrict or {},
         "n_units": len(lut),

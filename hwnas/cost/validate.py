@@ -16,6 +16,7 @@ import numpy as np
 from hwnas.cost.lut import LatencyPredictor
 from hwnas.cost.measure import (
     BlockTiming,
+    MeasureConfig,
     measure,
     measure_referenced,
     networks,
@@ -92,6 +93,7 @@ def validate(
     n: int = 30,
     seed: int = 12345,
     repeats: int = 11,
+    config: MeasureConfig | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Measure `n` held-out architectures (none used in fitting) and compare.
@@ -101,13 +103,15 @@ def validate(
     measured latencies as they are; `referenced` compares them with the same measurements put
     on the profile's scale (ratio to the reference in the same round, times the reference's
     latency at profiling), which removes the machine's drift since profiling and during the
-    run. On a quiet, dedicated device the two agree."""
+    run. On a quiet, dedicated device the two agree. `progress(stage, done, total)` hears
+    after each chunk of networks measured."""
     predictor = LatencyPredictor.load(path)
     meta = predictor.meta
     space = predictor.space()
     dataset = meta["dataset"]
     statistic = str(meta.get("statistic", "median"))
-    cfg = replace(measured_config(meta["target"]), repeats=repeats, statistic=statistic)
+    base = config or measured_config(meta["target"])  # `config`: as `profile`'s
+    cfg = replace(base, repeats=repeats, statistic=statistic)
     training = meta.get("training", {})
     held_out = sample_archs(
         space,
@@ -174,7 +178,17 @@ def validate(
         "measurement": {
             k: v
             for k, v in timings[0].provenance.items()
-            if k not in ("median_ms", "iqr_ms", "rel_iqr", "number", "noisy", "measured_at")
+            if k
+            not in (
+                "median_ms",
+                "min_ms",
+                "iqr_ms",
+                "rel_iqr",
+                "drift",
+                "runs_per_block",
+                "noisy",
+                "measured_at",
+            )
         },
         "archs": [
             {

@@ -144,15 +144,26 @@ def test_profile_and_validate_a_tiny_subspace(tmp_path: Path) -> None:
 
 def test_profile_without_reference_validates_against_a_training_network(tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
+    from hwnas.cost.measure import MeasureConfig
     from hwnas.cost.profile import profile
     from hwnas.cost.validate import validate
 
+    cold = MeasureConfig(block_warmup=0, min_block_runs=1)  # another protocol, recorded
     predictor = profile(
-        "mbv3", "cifar10", samples=2, unit_repeats=1, net_repeats=1, restrict=TINY, reference=False
+        "mbv3",
+        "cifar10",
+        samples=2,
+        unit_repeats=1,
+        net_repeats=1,
+        restrict=TINY,
+        reference=False,
+        config=cold,
     )
     assert predictor.meta["reference"] is None
+    assert predictor.meta["measure"]["protocol"]["block_warmup"] == 0
     assert predictor.meta["training"]["measured_ms"] == predictor.meta["training"]["raw_ms"]
     path = tmp_path / "plain.json"
     predictor.save(path)
-    report = validate(path, n=1, repeats=1)
+    report = validate(path, n=1, repeats=1, config=cold)
     assert report["drift"]["reference"] == predictor.meta["training"]["archs"][0]
+    assert report["measurement"]["block_warmup"] == 0
