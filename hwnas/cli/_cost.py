@@ -156,7 +156,9 @@ def _busy_or_noisy(prov: dict[str, Any]) -> str:
         reasons.append(f"the machine was busier than its cores (load {load:.1f} on {cpus})")
     if not reasons:
         return ""
-    return " and ".join(reasons) + "; measure again on a quieter machine or with more --repeats"
+    # a remote device's blocks come from its devices-file entry, not from --repeats
+    more = "more blocks in its devices-file `protocol`" if prov.get("url") else "more --repeats"
+    return " and ".join(reasons) + f"; measure again on a quieter machine or with {more}"
 
 
 @app.command()

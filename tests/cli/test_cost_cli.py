@@ -251,3 +251,11 @@ def test_measure_shows_the_spread_and_warns_when_noisy_or_busy(monkeypatch) -> N
         app, ["measure", "--space", "nb201", "--arch", "5", "--target", "local-cpu"]
     )
     assert out.exit_code == 0 and "warning" not in out.stderr
+    remote = {**prov, "url": "http://127.0.0.1:8765"}  # blocks set in the devices file
+    monkeypatch.setattr(
+        cost_cli, "measure_arch", lambda *a: {**result, "provenance": {"latency": remote}}
+    )
+    out = CliRunner().invoke(
+        app, ["measure", "--space", "nb201", "--arch", "5", "--target", "remote:pi"]
+    )
+    assert "devices-file" in " ".join(out.stderr.split()) and "--repeats" not in out.stderr
