@@ -247,7 +247,7 @@ def validate_cost(
         f"  predictor:   RMSE {report['rmse_ms']:.3f} ms, MAPE {report['mape']:.1%}, "
         f"within 5% {report['within_5pct']:.0%}, within 10% {report['within_10pct']:.0%}, "
         f"Kendall tau {report['kendall_tau']:.3f}\n"
-        f"  noise floor: single repeats vs their median: MAPE {noise['repeat_mape']:.1%}, "
+        f"  noise floor: single blocks vs their median: MAPE {noise['repeat_mape']:.1%}, "
         f"within 5% {noise['repeat_within_5pct']:.0%}, within 10% "
         f"{noise['repeat_within_10pct']:.0%}; median IQR/median {noise['repeat_rel_iqr_median']:.1%}"
         f"\n               split halves of the repeats: MAPE {noise['split_half_mape']:.1%}, "

@@ -56,8 +56,8 @@ def error_report(predicted: Sequence[float], measured: Sequence[float]) -> dict[
 
 def noise_floor(repeats: Sequence[Sequence[float]], statistic: str = "median") -> dict[str, float]:
     """How reproducible the measurements themselves are, to set beside the predictor's error:
-    single repeats against their network's median, and the statistic of the odd repeats
-    against that of the even ones (split-half: two measurements of the same network).
+    single repeats (a network's block medians) against their network's median, and the
+    statistic of the odd repeats against that of the even ones (split-half: two measurements of the same network).
     `median_mape_est` is half the split-half MAPE: the two halves differ by twice the error
     of a statistic over all the repeats (each half has half the repeats: twice the variance,
     and the difference of two adds them), so it estimates how far the reported figure itself
