@@ -10,7 +10,9 @@ forward-hook fallback for modules fx cannot trace), so it works for any buildabl
   multiplies reuse a dying input, as an inference engine does.
 * weight storage (flash): convolution / linear weights at a chosen bit-width plus one 32-bit
   bias per output channel (where batch-norm folds to).
-* roofline latency: per layer max(ops / peak ops, bytes / bandwidth), from a device spec."""
+* roofline latency: per layer max(ops / peak ops, bytes / bandwidth), from a device spec,
+  divided by the spec's measured `efficiency` when it has one; a network whose activations
+  or weights exceed the spec's SRAM or flash does not fit, and has no roofline latency."""
 
 from __future__ import annotations
 
@@ -312,6 +314,10 @@ class DeviceSpec:
     flash_bytes: int | None
     default_precision: str
     sources: list[str]
+    #: the fraction of the attainable rate real kernels reach (0 < e <= 1), calibrated from
+    #: a measurement that `efficiency_source` cites; None: the optimistic bound
+    efficiency: float | None = None
+    efficiency_source: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str) -> DeviceSpec:
@@ -333,6 +339,8 @@ class DeviceSpec:
                 flash_bytes=_size(data.get("flash_bytes")),
                 default_precision=str(data.get("default_precision", "fp32")),
                 sources=[str(s) for s in data.get("sources", [])],
+                efficiency=_efficiency(data.get("efficiency")),
+                efficiency_source=_efficiency_source(data.get("efficiency_source")),
             )
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             raise SpecError(f"{where}: malformed device spec ({exc!r})") from None
@@ -355,6 +363,11 @@ class DeviceSpec:
                 f"{where}: default_precision {spec.default_precision!r} is not one of "
                 f"{', '.join(_BITS)}"
             )
+        if (spec.efficiency is None) != (spec.efficiency_source is None):
+            raise SpecError(
+                f"{where}: efficiency and efficiency_source come together: a factor needs "
+                "the measurement it was calibrated from"
+            )
         if spec.default_precision not in spec.peak_ops_per_s:
             raise SpecError(
                 f"{where}: default_precision {spec.default_precision!r} has no peak_ops_per_s"
@@ -371,6 +384,25 @@ def _size(value: Any) -> int | None:
         return None
     if type(value) is not int or value < 0:
         raise ValueError(f"a memory size must be a whole number of bytes, got {value!r}")
+    return value
+
+
+def _efficiency(value: Any) -> float | None:
+    """The spec's efficiency factor, None when absent; it scales a rate, so 0 < e <= 1."""
+    if value is None:
+        return None
+    e = number(value)
+    if not (0 < e <= 1):
+        raise ValueError(f"efficiency must be a number with 0 < e <= 1, got {value!r}")
+    return e
+
+
+def _efficiency_source(value: Any) -> str | None:
+    """Where the efficiency was measured; a factor without a citation is a guess."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"efficiency_source must be a non-empty string, got {value!r}")
     return value
 
 
@@ -396,7 +428,8 @@ def load_spec(name_or_path: str) -> DeviceSpec:
 
 def roofline_seconds(counts: Counts, spec: DeviceSpec, precision: str | None = None) -> float:
     """Sum over layers of max(compute time, memory time): ops are 2 per MAC (1 per output
-    element for layers without MACs); bytes are the layer's input, output and weights."""
+    element for layers without MACs); bytes are the layer's input, output and weights. The
+    sum is divided by the spec's efficiency, when it has one."""
     precision = precision or spec.default_precision
     if precision not in spec.peak_ops_per_s:
         raise UnknownNameError(f"precision of device {spec.name!r}", precision, spec.peak_ops_per_s)
@@ -409,4 +442,20 @@ def roofline_seconds(counts: Counts, spec: DeviceSpec, precision: str | None = N
         ops = 2 * layer.macs if layer.macs else layer.out_elems
         moved = (layer.in_elems + layer.out_elems + layer.weights) * nbytes + 4 * layer.biases
         total += max(ops / peak_ops, moved / spec.memory_bandwidth_bytes_per_s)
-    return total
+    return total / (spec.efficiency or 1.0)
+
+
+def misfit(counts: Counts, spec: DeviceSpec, precision: str | None = None) -> str | None:
+    """Why the network does not fit the spec's memories at `precision` (None: it fits, or
+    the spec gives no sizes): peak activation memory against SRAM, weight storage against
+    flash, in kB (1000 bytes) as `peak_memory_kb` and `flash_kb` report them."""
+    bits = _BITS[precision or spec.default_precision]
+    over = [
+        f"{what} {need / 1e3:.6g} kB > {where} {have / 1e3:.6g} kB"
+        for what, need, where, have in (
+            ("peak memory", counts.peak_memory_bytes(bits), "SRAM", spec.sram_bytes),
+            ("weights", counts.flash_bytes(bits), "flash", spec.flash_bytes),
+        )
+        if have is not None and need > have
+    ]
+    return f"does not fit {spec.name}: {'; '.join(over)}" if over else None

@@ -13,7 +13,7 @@ from typing import Any
 from hwnas.cost import Target, register_target, register_target_resolver
 from hwnas.cost.lut import LatencyPredictor
 from hwnas.cost.measure import MeasureConfig, measure, networks
-from hwnas.errors import HwnasError, UnknownNameError
+from hwnas.errors import EvaluationError, HwnasError, UnknownNameError
 from hwnas.metrics import Metric
 from hwnas.sources import EvalContext, Measurement, MetricSource
 from hwnas.spaces import Architecture, SearchSpace, get_space
@@ -231,12 +231,19 @@ class RooflineSource(MetricSource):
             "sources": spec.sources,
             "unit": "ms",
         }
+        if spec.efficiency is not None:
+            self.provenance["efficiency"] = spec.efficiency
+            self.provenance["efficiency_source"] = spec.efficiency_source
 
     def evaluate_one(self, arch: Architecture) -> Measurement:
-        from hwnas.cost.analytic import roofline_seconds
+        """The roofline latency; a network that does not fit the device's memories fails
+        (its evaluation, not the search), since no latency can be had on that device."""
+        from hwnas.cost.analytic import misfit, roofline_seconds
 
         classes, head = network_classes(self.ctx)
         counts = analytic_counts(self.ctx.space, arch, self.ctx.dataset, classes)
+        if reason := misfit(counts, self.spec):
+            raise EvaluationError(reason)
         return Measurement(roofline_seconds(counts, self.spec) * 1e3, {**self.provenance, **head})
 
 

@@ -9,7 +9,7 @@ from importlib import resources
 import pytest
 
 import hwnas
-from hwnas.errors import DependencyError
+from hwnas.errors import DependencyError, EvaluationError
 from hwnas.sources import EvalContext
 from hwnas.testing import check_target
 
@@ -43,3 +43,7 @@ def test_target_conformance(target: str, space: str) -> None:
         check_target(found, space, n=8 if found.kind == "table" else 2)
     except DependencyError as exc:
         pytest.skip(str(exc))
+    except EvaluationError as exc:  # the same source is checked where networks fit (rpi4)
+        if not (target.startswith("roofline:") and str(exc).startswith("does not fit")):
+            raise
+        pytest.skip(f"{space} networks do not fit {target}: {exc}")
