@@ -52,14 +52,19 @@ def measure_arch(
     arch = space.parse(arch_text)
     out: dict[str, Any] = {"space": space.name, "dataset": ds, "arch": arch.key, "target": target}
     if target == "analytic":
-        from hwnas.cost.analytic import builtin_specs, load_spec, roofline_seconds
+        from hwnas.cost.analytic import builtin_specs, load_spec, misfit, roofline_seconds
 
         if not buildable(space):
             raise HwnasError(f"space {space.name!r} cannot build networks to count")
         counts = analytic_counts(space, arch, ds)
         out.update(counts.summary())
         for name in builtin_specs():
-            out[f"roofline_{name}_ms"] = roofline_seconds(counts, load_spec(name)) * 1e3
+            spec = load_spec(name)
+            # a network that does not fit the device's memories has no latency there
+            reason = misfit(counts, spec)
+            out[f"roofline_{name}_ms"] = None if reason else roofline_seconds(counts, spec) * 1e3
+            if reason:
+                out[f"roofline_{name}_misfit"] = reason
         out["provenance"] = {"kind": "analytic", "method": counts.method}
         return out
     resolved = get_target(target)
@@ -121,7 +126,8 @@ def measure(
     table = Table(title=f"{result['space']}/{result['dataset']} on {target}", show_header=False)
     for key, value in result.items():
         if key != "provenance":
-            table.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
+            text = "-" if value is None else str(value)  # None: e.g. does not fit (a row below)
+            table.add_row(key, f"{value:.6g}" if isinstance(value, float) else text)
     timed = {
         metric: prov
         for metric, prov in (result.get("provenance") or {}).items()
