@@ -31,7 +31,9 @@ class Target:
 
     def serves(self, ctx: EvalContext) -> bool:
         """Whether the target has figures for this context, its own or another space's."""
-        return (self.name, ctx.space.name) in _SPACE_SOURCES or self.supports(ctx)
+        # a space not (yet) registered has no name: only the target's own answer applies
+        space_name = getattr(ctx.space, "name", None)
+        return (self.name, space_name) in _SPACE_SOURCES or self.supports(ctx)
 
     def resolve(self, ctx: EvalContext, metric: Metric) -> MetricSource:
         """The source for this context: a space-specific one where a table registered it

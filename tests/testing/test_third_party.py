@@ -193,7 +193,7 @@ def test_check_strategy_needs_a_registered_strategy() -> None:
         check_strategy(type("Anonymous", (RoundRobin,), {}))
 
 
-def test_check_target_catches_a_source_that_loses_a_measurement() -> None:
+def test_check_target_catches_a_source_that_loses_a_measurement(registered: None) -> None:
     class Lossy(Formula):
         def evaluate(self, archs: Sequence[Any]) -> list[hwnas.Measurement]:
             return super().evaluate(archs)[:-1]
@@ -207,7 +207,7 @@ def test_check_target_catches_a_source_that_loses_a_measurement() -> None:
         check_target(board, Grid())
 
 
-def test_check_target_catches_a_traceback_on_a_foreign_space() -> None:
+def test_check_target_catches_a_traceback_on_a_foreign_space(registered: None) -> None:
     class Careless(Board):
         def supports(self, ctx: hwnas.EvalContext) -> bool:
             return True  # but its formula reads the grid's dimension names
