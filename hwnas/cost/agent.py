@@ -68,7 +68,7 @@ class AgentConfig:
         if not 0 <= self.port < 65536:
             raise HwnasError(f"port must be 0-65535, got {self.port}")
         for name in ("max_model_mb", "max_seconds", "max_call_seconds", "read_timeout_s"):
-            if getattr(self, name) <= 0:
+            if not getattr(self, name) > 0:  # NaN is not a limit either
                 raise HwnasError(f"{name} must be positive, got {getattr(self, name)}")
         if self.threads < 1 or self.busy_timeout_s < 0:
             raise HwnasError("threads must be >= 1 and busy_timeout_s >= 0")

@@ -125,20 +125,14 @@ def _require_torch() -> Any:
 
 
 def _ort_runner(model: Any, input_shape: tuple[int, ...], cfg: MeasureConfig) -> Callable[[], Any]:
-    optional_import("onnxruntime", "measuring")
-    if cfg.device == "cuda":
-        provider = "CUDAExecutionProvider"
-    else:
-        provider = "CPUExecutionProvider"
-    try:
-        # the graph export ships (see hwnas.models.onnx), timed on a batch of 1
-        return ort_runner(to_onnx(model, input_shape), cfg.threads, provider)
-    except HwnasError as exc:
-        if cfg.device == "cuda":
-            raise HwnasError(
-                "ONNX Runtime has no CUDA execution provider here (install onnxruntime-gpu)"
-            ) from exc
-        raise
+    ort = optional_import("onnxruntime", "measuring")
+    provider = "CUDAExecutionProvider" if cfg.device == "cuda" else "CPUExecutionProvider"
+    if provider not in ort.get_available_providers():  # say what to install, up front
+        raise HwnasError(
+            "ONNX Runtime has no CUDA execution provider here (install onnxruntime-gpu)"
+        )
+    # the graph export ships (see hwnas.models.onnx), timed on a batch of 1
+    return ort_runner(to_onnx(model, input_shape), cfg.threads, provider)
 
 
 def _torch_runner(

@@ -247,3 +247,12 @@ print(sorted(heavy & {{m.partition(".")[0] for m in sys.modules}}))
         check=True,
     ).stdout
     assert "--token-file" in help_text and "--max-model-mb" in help_text
+
+
+@pytest.mark.parametrize("limit", ["max_model_mb", "max_seconds", "max_call_seconds"])
+def test_a_limit_that_is_not_a_positive_number_is_refused(limit: str) -> None:
+    from hwnas.cost.agent import AgentConfig
+
+    for bad in (0.0, -1.0, float("nan")):  # NaN compared as "not <= 0" and was accepted
+        with pytest.raises(HwnasError, match=f"{limit} must be positive"):
+            AgentConfig(**{limit: bad})

@@ -124,3 +124,25 @@ def test_measured_sources_occupy_their_device() -> None:
     cpu = MeasuredSource(ctx, "latency@local-cpu-torch", MeasureConfig(backend="torch"), "x")
     assert cpu.device == "local-cpu"  # shared by both CPU backends
     assert MeasuredSource(ctx, "m", MeasureConfig(device="cuda"), "x").device == "local-cuda"
+
+
+def test_onnxruntime_on_cuda_names_what_to_install_and_passes_other_errors_through(
+    monkeypatch,
+) -> None:  # type: ignore[no-untyped-def]
+    ort = pytest.importorskip("onnxruntime")
+    import hwnas.cost.measure as m
+
+    cuda = MeasureConfig(device="cuda", warmup=0, repeats=1)
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    with pytest.raises(HwnasError, match="install onnxruntime-gpu"):
+        m._ort_runner(*_tiny(), cuda)
+
+    # with a CUDA provider, a model ONNX Runtime cannot load is reported as that, not as a
+    # missing provider (every error on cuda read "no CUDA execution provider")
+    def refuse(*a: object) -> None:
+        raise HwnasError("ONNX Runtime cannot load the model: bad graph")
+
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider"])
+    monkeypatch.setattr(m, "ort_runner", refuse)
+    with pytest.raises(HwnasError, match="cannot load the model"):
+        m._ort_runner(*_tiny(), cuda)
