@@ -45,6 +45,27 @@ def test_measure_analytic_json() -> None:
     assert "roofline_rpi4_misfit" not in out
 
 
+def test_measure_analytic_reports_kib_and_inplace_peak() -> None:
+    pytest.importorskip("torch")
+    args = ["measure", "--space", "mbv2", "--arch", "mobilenetv2", "--dataset", "imagenet"]
+    out = _json([*args, "--target", "analytic", "--json"])
+    assert (out["peak_memory_kib"], out["peak_memory_inplace_kib"]) == (1470, 1372)
+    assert out["flash_kib"] == pytest.approx(out["flash_kb"] / 1.024)
+
+
+def test_measure_bitfusion_and_its_refusals() -> None:
+    base = ["measure", "--space", "mbv2", "--dataset", "imagenet", "--target", "bitfusion"]
+    out = _json([*base, "--arch", "apq-min", "--json"])
+    assert out["latency_ms"] > 0 and out["energy_mJ"] > 0
+    assert out["provenance"]["latency"]["table"] == "quant/apq_bitfusion_lut.json.gz"
+    result = runner.invoke(app, [*base, "--arch", "mobilenetv2"])
+    assert result.exit_code == 2
+    assert "BitFusion table has no layer '(144, 32, 28, 1, 1, 0, 1)-W8A8'" in result.output
+    other = ["measure", "--space", "mbv3", "--arch", "ofa-min", "--target", "bitfusion"]
+    result = runner.invoke(app, other)
+    assert result.exit_code == 2 and "no figures for mbv3/imagenet" in result.output
+
+
 def test_measure_table_target_on_fbnet() -> None:
     out = _json(
         [
@@ -142,6 +163,16 @@ def test_cost_only_search_on_mbv3(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert (out / "pareto.csv").exists()
+
+
+def test_cost_only_search_on_mbv2_with_kib_metrics(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    out = tmp_path / "run"
+    args = ["search", "--space", "mbv2", "--dataset", "cifar10", "--strategy", "random"]
+    args += ["-o", "peak_memory_inplace_kib:min", "-o", "macs:min", "-c", "flash_kib<=4000"]
+    result = runner.invoke(app, [*args, "--budget", "3", "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "peak_memory_inplace_kib" in (out / "pareto.csv").read_text()
 
 
 def test_accuracy_on_mbv3_is_refused() -> None:
