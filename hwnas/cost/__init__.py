@@ -48,6 +48,7 @@ TARGETS: Registry[Target] = Registry(
         "hwnas.tabular.nb201",
         "hwnas.tabular.fbnet",
         "hwnas.cost.targets",
+        "hwnas.cost.bitfusion",
         "hwnas.cost.predictor_file",
         "hwnas.cost.remote",
     ),

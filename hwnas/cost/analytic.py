@@ -8,6 +8,9 @@ forward-hook fallback for modules fx cannot trace), so it works for any buildabl
   over the layers, i.e. a layer's input + output + any tensor kept for later (a residual).
   Batch-norm and activations are fused into the layer before them and element-wise adds and
   multiplies reuse a dying input, as an inference engine does.
+* the same with TinyEngine's in-place depthwise convolution (MCUNetV2, Lin et al., NeurIPS
+  2021): a depthwise layer whose input dies with it writes its output over its input, so it
+  holds max(input, output) + kept tensors rather than input + output.
 * weight storage (flash): convolution / linear weights at a chosen bit-width plus one 32-bit
   bias per output channel (where batch-norm folds to).
 * roofline latency: per layer max(ops / peak ops, bytes / bandwidth), from a device spec,
@@ -53,6 +56,9 @@ class Counts:
     peak_layer: str
     method: str  # "fx" or "hooks"
     layers: list[LayerCost] = field(default_factory=list)
+    #: the peak with in-place depthwise convolutions, and where it is
+    peak_inplace_elems: int = 0
+    peak_inplace_layer: str = ""
 
     @property
     def weights(self) -> int:
@@ -66,12 +72,17 @@ class Counts:
         """Peak activation memory with `bits`-bit activations (8: int8, 32: fp32)."""
         return math.ceil(self.peak_activation_elems * bits / 8)
 
+    def peak_memory_inplace_bytes(self, bits: int = 8) -> int:
+        """Peak activation memory with in-place depthwise layers, `bits`-bit activations."""
+        return math.ceil(self.peak_inplace_elems * bits / 8)
+
     def flash_bytes(self, bits: int = 8) -> int:
         """Weights at `bits` bits, plus a 32-bit bias per output channel."""
         return math.ceil(self.weights * bits / 8) + 4 * self.biases
 
     def summary(self) -> dict[str, Any]:
-        """The counts a user reads: MACs and params in millions, memory in kB (1000 bytes)."""
+        """The counts a user reads: MACs and params in millions, memory in kB (1000 bytes)
+        and, as MCU datasheets count, in KiB (1024 bytes)."""
         return {
             "macs_M": self.macs / 1e6,
             "params_M": self.params / 1e6,
@@ -79,7 +90,11 @@ class Counts:
             "peak_memory_fp32_kb": self.peak_memory_bytes(32) / 1e3,
             "flash_kb": self.flash_bytes(8) / 1e3,
             "flash_fp32_kb": self.flash_bytes(32) / 1e3,
+            "peak_memory_kib": self.peak_memory_bytes(8) / 1024,
+            "peak_memory_inplace_kib": self.peak_memory_inplace_bytes(8) / 1024,
+            "flash_kib": self.flash_bytes(8) / 1024,
             "peak_layer": self.peak_layer,
+            "peak_inplace_layer": self.peak_inplace_layer,
             "count_method": self.method,
         }
 
@@ -137,6 +152,15 @@ def _module_layer(name: str, module: Any, inputs: list[Any], out: Any) -> LayerC
             out_elems,
         )
     return None
+
+
+def _depthwise(module: Any) -> bool:
+    """A convolution of one channel per group (groups = input = output channels > 1)."""
+    from torch import nn
+
+    if not isinstance(module, nn.modules.conv._ConvNd):
+        return False
+    return 1 < module.groups == module.in_channels == module.out_channels
 
 
 def _fusable_module(module: Any) -> bool:
@@ -233,7 +257,7 @@ def _count_fx(model: Any, x: Any, params: int) -> Counts:
             LayerCost(n.name, str(n.target), 0, 0, 0, sum(numel(a) for a in args), numel(n))
         )
     sizes = {n: numel(n) for n in nodes if root[n] is n and n.op not in ("output", "get_attr")}
-    peak, peak_at = 0, ""
+    peak, peak_at, inplace, inplace_at = 0, "", 0, ""
     for n in nodes:
         if n not in sizes:
             continue
@@ -241,7 +265,14 @@ def _count_fx(model: Any, x: Any, params: int) -> Counts:
         live = sum(s for r, s in sizes.items() if pos[r] <= i <= last_use[r])
         if live > peak:
             peak, peak_at = live, n.name
-    return Counts(sum(layer.macs for layer in layers), params, peak, peak_at, "fx", layers)
+        if n.op == "call_module" and _depthwise(modules[str(n.target)]):
+            source = root[tensor_args(n)[0]]
+            if last_use[source] == i:  # the input dies here: the output overwrites it
+                live -= min(sizes[source], sizes[n])
+        if live > inplace:
+            inplace, inplace_at = live, n.name
+    macs = sum(layer.macs for layer in layers)
+    return Counts(macs, params, peak, peak_at, "fx", layers, inplace, inplace_at)
 
 
 class _Sized:
@@ -260,7 +291,7 @@ def _count_hooks(model: Any, x: Any, params: int) -> Counts:
     import torch
 
     layers: list[LayerCost] = []
-    peak: list[Any] = [0, ""]
+    peak: list[Any] = [0, "", 0, ""]  # peak, where; in-place peak, where
 
     def hook(name: str) -> Any:
         def fn(module: Any, inputs: Any, out: Any) -> None:
@@ -279,8 +310,13 @@ def _count_hooks(model: Any, x: Any, params: int) -> Counts:
                     int(out.numel()) if isinstance(out, torch.Tensor) else 0,
                 )
             layers.append(layer)
-            if layer.in_elems + layer.out_elems > peak[0]:
-                peak[0], peak[1] = layer.in_elems + layer.out_elems, name
+            footprint = layer.in_elems + layer.out_elems
+            if footprint > peak[0]:
+                peak[0], peak[1] = footprint, name
+            if _depthwise(module):
+                footprint = max(layer.in_elems, layer.out_elems)
+            if footprint > peak[2]:
+                peak[2], peak[3] = footprint, name
 
         return fn
 
@@ -295,9 +331,8 @@ def _count_hooks(model: Any, x: Any, params: int) -> Counts:
     finally:
         for h in handles:
             h.remove()
-    return Counts(
-        sum(layer.macs for layer in layers), params, int(peak[0]), str(peak[1]), "hooks", layers
-    )
+    macs = sum(layer.macs for layer in layers)
+    return Counts(macs, params, int(peak[0]), str(peak[1]), "hooks", layers, *peak[2:])
 
 
 # --- device specs and the roofline ----------------------------------------------------------

@@ -71,6 +71,22 @@ COUNTERS: dict[str, tuple[Callable[[Any], float], str, str]] = {
         "weight storage, int8 weights + int32 biases",
     ),
     "flash_fp32_kb": (lambda c: c.flash_bytes(32) / 1e3, "kB", "weight storage, fp32"),
+    # in KiB (1024 bytes), as MCU datasheets count SRAM and flash
+    "peak_memory_kib": (
+        lambda c: c.peak_memory_bytes(8) / 1024,
+        "KiB",
+        "peak activation memory, int8 (MCUNet: largest live input+output+residual)",
+    ),
+    "peak_memory_inplace_kib": (
+        lambda c: c.peak_memory_inplace_bytes(8) / 1024,
+        "KiB",
+        "peak activation memory, int8, depthwise layers in place (TinyEngine, MCUNetV2)",
+    ),
+    "flash_kib": (
+        lambda c: c.flash_bytes(8) / 1024,
+        "KiB",
+        "weight storage, int8 weights + int32 biases",
+    ),
 }
 
 

@@ -7,17 +7,19 @@ it, lazily, to build)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 if TYPE_CHECKING:
-    from hwnas.spaces.mbv3 import BlockConfig
+    from hwnas.spaces._mobile import BlockConfig
 
 
 def _act(name: str) -> nn.Module:
-    return nn.Hardswish() if name == "hswish" else nn.ReLU()
+    """The activation a plan names: hswish, relu6 (MobileNetV2) or relu."""
+    return {"hswish": nn.Hardswish, "relu6": nn.ReLU6}.get(name, nn.ReLU)()
 
 
 def conv_bn_act(
@@ -90,16 +92,24 @@ def head(spec: dict[str, Any]) -> nn.Module:
     return Head(spec)
 
 
-class MobileNetV3(nn.Module):
-    def __init__(self, plan: dict[str, Any]) -> None:
+class MobileNet(nn.Module):
+    """Stem, inverted-residual blocks, head; the stem and head builders are the variant's
+    (MobileNetV3's here, MobileNetV2's in `hwnas.models.mbv2`)."""
+
+    def __init__(
+        self,
+        plan: dict[str, Any],
+        make_stem: Callable[[dict[str, Any]], nn.Module],
+        make_head: Callable[[dict[str, Any]], nn.Module],
+    ) -> None:
         super().__init__()
-        self.stem = stem(plan["stem"])
+        self.stem = make_stem(plan["stem"])
         self.blocks = nn.Sequential(*[InvertedResidual(b) for b in plan["blocks"]])
-        self.head = head(plan["head"])
+        self.head = make_head(plan["head"])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.blocks(self.stem(x)))
 
 
 def build_network(plan: dict[str, Any]) -> nn.Module:
-    return MobileNetV3(plan)
+    return MobileNet(plan, stem, head)

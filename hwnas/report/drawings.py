@@ -179,5 +179,6 @@ def block_strip(space: SearchSpace, arch: Architecture, width: int = 640) -> str
     )
 
 
-#: the elastic MobileNetV3 space draws as its per-block strip (kernel, expand; depth per stage)
+#: the elastic MobileNet spaces draw as their per-block strip (kernel, expand; depth per stage)
 register_drawer("mbv3")(block_strip)
+register_drawer("mbv2")(block_strip)

@@ -45,6 +45,27 @@ def test_measure_analytic_json() -> None:
     assert "roofline_rpi4_misfit" not in out
 
 
+def test_measure_analytic_reports_kib_and_inplace_peak() -> None:
+    pytest.importorskip("torch")
+    args = ["measure", "--space", "mbv2", "--arch", "mobilenetv2", "--dataset", "imagenet"]
+    out = _json([*args, "--target", "analytic", "--json"])
+    assert (out["peak_memory_kib"], out["peak_memory_inplace_kib"]) == (1470, 1372)
+    assert out["flash_kib"] == pytest.approx(out["flash_kb"] / 1.024)
+
+
+def test_measure_bitfusion_and_its_refusals() -> None:
+    base = ["measure", "--space", "mbv2", "--dataset", "imagenet", "--target", "bitfusion"]
+    out = _json([*base, "--arch", "apq-min", "--json"])
+    assert out["latency_ms"] > 0 and out["energy_mJ"] > 0
+    assert out["provenance"]["latency"]["table"] == "quant/apq_bitfusion_lut.json.gz"
+    result = runner.invoke(app, [*base, "--arch", "mobilenetv2"])
+    assert result.exit_code == 2
+    assert "BitFusion table has no layer '(144, 32, 28, 1, 1, 0, 1)-W8A8'" in result.output
+    other = ["measure", "--space", "mbv3", "--arch", "ofa-min", "--target", "bitfusion"]
+    result = runner.invoke(app, other)
+    assert result.exit_code == 2 and "no figures for mbv3/imagenet" in result.output
+
+
 def test_measure_table_target_on_fbnet() -> None:
     out = _json(
         [
@@ -144,6 +165,16 @@ def test_cost_only_search_on_mbv3(tmp_path: Path) -> None:
     assert (out / "pareto.csv").exists()
 
 
+def test_cost_only_search_on_mbv2_with_kib_metrics(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    out = tmp_path / "run"
+    args = ["search", "--space", "mbv2", "--dataset", "cifar10", "--strategy", "random"]
+    args += ["-o", "peak_memory_inplace_kib:min", "-o", "macs:min", "-c", "flash_kib<=4000"]
+    result = runner.invoke(app, [*args, "--budget", "3", "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "peak_memory_inplace_kib" in (out / "pareto.csv").read_text()
+
+
 def test_accuracy_on_mbv3_is_refused() -> None:
     result = runner.invoke(
         app, ["search", "--space", "mbv3", "-o", "accuracy:max", "-o", "macs:min", "--budget", "2"]
@@ -215,7 +246,9 @@ def _also(args: list[str]) -> str:
 def test_targets_advertises_a_profile_only_where_hwnas_profile_can_make_one() -> None:
     """`hwnas profile` needs a space that splits into layers (mbv3); nb201 and fbnet were
     offered PROFILE.json all the same, and fbnet a roofline, which needs networks."""
-    profiled = "PROFILE.json (a per-layer latency table from `hwnas profile`, which profiles mbv3)"
+    profiled = (
+        "PROFILE.json (a per-layer latency table from `hwnas profile`, which profiles mbv2, mbv3)"
+    )
     assert profiled in _also([]) and profiled in _also(["--space", "mbv3"])
     calibrated = (
         "PREDICTOR.json (a few-shot latency predictor for your device from `hwnas calibrate`)"
@@ -233,7 +266,7 @@ def test_profile_of_a_space_without_layers_names_the_ones_with(space: str) -> No
     assert result.exit_code == 2
     assert result.output.strip() == (
         f"error: space {space!r} does not split into layers, so it cannot be profiled into a "
-        "lookup table (spaces that can: mbv3)"
+        "lookup table (spaces that can: mbv2, mbv3)"
     )
 
 

@@ -75,6 +75,74 @@ def test_hooks_fallback_counts_the_same_macs() -> None:
     assert c.peak_activation_elems == 384 + 128  # a single layer's input + output
 
 
+class Separable(nn.Module):
+    """x (1x8x8) -> 1x1 conv to 8 -> 3x3 depthwise, stride 2 (8x4x4) -> 1x1 conv to 2."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(1, 8, 1, bias=False)
+        self.dw = nn.Conv2d(8, 8, 3, 2, 1, groups=8, bias=False)
+        self.b = nn.Conv2d(8, 2, 1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.b(self.dw(self.a(x)))
+
+
+class DepthwiseResidual(Separable):
+    """The same with a stride-1 depthwise layer whose input is added to its output."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dw = nn.Conv2d(8, 8, 3, 1, 1, groups=8, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.a(x)
+        return self.b(self.dw(y) + y)
+
+
+def test_inplace_depthwise_holds_the_larger_of_input_and_output() -> None:
+    """MCUNet's rule: the depthwise layer holds its input (512) + output (128); in place
+    (TinyEngine) it holds max(512, 128), so the peak moves to conv a: 64 + 512."""
+    from hwnas.cost.analytic import count
+
+    c = count(Separable(), (1, 8, 8))
+    assert (c.peak_activation_elems, c.peak_layer) == (512 + 128, "dw")
+    assert (c.peak_inplace_elems, c.peak_inplace_layer) == (64 + 512, "a")
+    assert c.peak_memory_inplace_bytes(8) == 576 and c.peak_memory_inplace_bytes(32) == 2304
+
+
+def test_inplace_needs_the_input_to_die() -> None:
+    """A depthwise input kept for later (a residual) cannot be overwritten."""
+    from hwnas.cost.analytic import count
+
+    c = count(DepthwiseResidual(), (1, 8, 8))
+    assert (c.peak_activation_elems, c.peak_layer) == (512 + 512, "dw")
+    assert (c.peak_inplace_elems, c.peak_inplace_layer) == (512 + 512, "dw")
+
+
+def test_mobilenetv2_peak_memory_is_mcunetv2s() -> None:
+    """MCUNetV2 (Lin et al., NeurIPS 2021, Fig. 1 and 2): MobileNetV2 1.0 at 224, int8,
+    peaks at 1,372 kB (KiB) in its second block, the 16 -> 96 expansion at 112x112, with
+    in-place depthwise; MCUNet's rule peaks at that block's depthwise layer instead."""
+    from hwnas.cost.analytic import count
+    from hwnas.spaces import get_space
+
+    space = get_space("mbv2")
+    arch = space.parse("mobilenetv2")
+    summary = count(space.build(arch, "imagenet"), (3, 224, 224)).summary()
+    assert summary["peak_memory_inplace_kib"] == 1372  # (16 + 96) x 112 x 112 bytes
+    assert summary["peak_memory_kib"] == 1470  # (96 x 112 x 112 + 96 x 56 x 56) bytes
+    assert summary["peak_memory_kb"] == 1505.28
+    assert summary["flash_kib"] == pytest.approx(summary["flash_kb"] * 1000 / 1024)
+
+
+def test_hooks_fallback_counts_inplace_per_layer() -> None:
+    from hwnas.cost.analytic import _count_hooks
+
+    c = _count_hooks(Separable(), torch.zeros(1, 1, 8, 8), 0)
+    assert c.peak_activation_elems == 512 + 128 and c.peak_inplace_elems == 64 + 512
+
+
 def _spec(**over: object) -> DeviceSpec:
     data = {
         "schema_version": 1,
