@@ -35,6 +35,8 @@ class StudyConfig:
     quality: str = "tabular"
     #: dataset spec of the images data-dependent estimators read (None: their default)
     data: str | None = None
+    #: search a sub-space only: dimension name (or shell pattern) -> allowed choices
+    restrict: dict[str, list[str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -73,6 +75,7 @@ _FIELD_KINDS = {
     "seed": "an integer",
     "quality": "a string",
     "data": "a string or null",
+    "restrict": "an object of string lists",
 }
 
 
@@ -83,6 +86,10 @@ def _is_kind(value: Any, kind: str) -> bool:
         return value is None or isinstance(value, str)
     if kind == "a list of strings":
         return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+    if kind == "an object of string lists":
+        return isinstance(value, dict) and all(
+            isinstance(k, str) and _is_kind(v, "a list of strings") for k, v in value.items()
+        )
     if kind == "an object":
         return isinstance(value, dict) and all(isinstance(k, str) for k in value)
     return isinstance(value, int) and not isinstance(value, bool)

@@ -23,7 +23,7 @@ from hwnas.sources import (
     MetricSource,
     check_requirements,
 )
-from hwnas.spaces import Architecture, SearchSpace, get_space
+from hwnas.spaces import Architecture, SearchSpace, get_space, restrict_space
 from hwnas.trial import FAILED, INFEASIBLE, OK, Outcome
 
 
@@ -121,7 +121,7 @@ def resolve(config: StudyConfig, check: bool = True) -> Resolved:
     cannot be evaluated here (a missing dependency or file); reading a run skips it."""
     if config.budget < 1:
         raise SpecError(f"budget must be a positive number of evaluations, got {config.budget}")
-    space = get_space(config.space)
+    space = restrict_space(get_space(config.space), config.restrict)
     space.check_dataset(config.dataset)
     if not config.objectives:
         raise SpecError("at least one objective is needed (e.g. accuracy:max)")

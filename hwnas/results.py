@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hwnas.config import StudyConfig
-from hwnas.errors import HwnasError
+from hwnas.errors import HwnasError, SpecError
 from hwnas.ledger import LEDGER_FILE, Ledger
 from hwnas.metrics import Constraint, Objective, parse_constraint, parse_objective
 from hwnas.pareto import pareto_mask
 from hwnas.sources import MetricSource
-from hwnas.spaces import SearchSpace, get_space
+from hwnas.spaces import SearchSpace, get_space, restrict_space
 from hwnas.trial import FAILED, INFEASIBLE, OK
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ class Results:
 
     @cached_property
     def space(self) -> SearchSpace:
-        return get_space(self.config.space)
+        return restrict_space(get_space(self.config.space), self.config.restrict)
 
     @cached_property
     def sources(self) -> dict[str, MetricSource]:
@@ -155,8 +155,8 @@ class Results:
         return all(self._table(o.metric.name) is not None for o in self.objectives)
 
     def true_front(self) -> pd.DataFrame | None:
-        """The exact front of the whole space when every metric comes from a complete
-        table (tabular spaces); None otherwise."""
+        """The exact front of the whole (or the restricted) space when every metric comes
+        from a complete table (tabular spaces); None otherwise."""
         import pandas as pd
 
         tables = {}
@@ -172,6 +172,8 @@ class Results:
                 return None
             frame[name] = values
         feasible = np.ones(len(frame), dtype=bool)
+        if self.config.restrict:
+            feasible &= np.array([_inside(self.space, key) for key in keys], dtype=bool)
         for c in self.constraints:
             col = frame[c.metric.name].to_numpy(dtype=np.float64)
             feasible &= np.array([c.satisfied(v) for v in col], dtype=bool)
@@ -276,3 +278,12 @@ def start_time(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value) if 0 <= value < _LATEST else None
+
+
+def _inside(space: SearchSpace, key: str) -> bool:
+    """Whether a table's architecture belongs to the (restricted) space."""
+    try:
+        space.parse(key)
+    except SpecError:
+        return False
+    return True

@@ -14,10 +14,20 @@ from hwnas.cli._app import app, console, err_console, friendly
 
 @app.command()
 @friendly
-def spaces() -> None:
-    """List the search spaces."""
+def spaces(
+    space: str | None = typer.Argument(
+        None, help="A space whose dimensions and choices to list (what --restrict takes)."
+    ),
+) -> None:
+    """List the search spaces, or one space's dimensions."""
     from hwnas.spaces import SPACES, get_space
 
+    if space is not None:
+        dims = Table("dimension", "choices", title=f"{space}: {get_space(space).description}")
+        for dim in get_space(space).dimensions:
+            dims.add_row(dim.name, ", ".join(str(c) for c in dim.choices))
+        console.print(dims)
+        return
     table = Table("space", "dimensions", "size", "datasets", "description")
     for name in SPACES.names():
         sp = get_space(name)

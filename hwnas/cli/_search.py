@@ -77,6 +77,12 @@ def search(
         "then defaults to NAME when the space knows it.",
     ),
     # lists only to refuse a repeated flag, which click would otherwise let the last win
+    restrict: list[str] | None = typer.Option(
+        None,
+        "--restrict",
+        help="Search a sub-space only: DIMENSION=V1,V2 (shell patterns allowed, e.g. "
+        "width=1, 'kernel_*=3,5'), repeatable; `hwnas spaces SPACE` lists the dimensions.",
+    ),
     outs: list[Path] | None = typer.Option(
         None,
         "--out",
@@ -108,6 +114,7 @@ def search(
 ) -> None:
     """Search a space for the accuracy-versus-cost Pareto front."""
     from hwnas.executors import make_executor
+    from hwnas.spaces import parse_restrict
     from hwnas.strategies import DEFAULT_STRATEGY
     from hwnas.study import Study
 
@@ -131,6 +138,7 @@ def search(
                 "seed": seed,
                 "quality": quality,
                 "data": data,
+                "restrict": parse_restrict(restrict or []),
             }.items()
             if _explicit(ctx, _PARAM_OF.get(name, name))
         }
@@ -155,6 +163,7 @@ def search(
             seed=seed,
             quality=quality,
             data=data,
+            restrict=parse_restrict(restrict or []),
             out_dir=run_dir,
             executor=runner,
         )

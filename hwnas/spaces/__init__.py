@@ -6,6 +6,7 @@ from functools import cache
 
 from hwnas.registry import Registry
 from hwnas.spaces._base import Architecture, Dimension, LayeredSpace, SearchSpace
+from hwnas.spaces._restrict import parse_restrict, restrict_space
 
 SPACES: Registry[type[SearchSpace]] = Registry(
     "space", ("hwnas.spaces.nb201", "hwnas.spaces.mbv3", "hwnas.spaces.mbv2", "hwnas.spaces.fbnet")
@@ -30,5 +31,7 @@ __all__ = [
     "SearchSpace",
     "get_space",
     "list_spaces",
+    "parse_restrict",
     "register_space",
+    "restrict_space",
 ]

@@ -252,3 +252,14 @@ def test_networks_built_in_a_search_get_the_classes_of_its_data(
     from hwnas.export import export_run
 
     assert export_run(out, "best:params", tmp_path / "exported").card["classes"] == 3
+
+
+def test_search_on_a_subspace_and_listing_dimensions(cli, tmp_path: Path) -> None:
+    result = cli("search", "--restrict", "edge_*=nor_conv_3x3,none", "--budget", "20", "-q")
+    assert result.returncode == 0, result.stderr
+    evals = pd.read_csv(only_run_dir(tmp_path) / "evaluations.csv")
+    assert not evals["arch"].str.contains("skip|pool|1x1").any()
+    dims = cli("spaces", "nb201")
+    assert dims.returncode == 0 and "edge_3_2" in dims.stdout and "avg_pool_3x3" in dims.stdout
+    bad = cli("search", "--restrict", "kernel=3", "--budget", "5")
+    assert bad.returncode == 2 and "matches no dimension" in bad.stderr
