@@ -1,15 +1,20 @@
 """Analytical cost of a built network, counted by tracing the torch module (torch.fx, with a
 forward-hook fallback for modules fx cannot trace), so it works for any buildable space.
 
-* MACs: multiply-accumulates of convolutions and linear layers (the figure papers quote as
-  "multiply-adds"; batch-norm, activations and pooling are not counted).
+* MACs: multiply-accumulates of convolutions, linear layers and matrix products between
+  activations (attention's q k^T and scores v: `torch.matmul` / `@` / `bmm`), the figure
+  papers quote as "multiply-adds"; batch-norm, layer-norm, softmax, activations and pooling
+  are not counted.
 * params: every parameter of the module (batch-norm included, as papers count).
 * peak activation memory, MCUNet's definition: the largest sum of live activation tensors
-  over the layers, i.e. a layer's input + output + any tensor kept for later (a residual).
-  Batch-norm and activations are fused into the layer before them and element-wise adds and
-  multiplies reuse a dying input, as an inference engine does.
-* weight storage (flash): convolution / linear weights at a chosen bit-width plus one 32-bit
-  bias per output channel (where batch-norm folds to).
+  over the layers, i.e. a layer's input + output + any tensor kept for later (a residual;
+  in a transformer the token buffers, q, k, v and the heads x tokens x tokens score matrix).
+  Batch-norm, activations and softmax are fused into the layer before them, reshapes and
+  transposes are views, and element-wise adds and multiplies reuse a dying input, as an
+  inference engine does.
+* weight storage (flash): convolution / linear weights, embedding tables and parameters used
+  directly (a position embedding) at a chosen bit-width, plus one 32-bit bias per output
+  channel (where batch-norm folds to) and 32-bit layer-norm scales and shifts.
 * roofline latency: per layer max(ops / peak ops, bytes / bandwidth), from a device spec,
   divided by the spec's measured `efficiency` when it has one; a network whose activations
   or weights exceed the spec's SRAM or flash does not fit, and has no roofline latency."""
@@ -136,6 +141,11 @@ def _module_layer(name: str, module: Any, inputs: list[Any], out: Any) -> LayerC
             in_elems,
             out_elems,
         )
+    if isinstance(module, nn.Embedding):  # a table lookup: storage, no arithmetic
+        return LayerCost(name, "Embedding", 0, int(module.weight.numel()), 0, in_elems, out_elems)
+    if isinstance(module, nn.LayerNorm):  # scale and shift per channel, kept at 32 bits
+        affine = sum(int(p.numel()) for p in module.parameters())
+        return LayerCost(name, "LayerNorm", 0, 0, affine, in_elems, out_elems)
     return None
 
 
@@ -162,8 +172,12 @@ def _fusable_module(module: Any) -> bool:
     )
 
 
-_VIEW_FUNCS = {"flatten", "view", "reshape", "squeeze", "unsqueeze", "contiguous", "relu", "relu_"}
+_VIEW_FUNCS = {
+    "flatten", "unflatten", "view", "reshape", "squeeze", "unsqueeze", "contiguous",
+    "transpose", "relu", "relu_", "softmax",
+}  # fmt: skip
 _BINARY = {operator.add, operator.mul, operator.iadd, operator.imul}
+_MATMUL = {"matmul", "bmm"}
 
 
 def _count_fx(model: Any, x: Any, params: int) -> Counts:
@@ -189,6 +203,9 @@ def _count_fx(model: Any, x: Any, params: int) -> Counts:
     layers: list[LayerCost] = []
     for n in nodes:
         root[n] = n
+        if n.op == "get_attr" and numel(n) > 0:  # a parameter used directly (position embedding)
+            layers.append(LayerCost(n.name, "parameter", 0, numel(n), 0, 0, 0))
+            continue
         if n.op not in ("call_module", "call_function", "call_method") or numel(n) == 0:
             continue
         args = tensor_args(n)
@@ -218,6 +235,12 @@ def _count_fx(model: Any, x: Any, params: int) -> Counts:
             r = root[alias]
             root[n] = r
             last_use[r] = max(last_use[r], last_use[n])
+            continue
+        name = getattr(n.target, "__name__", n.target)
+        if n.op != "call_module" and (name in _MATMUL or n.target is operator.matmul):
+            inner = int(args[0].meta["tensor_meta"].shape[-1])  # (.., m, inner) @ (.., inner, n)
+            in_elems = sum(numel(a) for a in args)
+            layers.append(LayerCost(n.name, "matmul", numel(n) * inner, 0, 0, in_elems, numel(n)))
             continue
         if n.op == "call_module":
             layer = _module_layer(
