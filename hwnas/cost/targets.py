@@ -53,7 +53,7 @@ def network_classes(ctx: EvalContext) -> tuple[int | None, dict[str, Any]]:
 # --- counters ---------------------------------------------------------------------------------
 #: name -> (value from Counts, unit, meaning)
 COUNTERS: dict[str, tuple[Callable[[Any], float], str, str]] = {
-    "macs": (lambda c: c.macs / 1e6, "M", "multiply-accumulates of conv and linear layers"),
+    "macs": (lambda c: c.macs / 1e6, "M", "multiply-accumulates of conv, linear and matmul"),
     "params": (lambda c: c.params / 1e6, "M", "parameters"),
     "peak_memory_kb": (
         lambda c: c.peak_memory_bytes(8) / 1e3,
