@@ -160,3 +160,11 @@ def test_the_users_own_labels_give_the_quality(tmp_path: Path) -> None:
     assert 0.5 < metrics["accuracy"]["value"] < 0.7
     assert metrics["accuracy"]["provenance"]["kind"] == "predictor"
     assert metrics["macs"]["value"] == pytest.approx(58.736896)
+
+
+def test_data_dependent_proxies_refuse_token_inputs(space: BertSpace) -> None:
+    pytest.importorskip("torch")
+    from hwnas.quality.proxies import proxy_batch
+
+    with pytest.raises(SpecError, match="data-free proxies"):
+        proxy_batch("digits", space.input_shape("seq128"))
