@@ -45,7 +45,7 @@ class EncoderLayer(nn.Module):
 
     def __init__(self, cfg: BertLayer) -> None:
         super().__init__()
-        self.attn = Attention(cfg.hidden, cfg.heads)
+        self.attn = Attention(cfg.hidden, cfg.heads, cfg.head_dim)
         self.norm1 = nn.LayerNorm(cfg.hidden, eps=EPS)
         self.ffn = Mlp(cfg.hidden, cfg.ffn)
         self.norm2 = nn.LayerNorm(cfg.hidden, eps=EPS)

@@ -16,14 +16,12 @@ from torch import nn
 if TYPE_CHECKING:
     from hwnas.spaces.vit import VitLayer
 
-#: the width of one attention head (AutoFormer's and DeiT's)
-HEAD_DIM = 64
-
 
 class Attention(nn.Module):
-    """Multi-head self-attention over (batch, tokens, embed) with `heads` heads of 64."""
+    """Multi-head self-attention over (batch, tokens, embed) with `heads` heads of
+    `head_dim`."""
 
-    def __init__(self, embed: int, heads: int, head_dim: int = HEAD_DIM) -> None:
+    def __init__(self, embed: int, heads: int, head_dim: int) -> None:
         super().__init__()
         self.heads, self.head_dim = heads, head_dim
         width = heads * head_dim
@@ -62,7 +60,7 @@ class Block(nn.Module):
     def __init__(self, cfg: VitLayer) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(cfg.embed, eps=1e-6)
-        self.attn = Attention(cfg.embed, cfg.heads)
+        self.attn = Attention(cfg.embed, cfg.heads, cfg.head_dim)
         self.norm2 = nn.LayerNorm(cfg.embed, eps=1e-6)
         self.mlp = Mlp(cfg.embed, cfg.mlp)
 

@@ -41,6 +41,7 @@ class BertLayer:
     hidden: int
     heads: int
     ffn: int
+    head_dim: int = HEAD_DIM  # q, k, v and the attention output are heads x head_dim wide
 
     def signature(self) -> str:
         """The layer's lookup-table key: tokens x dims x heads x FFN width."""

@@ -56,11 +56,7 @@ class VitLayer:
     embed: int
     heads: int
     mlp: int  # hidden width of the MLP
-
-    @property
-    def attn_dim(self) -> int:
-        """Width of q, k, v and the attention output: heads x 64."""
-        return self.heads * HEAD_DIM
+    head_dim: int = HEAD_DIM  # q, k, v and the attention output are heads x head_dim wide
 
     def signature(self) -> str:
         """The block's lookup-table key: tokens x dims x heads x MLP width."""
@@ -193,28 +189,28 @@ class VitSpace(LayeredSpace):
     def build(self, arch: Architecture, dataset: str, classes: int | None = None) -> Any:
         """A `torch.nn.Module` (eval mode) for the dataset's images, with `classes` outputs
         (default: the dataset's)."""
-        return _models().build_network(self.plan(arch, dataset, classes)).eval()
+        return builder("vit").build_network(self.plan(arch, dataset, classes)).eval()
 
     def layers(self, arch: Architecture, dataset: str) -> list[tuple[str, Any, tuple[int, ...]]]:
         """(signature, module factory, input shape) of each part a latency lookup table
         measures separately: the patch embedding, every block (keyed by tokens x dims x
         heads x MLP width), the head."""
-        plan = self.plan(arch, dataset)
+        plan, models = self.plan(arch, dataset), builder("vit")
         emb, head = plan["embed"], plan["head"]
         out: list[tuple[str, Any, tuple[int, ...]]] = [
             (
                 f"vit-embed:i{emb['in_ch']}:d{emb['embed']}:p{emb['patch']}:t{emb['tokens']}",
-                lambda: _models().PatchEmbed(emb),
+                lambda: models.PatchEmbed(emb),
                 plan["input"],
             )
         ]
         for layer in plan["layers"]:
             shape = (layer.tokens, layer.embed)
-            out.append((layer.signature(), lambda b=layer: _models().Block(b), shape))
+            out.append((layer.signature(), lambda b=layer: models.Block(b), shape))
         out.append(
             (
                 f"vit-head:t{head['tokens']}:d{head['embed']}:c{head['classes']}",
-                lambda: _models().Head(head),
+                lambda: models.Head(head),
                 (head["tokens"], head["embed"]),
             )
         )
@@ -240,10 +236,6 @@ class VitSpace(LayeredSpace):
                         for unit in self.layers(self.make(genes), dataset):
                             units.setdefault(unit[0], unit)
         return list(units.values())
-
-
-def _models() -> Any:
-    return builder("vit")
 
 
 def _choice(text: str, what: str, token: str, choices: Sequence[Any]) -> int:
