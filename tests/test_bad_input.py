@@ -414,7 +414,7 @@ VALID_SPEC = json.loads(
 @example({**VALID_SPEC, "memory_bandwidth_bytes_per_s": float("nan")})
 @example({**VALID_SPEC, "peak_ops_per_s": {"fp32": -1.0}})
 def test_device_spec_files_load_or_raise_spec_error(tmp_path_factory, doc: object) -> None:
-    from hwnas.cost.analytic import load_spec
+    from hwnas.cost.roofline import load_spec
 
     path = _write(tmp_path_factory.mktemp("spec"), "device.json", json.dumps(doc))
     try:

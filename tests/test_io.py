@@ -33,8 +33,8 @@ def test_why_a_path_is_not_a_file_or_directory(tmp_path: Path) -> None:
 
 
 def test_a_directory_given_for_a_file_is_named_as_such(tmp_path: Path) -> None:
-    from hwnas.cost.analytic import load_spec
     from hwnas.cost.lut import LatencyPredictor
+    from hwnas.cost.roofline import load_spec
     from hwnas.datasets import load_dataset
 
     folder = tmp_path / "oops.json"

@@ -45,7 +45,7 @@ def targets(
     """List hardware targets (the TARGET of latency@TARGET) with their source: the named
     devices, a roofline per shipped device spec, and the forms that take a file."""
     from hwnas.cost import TARGETS, get_target
-    from hwnas.cost.analytic import builtin_specs
+    from hwnas.cost.roofline import builtin_specs
     from hwnas.sources import EvalContext
     from hwnas.spaces import get_space
 

@@ -52,7 +52,7 @@ def measure_arch(
     arch = space.parse(arch_text)
     out: dict[str, Any] = {"space": space.name, "dataset": ds, "arch": arch.key, "target": target}
     if target == "analytic":
-        from hwnas.cost.analytic import builtin_specs, load_spec, misfit, roofline_seconds
+        from hwnas.cost.roofline import builtin_specs, load_spec, misfit, roofline_seconds
 
         if not buildable(space):
             raise HwnasError(f"space {space.name!r} cannot build networks to count")
@@ -171,7 +171,7 @@ def _busy_or_noisy(prov: dict[str, Any]) -> str:
 @friendly
 def profile(
     space: str = typer.Option(
-        "mbv3", help="Search space to profile (one that splits into layers: mbv2, mbv3)."
+        "mbv3", help="Search space to profile (one that splits into layers: mbv2, mbv3, vit, bert)."
     ),
     dataset: str | None = typer.Option(None, help="Dataset (input size, classes)."),
     target: str = typer.Option(

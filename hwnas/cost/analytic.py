@@ -1,38 +1,32 @@
 """Analytical cost of a built network, counted by tracing the torch module (torch.fx, with a
 forward-hook fallback for modules fx cannot trace), so it works for any buildable space.
 
-* MACs: multiply-accumulates of convolutions and linear layers (the figure papers quote as
-  "multiply-adds"; batch-norm, activations and pooling are not counted).
+* MACs: multiply-accumulates of convolutions, linear layers and matrix products between
+  activations (attention's q k^T and scores v: `torch.matmul` / `@` / `bmm`), the figure
+  papers quote as "multiply-adds"; batch-norm, layer-norm, softmax, activations and pooling
+  are not counted.
 * params: every parameter of the module (batch-norm included, as papers count).
 * peak activation memory, MCUNet's definition: the largest sum of live activation tensors
-  over the layers, i.e. a layer's input + output + any tensor kept for later (a residual).
-  Batch-norm and activations are fused into the layer before them and element-wise adds and
-  multiplies reuse a dying input, as an inference engine does.
+  over the layers, i.e. a layer's input + output + any tensor kept for later (a residual;
+  in a transformer the token buffers, q, k, v and the heads x tokens x tokens score matrix).
+  Batch-norm, activations and softmax are fused into the layer before them, reshapes and
+  transposes are views, and element-wise adds and multiplies reuse a dying input, as an
+  inference engine does.
 * the same with TinyEngine's in-place depthwise convolution (MCUNetV2, Lin et al., NeurIPS
   2021): a depthwise layer whose input dies with it writes its output over its input, so it
   holds max(input, output) + kept tensors rather than input + output.
-* weight storage (flash): convolution / linear weights at a chosen bit-width plus one 32-bit
-  bias per output channel (where batch-norm folds to).
-* roofline latency: per layer max(ops / peak ops, bytes / bandwidth), from a device spec,
-  divided by the spec's measured `efficiency` when it has one; a network whose activations
-  or weights exceed the spec's SRAM or flash does not fit, and has no roofline latency."""
+* weight storage (flash): convolution / linear weights, embedding tables and parameters used
+  directly (a position embedding) at a chosen bit-width, plus one 32-bit bias per output
+  channel (where batch-norm folds to) and 32-bit layer-norm scales and shifts.
+
+The roofline latency of these counts on a device spec is in `hwnas.cost.roofline`."""
 
 from __future__ import annotations
 
 import math
 import operator
-from dataclasses import asdict, dataclass, field
-from functools import cache
-from importlib import resources
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
-
-from hwnas._io import loads_json, number, read_json, why_not_a_file
-from hwnas.errors import HwnasError, SpecError, UnknownNameError
-
-SPEC_SCHEMA_VERSION = 1
-#: the precisions a roofline knows the bytes of
-_BITS = {"int8": 8, "fp16": 16, "fp32": 32}
 
 
 @dataclass
@@ -151,6 +145,11 @@ def _module_layer(name: str, module: Any, inputs: list[Any], out: Any) -> LayerC
             in_elems,
             out_elems,
         )
+    if isinstance(module, nn.Embedding):  # a table lookup: storage, no arithmetic
+        return LayerCost(name, "Embedding", 0, int(module.weight.numel()), 0, in_elems, out_elems)
+    if isinstance(module, nn.LayerNorm):  # scale and shift per channel, kept at 32 bits
+        affine = sum(int(p.numel()) for p in module.parameters())
+        return LayerCost(name, "LayerNorm", 0, 0, affine, in_elems, out_elems)
     return None
 
 
@@ -186,8 +185,12 @@ def _fusable_module(module: Any) -> bool:
     )
 
 
-_VIEW_FUNCS = {"flatten", "view", "reshape", "squeeze", "unsqueeze", "contiguous", "relu", "relu_"}
+_VIEW_FUNCS = {
+    "flatten", "unflatten", "view", "reshape", "squeeze", "unsqueeze", "contiguous",
+    "transpose", "relu", "relu_", "softmax",
+}  # fmt: skip
 _BINARY = {operator.add, operator.mul, operator.iadd, operator.imul}
+_MATMUL = {"matmul", "bmm"}
 
 
 def _count_fx(model: Any, x: Any, params: int) -> Counts:
@@ -213,6 +216,9 @@ def _count_fx(model: Any, x: Any, params: int) -> Counts:
     layers: list[LayerCost] = []
     for n in nodes:
         root[n] = n
+        if n.op == "get_attr" and numel(n) > 0:  # a parameter used directly (position embedding)
+            layers.append(LayerCost(n.name, "parameter", 0, numel(n), 0, 0, 0))
+            continue
         if n.op not in ("call_module", "call_function", "call_method") or numel(n) == 0:
             continue
         args = tensor_args(n)
@@ -242,6 +248,12 @@ def _count_fx(model: Any, x: Any, params: int) -> Counts:
             r = root[alias]
             root[n] = r
             last_use[r] = max(last_use[r], last_use[n])
+            continue
+        name = getattr(n.target, "__name__", n.target)
+        if n.op != "call_module" and (name in _MATMUL or n.target is operator.matmul):
+            inner = int(args[0].meta["tensor_meta"].shape[-1])  # (.., m, inner) @ (.., inner, n)
+            in_elems = sum(numel(a) for a in args)
+            layers.append(LayerCost(n.name, "matmul", numel(n) * inner, 0, 0, in_elems, numel(n)))
             continue
         if n.op == "call_module":
             layer = _module_layer(
@@ -333,164 +345,3 @@ def _count_hooks(model: Any, x: Any, params: int) -> Counts:
             h.remove()
     macs = sum(layer.macs for layer in layers)
     return Counts(macs, params, int(peak[0]), str(peak[1]), "hooks", layers, *peak[2:])
-
-
-# --- device specs and the roofline ----------------------------------------------------------
-@dataclass(frozen=True)
-class DeviceSpec:
-    """A device for the roofline model; see hwnas/data/devices/*.json for the shipped ones
-    and their sources."""
-
-    name: str
-    description: str
-    peak_ops_per_s: dict[str, float]
-    memory_bandwidth_bytes_per_s: float
-    sram_bytes: int | None
-    flash_bytes: int | None
-    default_precision: str
-    sources: list[str]
-    #: the fraction of the attainable rate real kernels reach (0 < e <= 1), calibrated from
-    #: a measurement that `efficiency_source` cites; None: the optimistic bound
-    efficiency: float | None = None
-    efficiency_source: str | None = None
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], where: str) -> DeviceSpec:
-        if not isinstance(data, dict):
-            raise SpecError(f"{where}: expected a JSON object, got {type(data).__name__}")
-        version = data.get("schema_version")
-        if type(version) is not int or version != SPEC_SCHEMA_VERSION:  # True == 1
-            raise SpecError(
-                f"{where}: device spec schema_version {version!r}, this hwnas reads "
-                f"{SPEC_SCHEMA_VERSION}; update the file or hwnas"
-            )
-        try:
-            spec = cls(
-                name=str(data["name"]),
-                description=str(data.get("description", "")),
-                peak_ops_per_s={str(k): number(v) for k, v in data["peak_ops_per_s"].items()},
-                memory_bandwidth_bytes_per_s=number(data["memory_bandwidth_bytes_per_s"]),
-                sram_bytes=_size(data.get("sram_bytes")),
-                flash_bytes=_size(data.get("flash_bytes")),
-                default_precision=str(data.get("default_precision", "fp32")),
-                sources=[str(s) for s in data.get("sources", [])],
-                efficiency=_efficiency(data.get("efficiency")),
-                efficiency_source=_efficiency_source(data.get("efficiency_source")),
-            )
-        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
-            raise SpecError(f"{where}: malformed device spec ({exc!r})") from None
-        rates = {
-            **spec.peak_ops_per_s,
-            "memory_bandwidth_bytes_per_s": spec.memory_bandwidth_bytes_per_s,
-        }
-        for name, rate in rates.items():
-            # below 1 per second (a subnormal, say) a latency overflows to infinity
-            if not (math.isfinite(rate) and rate >= 1):
-                raise SpecError(f"{where}: {name} must be a number >= 1 per second, got {rate!r}")
-        unknown = set(spec.peak_ops_per_s) - set(_BITS)
-        if unknown:
-            raise SpecError(
-                f"{where}: peak_ops_per_s has precision(s) {', '.join(sorted(unknown))}; "
-                f"valid: {', '.join(_BITS)}"
-            )
-        if spec.default_precision not in _BITS:
-            raise SpecError(
-                f"{where}: default_precision {spec.default_precision!r} is not one of "
-                f"{', '.join(_BITS)}"
-            )
-        if (spec.efficiency is None) != (spec.efficiency_source is None):
-            raise SpecError(
-                f"{where}: efficiency and efficiency_source come together: a factor needs "
-                "the measurement it was calibrated from"
-            )
-        if spec.default_precision not in spec.peak_ops_per_s:
-            raise SpecError(
-                f"{where}: default_precision {spec.default_precision!r} has no peak_ops_per_s"
-            )
-        return spec
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"schema_version": SPEC_SCHEMA_VERSION, **asdict(self)}
-
-
-def _size(value: Any) -> int | None:
-    """A byte count of a spec, None when absent; a bool or fraction is no size."""
-    if value is None:
-        return None
-    if type(value) is not int or value < 0:
-        raise ValueError(f"a memory size must be a whole number of bytes, got {value!r}")
-    return value
-
-
-def _efficiency(value: Any) -> float | None:
-    """The spec's efficiency factor, None when absent; it scales a rate, so 0 < e <= 1."""
-    if value is None:
-        return None
-    e = number(value)
-    if not (0 < e <= 1):
-        raise ValueError(f"efficiency must be a number with 0 < e <= 1, got {value!r}")
-    return e
-
-
-def _efficiency_source(value: Any) -> str | None:
-    """Where the efficiency was measured; a factor without a citation is a guess."""
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"efficiency_source must be a non-empty string, got {value!r}")
-    return value
-
-
-def builtin_specs() -> list[str]:
-    folder = resources.files("hwnas") / "data" / "devices"
-    return sorted(p.name[: -len(".json")] for p in folder.iterdir() if p.name.endswith(".json"))
-
-
-@cache
-def load_spec(name_or_path: str) -> DeviceSpec:
-    """A shipped spec by name (`stm32f746`) or a JSON file path."""
-    if name_or_path.endswith(".json"):
-        path = Path(name_or_path)
-        if reason := why_not_a_file(path):
-            raise HwnasError(f"device spec file {path} {reason}")
-        return DeviceSpec.from_dict(read_json(path), str(path))
-    if name_or_path not in builtin_specs():
-        raise UnknownNameError("device spec", name_or_path, builtin_specs())
-    res = resources.files("hwnas") / "data" / "devices" / f"{name_or_path}.json"
-    where = f"hwnas/data/devices/{name_or_path}.json"
-    return DeviceSpec.from_dict(loads_json(res.read_bytes(), where), where)
-
-
-def roofline_seconds(counts: Counts, spec: DeviceSpec, precision: str | None = None) -> float:
-    """Sum over layers of max(compute time, memory time): ops are 2 per MAC (1 per output
-    element for layers without MACs); bytes are the layer's input, output and weights. The
-    sum is divided by the spec's efficiency, when it has one."""
-    precision = precision or spec.default_precision
-    if precision not in spec.peak_ops_per_s:
-        raise UnknownNameError(f"precision of device {spec.name!r}", precision, spec.peak_ops_per_s)
-    if precision not in _BITS:
-        raise UnknownNameError("precision", precision, _BITS)
-    nbytes = _BITS[precision] / 8
-    peak_ops = spec.peak_ops_per_s[precision]
-    total = 0.0
-    for layer in counts.layers:
-        ops = 2 * layer.macs if layer.macs else layer.out_elems
-        moved = (layer.in_elems + layer.out_elems + layer.weights) * nbytes + 4 * layer.biases
-        total += max(ops / peak_ops, moved / spec.memory_bandwidth_bytes_per_s)
-    return total / (spec.efficiency or 1.0)
-
-
-def misfit(counts: Counts, spec: DeviceSpec, precision: str | None = None) -> str | None:
-    """Why the network does not fit the spec's memories at `precision` (None: it fits, or
-    the spec gives no sizes): peak activation memory against SRAM, weight storage against
-    flash, in kB (1000 bytes) as `peak_memory_kb` and `flash_kb` report them."""
-    bits = _BITS[precision or spec.default_precision]
-    over = [
-        f"{what} {need / 1e3:.6g} kB > {where} {have / 1e3:.6g} kB"
-        for what, need, where, have in (
-            ("peak memory", counts.peak_memory_bytes(bits), "SRAM", spec.sram_bytes),
-            ("weights", counts.flash_bytes(bits), "flash", spec.flash_bytes),
-        )
-        if have is not None and need > have
-    ]
-    return f"does not fit {spec.name}: {'; '.join(over)}" if over else None

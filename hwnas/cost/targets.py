@@ -53,7 +53,7 @@ def network_classes(ctx: EvalContext) -> tuple[int | None, dict[str, Any]]:
 # --- counters ---------------------------------------------------------------------------------
 #: name -> (value from Counts, unit, meaning)
 COUNTERS: dict[str, tuple[Callable[[Any], float], str, str]] = {
-    "macs": (lambda c: c.macs / 1e6, "M", "multiply-accumulates of conv and linear layers"),
+    "macs": (lambda c: c.macs / 1e6, "M", "multiply-accumulates of conv, linear and matmul"),
     "params": (lambda c: c.params / 1e6, "M", "parameters"),
     "peak_memory_kb": (
         lambda c: c.peak_memory_bytes(8) / 1e3,
@@ -226,7 +226,7 @@ class RooflineTarget(_NetworkTarget):
     spec_name: str = ""
 
     def source(self, ctx: EvalContext, metric: Metric) -> MetricSource:
-        from hwnas.cost.analytic import load_spec
+        from hwnas.cost.roofline import load_spec
 
         self._check(ctx, metric)
         return RooflineSource(ctx, metric.name, load_spec(self.spec_name))
@@ -254,7 +254,7 @@ class RooflineSource(MetricSource):
     def evaluate_one(self, arch: Architecture) -> Measurement:
         """The roofline latency; a network that does not fit the device's memories fails
         (its evaluation, not the search), since no latency can be had on that device."""
-        from hwnas.cost.analytic import misfit, roofline_seconds
+        from hwnas.cost.roofline import misfit, roofline_seconds
 
         classes, head = network_classes(self.ctx)
         counts = analytic_counts(self.ctx.space, arch, self.ctx.dataset, classes)
@@ -267,7 +267,7 @@ class RooflineSource(MetricSource):
 def _roofline(name: str) -> Target | None:
     if not name.startswith("roofline:"):
         return None
-    from hwnas.cost.analytic import load_spec
+    from hwnas.cost.roofline import load_spec
 
     spec = load_spec(name.partition(":")[2])  # validates the name now, not mid-search
     return RooflineTarget(

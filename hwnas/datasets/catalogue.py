@@ -1,5 +1,5 @@
 """What hwnas knows about each named dataset without loading it: image channels, side and
-number of classes. Spaces take their input shapes from here, builders their classifier
+number of classes (or, for token-id text, sequence length and vocabulary). Spaces take their input shapes from here, builders their classifier
 widths and loaders their record layout, so the three cannot disagree. Pure data: it imports
 nothing from hwnas but `errors`, and sits at the bottom layer (tests/test_architecture.py),
 so a space may read it without importing the loaders."""
@@ -13,17 +13,35 @@ from hwnas.errors import SpecError, UnknownNameError
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """A dataset's images (`channels` x `side` x `side`) and its number of `classes`."""
+    """A dataset's images (`channels` x `side` x `side`) and its number of `classes`; for
+    token-id text (`vocab` > 0) an input is `side` token ids instead of an image."""
 
     name: str
     channels: int
     side: int
     classes: int
+    #: the vocabulary of token-id text; 0 for images
+    vocab: int = 0
+
+    @property
+    def is_text(self) -> bool:
+        return self.vocab > 0
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
-        """(channels, height, width) of one image."""
+        """(channels, height, width) of one image; text has no image shape."""
+        if self.is_text:
+            raise SpecError(
+                f"dataset {self.name!r} is token-id text ({self.side} tokens), not images"
+            )
         return (self.channels, self.side, self.side)
+
+    @property
+    def seq_len(self) -> int:
+        """Tokens per input of a text dataset."""
+        if not self.is_text:
+            raise SpecError(f"dataset {self.name!r} is images, not token-id text")
+        return self.side
 
 
 CATALOGUE: dict[str, DatasetInfo] = {
@@ -36,6 +54,10 @@ CATALOGUE: dict[str, DatasetInfo] = {
         DatasetInfo("imagenet", 3, 224, 1000),
         DatasetInfo("fashion-mnist", 1, 28, 10),
         DatasetInfo("digits", 1, 8, 10),  # scikit-learn's 8x8 digits
+        # token-id text for encoders (BERT's WordPiece vocabulary), GLUE-style sentence
+        # (pair) classification: the sequence length is the dataset's; no data ships
+        DatasetInfo("seq128", 1, 128, 2, vocab=30522),
+        DatasetInfo("seq512", 1, 512, 2, vocab=30522),
     )
 }
 

@@ -38,10 +38,10 @@ def default_out_dir(run_dir: str | Path, picked: Picked) -> Path:
     return Path(run_dir) / f"export-trial{picked.evaluation.trial}"
 
 
-def arch_input_shape(space: SearchSpace, arch: Architecture, dataset: str) -> tuple[int, int, int]:
-    """The input the network takes (spaces with an input-resolution gene say so per arch)."""
-    shape = space.arch_input_shape(arch, dataset)
-    return (int(shape[0]), int(shape[1]), int(shape[2]))
+def arch_input_shape(space: SearchSpace, arch: Architecture, dataset: str) -> tuple[int, ...]:
+    """The input the network takes (spaces with an input-resolution gene say so per arch;
+    (tokens,) for token-id text)."""
+    return tuple(int(s) for s in space.arch_input_shape(arch, dataset))
 
 
 def export_run(

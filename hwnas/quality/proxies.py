@@ -53,7 +53,13 @@ def proxy_batch(
     import torch
 
     from hwnas.datasets import load_dataset, to_float_images
+    from hwnas.errors import SpecError
 
+    if len(input_shape) != 3:  # token ids (a text space): no images to feed
+        raise SpecError(
+            f"data-dependent proxies need image inputs; these networks take {tuple(input_shape)} "
+            f"(token ids): use the data-free proxies ({', '.join(DATA_FREE)})"
+        )
     ds = load_dataset(data)
     rng = np.random.default_rng(seed)
     idx = np.sort(rng.choice(len(ds.train), size=min(batch_size, len(ds.train)), replace=False))

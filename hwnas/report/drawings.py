@@ -1,6 +1,6 @@
 """Pictures of architectures as small inline SVGs for reports: NB201 cells as graphs,
-any other space as a strip of its dimensions grouped by block (e.g. `mbv3` subnets:
-kernel, expand and depth per block). A space gets its own picture with
+transformers (`vit`, `bert`) as their layer stack, any other space as a strip of its
+dimensions grouped by block (e.g. `mbv3` subnets: kernel, expand and depth per block). A space gets its own picture with
 `@register_drawer("space-name")` on a function `(space, arch) -> svg text`. Every text that
 comes from a space is escaped here, so a drawer's output can be inlined as markup."""
 
@@ -182,3 +182,71 @@ def block_strip(space: SearchSpace, arch: Architecture, width: int = 640) -> str
 #: the elastic MobileNet spaces draw as their per-block strip (kernel, expand; depth per stage)
 register_drawer("mbv3")(block_strip)
 register_drawer("mbv2")(block_strip)
+
+
+# --- transformers: the layer stack ---------------------------------------------------------
+_HEAD_PX, _MLP_PX, _COL_PX = 6.0, 48.0, 10.0
+
+
+def _stack_layers(space: SearchSpace, arch: Architecture) -> tuple[int, list[tuple[int, float]]]:
+    """The width and each layer's (heads, MLP width) of a `vit` or `bert` architecture."""
+    d = space.describe(arch)
+    width = int(d.get("embed", d.get("hidden", 0)))
+    layers = []
+    for i in range(int(d.get("depth", d.get("layers", 0)))):
+        mlp = width * float(d[f"mlp_ratio_{i}"]) if f"mlp_ratio_{i}" in d else float(d[f"ffn_{i}"])
+        layers.append((int(d[f"heads_{i}"]), mlp))
+    return width, layers
+
+
+@register_drawer("vit")
+@register_drawer("bert")
+def layer_stack(space: SearchSpace, arch: Architecture) -> str:
+    """The layer stack left to right: the embedding (its width; the patch level for `vit`),
+    one column per layer (a square per 64-wide attention head under a bar as tall as the
+    layer's MLP / FFN width, relative to the widest the space allows) and the head."""
+    width, layers = _stack_layers(space, arch)
+    choices = {d.name: d.choices for d in space.dimensions}
+    max_heads = max(choices.get("heads_0", (1,)))
+    if "mlp_ratio_0" in choices:
+        max_mlp = width * max(choices["mlp_ratio_0"])
+    else:
+        max_mlp = max(choices.get("ffn_0", (1,)))
+    base = 8 + _MLP_PX + 4 + max_heads * (_HEAD_PX + 1)  # the line the columns stand on
+    label = [f"d{width}"] + [str(v) for k, v in space.describe(arch).items() if k == "patch"]
+    box = 'rx="3" fill="#e2e8f0" stroke="#64748b" stroke-width="0.8"'
+    parts = [f'<rect x="2" y="{base - 30:g}" width="44" height="30" {box}/>']
+    parts += [
+        f'<text x="24" y="{base - 18 + 11 * i:g}" font-size="9" text-anchor="middle" '
+        f'font-family="monospace">{_attr(t)}</text>'
+        for i, t in enumerate(label)
+    ]
+    x = 52.0
+    for i, (heads, mlp) in enumerate(layers):
+        cells = "".join(
+            f'<rect x="{x + 2:g}" y="{base - (h + 1) * (_HEAD_PX + 1):g}" width="{_HEAD_PX:g}" '
+            f'height="{_HEAD_PX:g}" fill="#2563eb"/>'
+            for h in range(heads)
+        )
+        bar = max(1.0, _MLP_PX * mlp / max_mlp)
+        top = base - heads * (_HEAD_PX + 1) - 2
+        parts.append(
+            f'<g class="layer"><title>layer {i + 1}: {heads} heads, MLP {mlp:g}</title>{cells}'
+            f'<rect x="{x + 1:g}" y="{top - bar:g}" width="{_COL_PX - 2:g}" height="{bar:.1f}" '
+            f'fill="#f97316"/><text x="{x + _COL_PX / 2:g}" y="{base + 10:g}" font-size="7" '
+            f'text-anchor="middle" font-family="sans-serif">{i + 1}</text></g>'
+        )
+        x += _COL_PX + 4
+    parts.append(
+        f'<rect x="{x:g}" y="{base - 30:g}" width="30" height="30" {box}/>'
+        f'<text x="{x + 15:g}" y="{base - 12:g}" '
+        'font-size="9" text-anchor="middle" font-family="sans-serif">head</text>'
+    )
+    total_w, total_h = x + 34, base + 14
+    return (
+        f'<svg class="arch-pic stack" xmlns="http://www.w3.org/2000/svg" '
+        f'viewBox="0 0 {total_w:.0f} {total_h:.0f}" width="{total_w:.0f}" '
+        f'height="{total_h:.0f}" role="img"><title>{_attr(arch.key)}</title>'
+        + "".join(parts)
+        + "</svg>"
+    )

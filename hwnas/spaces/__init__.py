@@ -9,7 +9,15 @@ from hwnas.spaces._base import Architecture, Dimension, LayeredSpace, SearchSpac
 from hwnas.spaces._restrict import parse_restrict, restrict_space
 
 SPACES: Registry[type[SearchSpace]] = Registry(
-    "space", ("hwnas.spaces.nb201", "hwnas.spaces.mbv3", "hwnas.spaces.mbv2", "hwnas.spaces.fbnet")
+    "space",
+    (
+        "hwnas.spaces.nb201",
+        "hwnas.spaces.mbv3",
+        "hwnas.spaces.mbv2",
+        "hwnas.spaces.fbnet",
+        "hwnas.spaces.vit",
+        "hwnas.spaces.bert",
+    ),
 )
 register_space = SPACES.register_class
 

@@ -182,13 +182,14 @@ class SearchSpace:
 
         raise HwnasError(f"space {self.name!r} cannot build networks")
 
-    def input_shape(self, dataset: str) -> tuple[int, int, int]:
-        """(channels, height, width) of one input image for `dataset`."""
+    def input_shape(self, dataset: str) -> tuple[int, ...]:
+        """(channels, height, width) of one input image for `dataset`, or (tokens,) where
+        the dataset is token-id text (fed as float32 ids; see `hwnas.models.bert`)."""
         from hwnas.errors import HwnasError
 
         raise HwnasError(f"space {self.name!r} has no input shape for {dataset!r}")
 
-    def arch_input_shape(self, arch: Architecture, dataset: str) -> tuple[int, int, int]:
+    def arch_input_shape(self, arch: Architecture, dataset: str) -> tuple[int, ...]:
         """The input `arch` takes for `dataset`: `input_shape` unless the space searches
         the resolution too (then it overrides this)."""
         return self.input_shape(dataset)

@@ -101,6 +101,6 @@ class MBV2Space(MobileNetSpace):
         ]
 
     def _models(self) -> Any:
-        from hwnas.models import mbv2
+        from hwnas.spaces._models import builder
 
-        return mbv2
+        return builder("mbv2")

@@ -177,8 +177,9 @@ def _check_datasets(space: SearchSpace, arch: Architecture, what: str, networks:
                 ("arch_input_shape", space.arch_input_shape(arch, dataset)),
             ):
                 expect(
-                    len(shape) == 3 and all(isinstance(s, int) and s > 0 for s in shape),
-                    f"{what}: {name}(.., {dataset!r}) is {shape}, not (channels, height, width)",
+                    len(shape) in (1, 3) and all(isinstance(s, int) and s > 0 for s in shape),
+                    f"{what}: {name}(.., {dataset!r}) is {shape}, not (channels, height, "
+                    "width) of an image or (tokens,) of text",
                 )
         if networks:
             _check_network(space, arch, dataset, f"{what} on {dataset!r}")

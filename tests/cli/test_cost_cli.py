@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hwnas.cli import app
+from hwnas.cost.profile import profilable_spaces
 
 runner = CliRunner()
 
@@ -246,8 +247,9 @@ def _also(args: list[str]) -> str:
 def test_targets_advertises_a_profile_only_where_hwnas_profile_can_make_one() -> None:
     """`hwnas profile` needs a space that splits into layers (mbv3); nb201 and fbnet were
     offered PROFILE.json all the same, and fbnet a roofline, which needs networks."""
+    layered = ", ".join(profilable_spaces())  # mbv3 and the transformers
     profiled = (
-        "PROFILE.json (a per-layer latency table from `hwnas profile`, which profiles mbv2, mbv3)"
+        f"PROFILE.json (a per-layer latency table from `hwnas profile`, which profiles {layered})"
     )
     assert profiled in _also([]) and profiled in _also(["--space", "mbv3"])
     calibrated = (
@@ -266,7 +268,7 @@ def test_profile_of_a_space_without_layers_names_the_ones_with(space: str) -> No
     assert result.exit_code == 2
     assert result.output.strip() == (
         f"error: space {space!r} does not split into layers, so it cannot be profiled into a "
-        "lookup table (spaces that can: mbv2, mbv3)"
+        f"lookup table (spaces that can: {', '.join(profilable_spaces())})"
     )
 
 

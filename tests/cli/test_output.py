@@ -139,7 +139,7 @@ def test_front_table_prints_each_key_whole_on_one_line() -> None:
 
 def test_targets_keeps_names_whole_at_80_columns() -> None:
     from hwnas.cost import TARGETS
-    from hwnas.cost.analytic import builtin_specs
+    from hwnas.cost.roofline import builtin_specs
 
     env = {**os.environ, "COLUMNS": "80", "NO_COLOR": "1"}
     result = subprocess.run(

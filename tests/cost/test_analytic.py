@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hwnas.cost.analytic import (
+from hwnas.cost.roofline import (
     DeviceSpec,
     builtin_specs,
     load_spec,
@@ -64,6 +64,33 @@ def test_peak_memory_counts_the_live_residual() -> None:
     assert c.peak_activation_elems == 384 + 128 + 128
     assert c.peak_layer == "b"
     assert c.peak_memory_bytes(8) == 640 and c.peak_memory_bytes(32) == 2560
+
+
+class SelfAttention(nn.Module):
+    """One head over 5 tokens of 4: q, k, v projections, explicit matmuls, a softmax, and a
+    directly used (position) parameter and a layer norm, as the transformer builders have."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pos = nn.Parameter(torch.zeros(1, 5, 4))
+        self.norm = nn.LayerNorm(4)
+        self.q, self.k, self.v = nn.Linear(4, 4), nn.Linear(4, 4), nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.norm(x + self.pos)
+        scores = (self.q(x) @ self.k(x).transpose(-2, -1)).softmax(dim=-1)
+        return torch.matmul(scores, self.v(x))
+
+
+def test_attention_matmuls_are_macs_and_the_score_matrix_is_live() -> None:
+    from hwnas.cost.analytic import count
+
+    c = count(SelfAttention(), (5, 4))
+    assert c.macs == 3 * 5 * 4 * 4 + 5 * 5 * 4 + 5 * 4 * 5  # projections, q k^T, scores v
+    # at q k^T: the normed tokens (v still needs them), q, k and the 5x5 scores
+    assert c.peak_activation_elems == 20 + 20 + 20 + 25
+    # the position embedding is stored like a weight, the norm's affine at 32 bits
+    assert (c.weights, c.biases) == (20 + 3 * 16, 8 + 3 * 4)
 
 
 def test_hooks_fallback_counts_the_same_macs() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import hwnas
-from hwnas.cost.analytic import load_spec
+from hwnas.cost.roofline import load_spec
 from hwnas.metrics import Metric
 from hwnas.sources import EvalContext, Measurement
 from hwnas.trial import FAILED, OK

@@ -58,3 +58,15 @@ def test_data_classes_reads_the_catalogue_and_loads_only_files(tmp_path: Path) -
     file = tmp_path / "three.npz"
     np.savez(file, x=np.zeros((6, 4, 4), np.uint8), y=np.arange(6) % 3)
     assert data_classes(f"npz:{file}") == 3
+
+
+def test_text_datasets_are_token_ids_of_a_sequence_length() -> None:
+    from hwnas.errors import SpecError
+
+    info = dataset_info("seq128")
+    assert info.is_text and info.seq_len == 128 and info.vocab == 30522
+    assert dataset_info("seq512").seq_len == 512
+    with pytest.raises(SpecError, match="token-id text"):
+        _ = info.input_shape
+    with pytest.raises(SpecError, match="not token-id text"):
+        _ = dataset_info("cifar10").seq_len

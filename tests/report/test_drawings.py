@@ -103,3 +103,20 @@ def test_a_registered_drawer_replaces_the_strip() -> None:
 @pytest.mark.parametrize("name", ["nb201", "mbv3"])
 def test_builtin_drawers_are_registered(name: str) -> None:
     assert name in DRAWERS
+
+
+@pytest.mark.parametrize(
+    ("space_name", "key", "layers"),
+    [("vit", "e192|coarse|h3m4,h7m2", [(3, 768), (7, 384)]), ("bert", "bert-tiny", [(2, 512)] * 2)],
+)
+def test_transformers_draw_as_their_layer_stack(
+    space_name: str, key: str, layers: list[tuple[int, int]]
+) -> None:
+    space = get_space(space_name)
+    root = _parse(draw_architecture(space, space.parse(key)))
+    assert "stack" in root.get("class", "")
+    groups = [g for g in root.iter(f"{SVG}g") if g.get("class") == "layer"]
+    titles = [g.find(f"{SVG}title").text for g in groups]
+    assert titles == [f"layer {i + 1}: {h} heads, MLP {m}" for i, (h, m) in enumerate(layers)]
+    blue = [len([r for r in g.iter(f"{SVG}rect") if r.get("fill") == "#2563eb"]) for g in groups]
+    assert blue == [h for h, _ in layers]  # one square per head
