@@ -122,6 +122,7 @@ def resolve(config: StudyConfig, check: bool = True) -> Resolved:
     if config.budget < 1:
         raise SpecError(f"budget must be a positive number of evaluations, got {config.budget}")
     space = get_space(config.space)
+    config.space = space.name  # one spelling of a quantised space's policy
     space.check_dataset(config.dataset)
     if not config.objectives:
         raise SpecError("at least one objective is needed (e.g. accuracy:max)")

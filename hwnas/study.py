@@ -74,6 +74,7 @@ class Study:
         quality: str = "tabular",
         out_dir: str | Path | None = None,
         data: str | None = None,
+        quant: str | None = None,
         *,
         executor: str | Executor = DEFAULT_EXECUTOR,
         workers: int | None = None,
@@ -90,6 +91,7 @@ class Study:
             seed=int(seed),
             quality=quality,
             data=data,
+            quant=quant,
         )
         self._setup()
         self.executor: Executor = (

@@ -254,6 +254,22 @@ class MBV3Space(LayeredSpace):
             },
         }
 
+    def quant_blocks(self) -> tuple[str, ...]:
+        """The stem, the fixed first block, every elastic block (`S_B`) and the head."""
+        staged = [f"{s}_{b}" for s in range(len(STAGES)) for b in range(MAX_DEPTH)]
+        return ("stem", "first", *staged, "head")
+
+    def quant_modules(self, arch: Architecture) -> dict[str, str]:
+        """Blocks as `build` names them: `blocks.I` counts the blocks that exist."""
+        out = {"stem": "stem", "first": "blocks.0"}
+        index = 1
+        for s in range(len(STAGES)):
+            for b in range(DEPTHS[arch.genes[2 + s]]):
+                out[f"{s}_{b}"] = f"blocks.{index}"
+                index += 1
+        out["head"] = "head"
+        return out
+
     def build(self, arch: Architecture, dataset: str, classes: int | None = None) -> Any:
         """A `torch.nn.Module` (eval mode) for the dataset's input, with `classes` outputs
         (default: the dataset's)."""
