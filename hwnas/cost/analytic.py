@@ -45,6 +45,19 @@ class LayerCost:
     out_elems: int
 
 
+@dataclass(frozen=True)
+class LiveTensor:
+    """A stored activation (fused aliases merged) and the span of graph positions it is
+    live over; `readers`: the layers that read it, `producer`: the one that wrote it (for
+    peak memory at per-layer activation bits, `hwnas.cost.bits`)."""
+
+    elems: int
+    start: int
+    end: int
+    producer: str
+    readers: tuple[str, ...]
+
+
 @dataclass
 class Counts:
     macs: int
@@ -53,6 +66,10 @@ class Counts:
     peak_layer: str
     method: str  # "fx" or "hooks"
     layers: list[LayerCost] = field(default_factory=list)
+    #: every stored activation (fx only; hooks cannot see what stays live)
+    tensors: list[LiveTensor] = field(default_factory=list)
+    #: a quantised architecture's bits (`hwnas.spaces.quant.BlockBits`); None: int8 figures
+    bits: list[Any] | None = None
 
     @property
     def weights(self) -> int:
@@ -241,7 +258,21 @@ def _count_fx(model: Any, x: Any, params: int) -> Counts:
         live = sum(s for r, s in sizes.items() if pos[r] <= i <= last_use[r])
         if live > peak:
             peak, peak_at = live, n.name
-    return Counts(sum(layer.macs for layer in layers), params, peak, peak_at, "fx", layers)
+    readers: dict[Any, set[str]] = {r: set() for r in sizes}
+    for n in nodes:
+        if root[n] is n:  # a new tensor: its inputs are read (an alias reads nothing new)
+            for a in tensor_args(n):
+                readers.get(root[a], set()).add(_layer_name(n))
+    tensors = [
+        LiveTensor(s, pos[r], last_use[r], _layer_name(r), tuple(sorted(readers[r])))
+        for r, s in sizes.items()
+    ]
+    return Counts(sum(layer.macs for layer in layers), params, peak, peak_at, "fx", layers, tensors)
+
+
+def _layer_name(n: Any) -> str:
+    """A graph node's name as `LayerCost.name` gives it (a module's dotted path)."""
+    return str(n.target) if n.op == "call_module" else str(n.name)
 
 
 class _Sized:

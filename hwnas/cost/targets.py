@@ -6,17 +6,18 @@ roofline estimate from a device spec (`latency@roofline:stm32f746`) and a profil
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
-from hwnas.cost import Target, register_target, register_target_resolver
+from hwnas.cost import Target, bits, register_target, register_target_resolver
 from hwnas.cost.lut import LatencyPredictor
 from hwnas.cost.measure import MeasureConfig, measure, networks
 from hwnas.errors import EvaluationError, HwnasError, UnknownNameError
 from hwnas.metrics import Metric
 from hwnas.sources import EvalContext, Measurement, MetricSource
 from hwnas.spaces import Architecture, SearchSpace, get_space
+from hwnas.spaces.quant import QuantSpace
 
 
 def buildable(space: SearchSpace) -> bool:
@@ -36,7 +37,12 @@ def analytic_counts(
     space: SearchSpace, arch: Architecture, dataset: str, classes: int | None = None
 ) -> Any:
     """`hwnas.cost.analytic.Counts` of an architecture with `classes` outputs (None: the
-    dataset's), cached by key."""
+    dataset's), cached by key; a quantised architecture's carry its bits (counted once per
+    float network)."""
+    if isinstance(space, QuantSpace):
+        base = space.base_arch(arch)
+        counts = _counts(space.base.name, dataset, base.key, classes)
+        return replace(counts, bits=space.policy(arch))
     return _counts(space.name, dataset, arch.key, classes)
 
 
@@ -56,9 +62,9 @@ COUNTERS: dict[str, tuple[Callable[[Any], float], str, str]] = {
     "macs": (lambda c: c.macs / 1e6, "M", "multiply-accumulates of conv and linear layers"),
     "params": (lambda c: c.params / 1e6, "M", "parameters"),
     "peak_memory_kb": (
-        lambda c: c.peak_memory_bytes(8) / 1e3,
+        lambda c: bits.peak_memory_bytes(c) / 1e3,
         "kB",
-        "peak activation memory, int8 (MCUNet: largest live input+output+residual)",
+        "peak activation memory, int8 or the architecture's bits (MCUNet rule)",
     ),
     "peak_memory_fp32_kb": (
         lambda c: c.peak_memory_bytes(32) / 1e3,
@@ -66,11 +72,16 @@ COUNTERS: dict[str, tuple[Callable[[Any], float], str, str]] = {
         "peak activation memory, fp32",
     ),
     "flash_kb": (
-        lambda c: c.flash_bytes(8) / 1e3,
+        lambda c: bits.flash_bytes(c) / 1e3,
         "kB",
-        "weight storage, int8 weights + int32 biases",
+        "weight storage, int8 or the architecture's weight bits, + int32 biases",
     ),
     "flash_fp32_kb": (lambda c: c.flash_bytes(32) / 1e3, "kB", "weight storage, fp32"),
+    "bitops": (
+        lambda c: bits.bitops(c) / 1e9,
+        "G",
+        "bit operations: MACs x weight bits x activation bits (int8 or the architecture's)",
+    ),
 }
 
 
