@@ -173,6 +173,15 @@ class MeasuredSource(MetricSource):
 
     def evaluate(self, archs: Sequence[Architecture]) -> list[Measurement]:
         classes, head = network_classes(self.ctx)
+        if isinstance(self.ctx.space, QuantSpace):  # int8, with fp32 timed beside it
+            from hwnas.cost.int8 import measure_int8
+
+            return [
+                Measurement(value, {**prov, **head, "target": self.target})
+                for value, prov in measure_int8(
+                    self.ctx.space, archs, self.ctx.dataset, classes, self.cfg
+                )
+            ]
         nets = networks(self.ctx.space, archs, self.ctx.dataset, classes)
         return [
             Measurement(t.value, {**t.provenance, **head, "target": self.target})
