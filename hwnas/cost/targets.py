@@ -101,6 +101,8 @@ class AnalyticSource(MetricSource):
         classes, head = network_classes(self.ctx)
         counts = analytic_counts(self.ctx.space, arch, self.ctx.dataset, classes)
         prov = {**self.provenance, **head, "method": counts.method}
+        if counts.bits is not None:
+            prov["bits"] = [f"{b.block}:w{b.w}a{b.a}" for b in counts.bits]
         return Measurement(float(self.fn(counts)), prov)
 
 
