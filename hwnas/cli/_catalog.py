@@ -25,6 +25,11 @@ def spaces() -> None:
             name, str(len(sp.dimensions)), f"{sp.size():,}", ", ".join(sp.datasets), sp.description
         )
     console.print(table)
+    err_console.print(
+        "note: a space that builds networks also searches its quantisation as NAME+quant "
+        "(or --quant POLICY): see README, Quantisation co-search",
+        highlight=False,
+    )
 
 
 @app.command()

@@ -79,8 +79,9 @@ def test_bad_bits_in_a_key_are_clear_errors() -> None:
 
 def test_encodings_carry_the_bits() -> None:
     space = get_space("nb201+quant:w=4,8")
-    a = space.parse("0#w8a8")
-    b = space.parse("0#w4a8")
+    cell = get_space("nb201").sample(np.random.default_rng(0)).key
+    a = space.parse(f"{cell}#w8a8")
+    b = space.parse(f"{cell}#w4a8")
     for kind in ("onehot", "path"):
         X = space.encode([a, b], kind)
         assert not np.array_equal(X[0], X[1]), kind
