@@ -96,3 +96,13 @@ def test_int8_latency_is_timed_beside_fp32() -> None:
     assert prov["graph"].startswith("int8 QDQ") and prov["quantisation"]["format"] == "QDQ"
     with pytest.raises(Exception, match="ONNX Runtime int8 on the CPU"):
         measure_int8(space, [arch], "fashion-mnist", None, MeasureConfig(backend="torch"))
+
+
+def test_measure_analytic_counts_at_the_bits() -> None:
+    from hwnas.cli._cost import measure_arch
+
+    int8 = measure_arch("mbv3", "ofa-min", "cifar10", "analytic")
+    w4 = measure_arch("mbv3", "ofa-min#w4a8", "cifar10", "analytic", quant="")
+    assert w4["space"] == "mbv3+quant" and w4["bits"][0] == "stem:w4a8"
+    assert w4["bitops_G"] == pytest.approx(int8["macs_M"] * 64 / 2e3)
+    assert w4["flash_kb"] < int8["flash_kb"] == pytest.approx(int8["flash_kb"])
