@@ -37,6 +37,13 @@ class StudyConfig:
     data: str | None = None
     #: search a sub-space only: dimension name (or shell pattern) -> allowed choices
     restrict: dict[str, list[str]] = field(default_factory=dict)
+    #: a quantisation policy (`w=4,6,8;a=8;first=8`), folded into `space` as
+    #: `SPACE+quant:POLICY` (hwnas.spaces.quant) and then None, so a run has one spelling
+    quant: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.quant is not None and isinstance(self.space, str):
+            self.space, self.quant = quant_space_name(self.space, self.quant), None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,6 +83,7 @@ _FIELD_KINDS = {
     "quality": "a string",
     "data": "a string or null",
     "restrict": "an object of string lists",
+    "quant": "a string or null",
 }
 
 
@@ -93,6 +101,16 @@ def _is_kind(value: Any, kind: str) -> bool:
     if kind == "an object":
         return isinstance(value, dict) and all(isinstance(k, str) for k in value)
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def quant_space_name(space: str, quant: str | None) -> str:
+    """The space `space` with the quantisation policy `quant` as genes (`mbv3` and
+    `w=4,8` -> `mbv3+quant:w=4,8`; '' -> `mbv3+quant`, the default policy; None: `space`)."""
+    if quant is None:
+        return space
+    if "+quant" in space:
+        raise SpecError(f"space {space!r} is already quantised; give the policy once")
+    return f"{space}+quant:{quant}" if quant.strip() else f"{space}+quant"
 
 
 def host_info() -> dict[str, str]:

@@ -121,7 +121,9 @@ def resolve(config: StudyConfig, check: bool = True) -> Resolved:
     cannot be evaluated here (a missing dependency or file); reading a run skips it."""
     if config.budget < 1:
         raise SpecError(f"budget must be a positive number of evaluations, got {config.budget}")
-    space = restrict_space(get_space(config.space), config.restrict)
+    space = get_space(config.space)
+    config.space = space.name  # one spelling of a quantised space's policy
+    space = restrict_space(space, config.restrict)
     space.check_dataset(config.dataset)
     if not config.objectives:
         raise SpecError("at least one objective is needed (e.g. accuracy:max)")

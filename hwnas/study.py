@@ -75,6 +75,7 @@ class Study:
         out_dir: str | Path | None = None,
         data: str | None = None,
         restrict: dict[str, list[str]] | None = None,
+        quant: str | None = None,
         *,
         executor: str | Executor = DEFAULT_EXECUTOR,
         workers: int | None = None,
@@ -92,6 +93,7 @@ class Study:
             quality=quality,
             data=data,
             restrict={k: [str(v) for v in vs] for k, vs in (restrict or {}).items()},
+            quant=quant,
         )
         self._setup()
         self.executor: Executor = (

@@ -54,7 +54,7 @@ def test_evaluate_skips_what_needs_a_missing_module_unless_asked_for_it(hide) ->
     result = CliRunner().invoke(app, ["evaluate", "6111", "--json"])
     assert result.exit_code == 0, result.output
     assert '"accuracy"' in result.stdout and '"macs"' not in result.stdout
-    assert "not evaluated: flash_fp32_kb, flash_kb, flash_kib, macs" in result.stderr
+    assert "not evaluated: bitops, flash_fp32_kb, flash_kb, flash_kib, macs" in result.stderr
     assert 'each needs torch: pip install "hwnas[torch]"' in result.stderr
     asked = CliRunner().invoke(app, ["evaluate", "6111", "-m", "macs"])
     assert asked.exit_code == 2 and "metric macs needs torch" in asked.stderr

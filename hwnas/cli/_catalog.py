@@ -35,6 +35,11 @@ def spaces(
             name, str(len(sp.dimensions)), f"{sp.size():,}", ", ".join(sp.datasets), sp.description
         )
     console.print(table)
+    err_console.print(
+        "note: a space that builds networks also searches its quantisation as NAME+quant "
+        "(or --quant POLICY): see README, Quantisation co-search",
+        highlight=False,
+    )
 
 
 @app.command()
@@ -157,15 +162,19 @@ def evaluate(
     ),
     quality: str = typer.Option("tabular", help="Quality estimator."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON with provenance."),
+    quant: str | None = typer.Option(
+        None, help="Quantisation policy (w=4,6,8;a=8): evaluate in SPACE+quant:POLICY."
+    ),
 ) -> None:
     """Evaluate one architecture's metrics, each with its provenance."""
+    from hwnas.config import quant_space_name
     from hwnas.errors import missing_dependency
     from hwnas.evaluation import available_metrics, resolve_metric
     from hwnas.metrics import parse_metric
     from hwnas.sources import EvalContext, check_requirements, missing_modules
     from hwnas.spaces import get_space
 
-    sp = get_space(space)
+    sp = get_space(quant_space_name(space, quant))
     sp.check_dataset(dataset)
     ctx = EvalContext(sp, dataset, quality)
     a = sp.parse(arch)
@@ -180,7 +189,7 @@ def evaluate(
             reason = missing_dependency(missing[skipped[0]][0], "each")
             err_console.print(f"note: not evaluated: {', '.join(skipped)} ({reason})")
         sources = {n: s for n, s in sources.items() if n not in skipped}
-    result: dict[str, Any] = {"space": space, "dataset": dataset, "arch": a.key, "metrics": {}}
+    result: dict[str, Any] = {"space": sp.name, "dataset": dataset, "arch": a.key, "metrics": {}}
     for name, source in sources.items():
         measurement = source.evaluate([a])[0]
         result["metrics"][name] = {

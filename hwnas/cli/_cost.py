@@ -38,16 +38,19 @@ def measure_arch(
     backend: str | None = None,
     threads: int | None = None,
     repeats: int | None = None,
+    quant: str | None = None,
 ) -> dict[str, Any]:
     """Metrics of one architecture on a target; `analytic` gives the counts (and the
-    roofline on every shipped device spec)."""
+    roofline on every shipped device spec). `quant` (a policy) quantises the space: the
+    counts at the architecture's bits, and local-cpu int8 with fp32 beside it."""
+    from hwnas.config import quant_space_name
     from hwnas.cost import get_target
     from hwnas.cost.targets import MeasuredTarget, analytic_counts, buildable
     from hwnas.metrics import Metric
     from hwnas.sources import EvalContext, MetricSource
     from hwnas.spaces import get_space
 
-    space = get_space(space_name)
+    space = get_space(quant_space_name(space_name, quant))
     ds = _dataset(space, dataset)
     arch = space.parse(arch_text)
     out: dict[str, Any] = {"space": space.name, "dataset": ds, "arch": arch.key, "target": target}
@@ -58,6 +61,10 @@ def measure_arch(
             raise HwnasError(f"space {space.name!r} cannot build networks to count")
         counts = analytic_counts(space, arch, ds)
         out.update(counts.summary())
+        if counts.bits is not None:  # a quantised architecture: its bits, not int8
+            from hwnas.cost import bits
+
+            out.update(bits.summary(counts))
         for name in builtin_specs():
             spec = load_spec(name)
             # a network that does not fit the device's memories has no latency there
@@ -91,6 +98,9 @@ def measure_arch(
         result = source.evaluate([arch])[0]
         unit = result.provenance.get("unit")
         out[f"{base}_{unit}" if unit else base] = result.value
+        if "fp32_ms" in result.provenance:  # int8, timed beside its float graph
+            out[f"{base}_fp32_ms"] = result.provenance["fp32_ms"]
+            out["int8_speedup"] = result.provenance["int8_speedup"]
         provenance[base] = result.provenance
     out["provenance"] = provenance
     return out
@@ -115,9 +125,14 @@ def measure(
         None, help="Override the number of timed warm blocks per network (default 7)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    quant: str | None = typer.Option(
+        None,
+        help="Quantisation policy (w=4,6,8;a=8;first=8): counts at the architecture's bits; "
+        "local-cpu times int8 and fp32 side by side.",
+    ),
 ) -> None:
     """Cost of one architecture on a target: counts, a measurement or a prediction."""
-    result = measure_arch(space, arch, dataset, target, backend, threads, repeats)
+    result = measure_arch(space, arch, dataset, target, backend, threads, repeats, quant)
     if as_json:
         print(json.dumps(_json_safe(result), indent=1, sort_keys=True))
         return
@@ -136,6 +151,12 @@ def measure(
     for metric, prov in timed.items():
         table.add_row(f"{metric} spread", _spread(prov))
     console.print(table)
+    speedup = result.get("int8_speedup")
+    if isinstance(speedup, float) and speedup < 1:
+        err_console.print(
+            f"note: int8 is slower than fp32 on this CPU ({1 / speedup:.2f}x the fp32 time)",
+            highlight=False,
+        )
     for metric, prov in timed.items():
         if why := _busy_or_noisy(prov):
             err_console.print(f"warning: {metric}: {why}", highlight=False)

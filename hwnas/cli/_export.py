@@ -39,6 +39,11 @@ def export_command(
     device: str = typer.Option("auto", help="Fine-tuning device: auto, cpu or cuda[:N]."),
     seed: int = typer.Option(0, help="Seed of the initialisation, data split and fine-tuning."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing export in --out."),
+    quant: str | None = typer.Option(
+        None,
+        help="Quantise a float run's architecture with this policy (w=8;a=8: every block at "
+        "the widest bits): model.onnx becomes the QDQ int8 graph (needs --data or a supernet).",
+    ),
 ) -> None:
     """Export one evaluated architecture of a run: model.onnx, weights.safetensors and a
     model card with every metric's provenance."""
@@ -53,13 +58,13 @@ def export_command(
             result = export_run(
                 run_dir, pick, out, finetune_epochs=finetune_epochs, data=data,
                 train_config=train_config, opset=opset, device=device, seed=seed,
-                overwrite=force, command=command,
+                overwrite=force, command=command, quant=quant,
                 on_step=lambda done, total: bar.update(task, completed=done, total=total),
             )  # fmt: skip
     else:
         result = export_run(
             run_dir, pick, out, finetune_epochs=finetune_epochs, data=data, opset=opset,
-            device=device, seed=seed, overwrite=force, command=command,
+            device=device, seed=seed, overwrite=force, command=command, quant=quant,
         )  # fmt: skip
     card = result.card
     console.print(
@@ -82,6 +87,16 @@ def export_command(
             f"  on {acc['data']}: validation {acc['val_accuracy']:.2f}%, "
             f"test {acc['test_accuracy']:.2f}% "
             + (f"after {plural(acc['epochs'], 'epoch')}" if acc["epochs"] else "(not fine-tuned)"),
+            highlight=False,
+            soft_wrap=True,
+        )
+    quantised = card.get("quantisation")
+    if quantised is not None:
+        console.print(
+            f"  int8 QDQ ({quantised['policy']}): ONNX Runtime "
+            f"{quantised['accuracy_onnxruntime']:.2f}% vs PyTorch fake quantisation "
+            f"{quantised['accuracy_pytorch_fake_quant']:.2f}% on "
+            f"{quantised['calibration']['validation_images']} validation images",
             highlight=False,
             soft_wrap=True,
         )

@@ -76,6 +76,11 @@ def search(
         "e.g. fashion-mnist); networks built in the search get their classes; --dataset "
         "then defaults to NAME when the space knows it.",
     ),
+    quant: str | None = typer.Option(
+        None,
+        help="Quantisation policy searched with the network (w=4,6,8;a=8;first=8;last=8): "
+        "the space becomes SPACE+quant:POLICY, each block choosing its bits.",
+    ),
     # lists only to refuse a repeated flag, which click would otherwise let the last win
     restrict: list[str] | None = typer.Option(
         None,
@@ -139,6 +144,7 @@ def search(
                 "quality": quality,
                 "data": data,
                 "restrict": parse_restrict(restrict or []),
+                "quant": quant,
             }.items()
             if _explicit(ctx, _PARAM_OF.get(name, name))
         }
@@ -164,6 +170,7 @@ def search(
             quality=quality,
             data=data,
             restrict=parse_restrict(restrict or []),
+            quant=quant,
             out_dir=run_dir,
             executor=runner,
         )

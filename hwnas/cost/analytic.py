@@ -42,6 +42,19 @@ class LayerCost:
     out_elems: int
 
 
+@dataclass(frozen=True)
+class LiveTensor:
+    """A stored activation (fused aliases merged) and the span of graph positions it is
+    live over; `readers`: the layers that read it, `producer`: the one that wrote it (for
+    peak memory at per-layer activation bits, `hwnas.cost.bits`)."""
+
+    elems: int
+    start: int
+    end: int
+    producer: str
+    readers: tuple[str, ...]
+
+
 @dataclass
 class Counts:
     macs: int
@@ -53,6 +66,10 @@ class Counts:
     #: the peak with in-place depthwise convolutions, and where it is
     peak_inplace_elems: int = 0
     peak_inplace_layer: str = ""
+    #: every stored activation (fx only; hooks cannot see what stays live)
+    tensors: list[LiveTensor] = field(default_factory=list)
+    #: a quantised architecture's bits (`hwnas.spaces.quant.BlockBits`); None: int8 figures
+    bits: list[Any] | None = None
 
     @property
     def weights(self) -> int:
@@ -283,8 +300,22 @@ def _count_fx(model: Any, x: Any, params: int) -> Counts:
                 live -= min(sizes[source], sizes[n])
         if live > inplace:
             inplace, inplace_at = live, n.name
+    readers: dict[Any, set[str]] = {r: set() for r in sizes}
+    for n in nodes:
+        if root[n] is n:  # a new tensor: its inputs are read (an alias reads nothing new)
+            for a in tensor_args(n):
+                readers.get(root[a], set()).add(_layer_name(n))
+    tensors = [
+        LiveTensor(s, pos[r], last_use[r], _layer_name(r), tuple(sorted(readers[r])))
+        for r, s in sizes.items()
+    ]
     macs = sum(layer.macs for layer in layers)
-    return Counts(macs, params, peak, peak_at, "fx", layers, inplace, inplace_at)
+    return Counts(macs, params, peak, peak_at, "fx", layers, inplace, inplace_at, tensors=tensors)
+
+
+def _layer_name(n: Any) -> str:
+    """A graph node's name as `LayerCost.name` gives it (a module's dotted path)."""
+    return str(n.target) if n.op == "call_module" else str(n.name)
 
 
 class _Sized:

@@ -131,8 +131,10 @@ def _ort_runner(model: Any, input_shape: tuple[int, ...], cfg: MeasureConfig) ->
         raise HwnasError(
             "ONNX Runtime has no CUDA execution provider here (install onnxruntime-gpu)"
         )
-    # the graph export ships (see hwnas.models.onnx), timed on a batch of 1
-    return ort_runner(to_onnx(model, input_shape), cfg.threads, provider)
+    # the graph export ships (see hwnas.models.onnx), timed on a batch of 1; ONNX bytes
+    # (a quantised graph, hwnas.models.qdq) are timed as they are
+    graph = model if isinstance(model, bytes) else to_onnx(model, input_shape)
+    return ort_runner(graph, cfg.threads, provider)
 
 
 def _torch_runner(
@@ -206,7 +208,8 @@ def _torch_threads(cfg: MeasureConfig) -> Iterator[None]:
 def measure(
     models: Sequence[tuple[Any, tuple[int, ...]]], cfg: MeasureConfig | None = None
 ) -> list[BlockTiming]:
-    """Per-call latency of each (module, input shape), measured in interleaved warm blocks."""
+    """Per-call latency of each (module or ONNX bytes, input shape), measured in
+    interleaved warm blocks."""
     return _measure(models, cfg or MeasureConfig(), None)[0]
 
 

@@ -6,17 +6,18 @@ roofline estimate from a device spec (`latency@roofline:stm32f746`) and a profil
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
-from hwnas.cost import Target, register_target, register_target_resolver
+from hwnas.cost import Target, bits, register_target, register_target_resolver
 from hwnas.cost.lut import LatencyPredictor
 from hwnas.cost.measure import MeasureConfig, measure, networks
 from hwnas.errors import EvaluationError, HwnasError, UnknownNameError
 from hwnas.metrics import Metric
 from hwnas.sources import EvalContext, Measurement, MetricSource
 from hwnas.spaces import Architecture, SearchSpace, get_space
+from hwnas.spaces.quant import QuantSpace
 
 
 def buildable(space: SearchSpace) -> bool:
@@ -36,7 +37,12 @@ def analytic_counts(
     space: SearchSpace, arch: Architecture, dataset: str, classes: int | None = None
 ) -> Any:
     """`hwnas.cost.analytic.Counts` of an architecture with `classes` outputs (None: the
-    dataset's), cached by key."""
+    dataset's), cached by key; a quantised architecture's carry its bits (counted once per
+    float network)."""
+    if isinstance(space, QuantSpace):
+        base = space.base_arch(arch)
+        counts = _counts(space.base.name, dataset, base.key, classes)
+        return replace(counts, bits=space.policy(arch))
     return _counts(space.name, dataset, arch.key, classes)
 
 
@@ -56,9 +62,9 @@ COUNTERS: dict[str, tuple[Callable[[Any], float], str, str]] = {
     "macs": (lambda c: c.macs / 1e6, "M", "multiply-accumulates of conv, linear and matmul"),
     "params": (lambda c: c.params / 1e6, "M", "parameters"),
     "peak_memory_kb": (
-        lambda c: c.peak_memory_bytes(8) / 1e3,
+        lambda c: bits.peak_memory_bytes(c) / 1e3,
         "kB",
-        "peak activation memory, int8 (MCUNet: largest live input+output+residual)",
+        "peak activation memory, int8 or the architecture's bits (MCUNet rule)",
     ),
     "peak_memory_fp32_kb": (
         lambda c: c.peak_memory_bytes(32) / 1e3,
@@ -66,16 +72,16 @@ COUNTERS: dict[str, tuple[Callable[[Any], float], str, str]] = {
         "peak activation memory, fp32",
     ),
     "flash_kb": (
-        lambda c: c.flash_bytes(8) / 1e3,
+        lambda c: bits.flash_bytes(c) / 1e3,
         "kB",
-        "weight storage, int8 weights + int32 biases",
+        "weight storage, int8 or the architecture's weight bits, + int32 biases",
     ),
     "flash_fp32_kb": (lambda c: c.flash_bytes(32) / 1e3, "kB", "weight storage, fp32"),
     # in KiB (1024 bytes), as MCU datasheets count SRAM and flash
     "peak_memory_kib": (
-        lambda c: c.peak_memory_bytes(8) / 1024,
+        lambda c: bits.peak_memory_bytes(c) / 1024,
         "KiB",
-        "peak activation memory, int8 (MCUNet: largest live input+output+residual)",
+        "peak activation memory, int8 or the architecture's bits (MCUNet rule)",
     ),
     "peak_memory_inplace_kib": (
         lambda c: c.peak_memory_inplace_bytes(8) / 1024,
@@ -83,9 +89,14 @@ COUNTERS: dict[str, tuple[Callable[[Any], float], str, str]] = {
         "peak activation memory, int8, depthwise layers in place (TinyEngine, MCUNetV2)",
     ),
     "flash_kib": (
-        lambda c: c.flash_bytes(8) / 1024,
+        lambda c: bits.flash_bytes(c) / 1024,
         "KiB",
-        "weight storage, int8 weights + int32 biases",
+        "weight storage, int8 or the architecture's weight bits, + int32 biases",
+    ),
+    "bitops": (
+        lambda c: bits.bitops(c) / 1e9,
+        "G",
+        "bit operations: MACs x weight bits x activation bits (int8 or the architecture's)",
     ),
 }
 
@@ -106,6 +117,8 @@ class AnalyticSource(MetricSource):
         classes, head = network_classes(self.ctx)
         counts = analytic_counts(self.ctx.space, arch, self.ctx.dataset, classes)
         prov = {**self.provenance, **head, "method": counts.method}
+        if counts.bits is not None:
+            prov["bits"] = [f"{b.block}:w{b.w}a{b.a}" for b in counts.bits]
         return Measurement(float(self.fn(counts)), prov)
 
 
@@ -178,6 +191,15 @@ class MeasuredSource(MetricSource):
 
     def evaluate(self, archs: Sequence[Architecture]) -> list[Measurement]:
         classes, head = network_classes(self.ctx)
+        if isinstance(self.ctx.space, QuantSpace):  # int8, with fp32 timed beside it
+            from hwnas.cost.int8 import measure_int8
+
+            return [
+                Measurement(value, {**prov, **head, "target": self.target})
+                for value, prov in measure_int8(
+                    self.ctx.space, archs, self.ctx.dataset, classes, self.cfg
+                )
+            ]
         nets = networks(self.ctx.space, archs, self.ctx.dataset, classes)
         return [
             Measurement(t.value, {**t.provenance, **head, "target": self.target})

@@ -13,11 +13,13 @@ from hwnas.errors import HwnasError, SpecError
 from hwnas.export._card import build_card, render_card
 from hwnas.export._layout import CARD_JSON, CARD_MD, ONNX_FILE, WEIGHTS_FILE, ExportError
 from hwnas.export._pick import Picked, pick_evaluation
+from hwnas.export._quant import calibration, quantise_export, quantised_arch
 from hwnas.export._weights import finetune, supernet_checkpoint, supernet_weights
 from hwnas.export._write import onnx_checked, safetensors_bytes, write_files
 from hwnas.models.onnx import OPSET
 from hwnas.results import Results, load_results
 from hwnas.spaces import Architecture, SearchSpace
+from hwnas.spaces.quant import QuantSpace
 
 if TYPE_CHECKING:
     from torch import nn
@@ -58,6 +60,7 @@ def export_run(
     overwrite: bool = False,
     command: str | None = None,
     on_step: StepCallback | None = None,
+    quant: str | None = None,
 ) -> ExportResult:
     """Export the evaluation `pick` chooses (see `pick_evaluation`) into `out` (default
     RUN_DIR/export-trialN): model.onnx, weights.safetensors, model_card.md/json.
@@ -69,7 +72,13 @@ def export_run(
     `data` (a dataset spec, e.g. `digits`, `fashion-mnist`) with `hwnas.training.fit`;
     `data` alone evaluates the exported weights without training. Validation and test
     accuracy come from `load_dataset(data).split(seed=seed)`. `train_config` (a
-    `TrainConfig`) overrides the schedule; its epochs and seed are set from the arguments."""
+    `TrainConfig`) overrides the schedule; its epochs and seed are set from the arguments.
+
+    A quantised architecture (a `NAME+quant` run's, or a float run's with `quant`, a
+    policy, every block at its widest bits) is written as the static QDQ int8 graph
+    ONNX Runtime runs, calibrated on training images; the card's `quantisation` records
+    the policy, the calibration and the file's accuracy under ONNX Runtime (see
+    `hwnas.export._quant`)."""
     if finetune_epochs < 0:
         raise SpecError(f"finetune_epochs must be 0 or more, got {finetune_epochs}")
     if finetune_epochs and not data:
@@ -83,15 +92,16 @@ def export_run(
     optional_import("torch", "exporting")
     import torch
 
-    arch = run.space.make(picked.evaluation.genes)
+    space, arch = quantised_arch(run.space, run.space.make(picked.evaluation.genes), quant)
+    float_arch = space.base_arch(arch) if isinstance(space, QuantSpace) else arch
     dataset = run.config.dataset
-    shape = arch_input_shape(run.space, arch, dataset)
+    shape = arch_input_shape(space, arch, dataset)
     checkpoint = supernet_checkpoint(run)
     if checkpoint is not None:
-        model, weights = supernet_weights(run, arch, checkpoint, data, device)
+        model, weights = supernet_weights(run, float_arch, checkpoint, data, device)
     else:
         torch.manual_seed(seed)
-        model = run.space.build(arch, dataset, _head_classes(run, picked, data))
+        model = space.build(arch, dataset, _head_classes(run, picked, data))
         weights = {
             "kind": "untrained",
             "init": f"the space builder's initialisation after torch.manual_seed({seed})",
@@ -117,6 +127,11 @@ def export_run(
     card = build_card(
         run, picked, shape, classes, n_params, weights, accuracy, check, opset, command
     )
+    if isinstance(space, QuantSpace):
+        calib = calibration(checkpoint, run.config.quality, float_arch, shape, data, seed)
+        onnx_bytes, card["quantisation"] = quantise_export(model, onnx_bytes, space, arch, *calib)
+        card["space"]["name"] = space.name
+        card["architecture"] = {**card["architecture"], "key": arch.key, "genes": list(arch.genes)}
     weights_bytes = safetensors_bytes(state, card)
 
     out_dir.mkdir(parents=True, exist_ok=True)

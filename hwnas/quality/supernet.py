@@ -3,7 +3,9 @@
 of the subnet taken out of the supernet with its batch norms recalibrated on `calib`
 (default 2,000) training images, over the whole validation split or a fixed class-stratified
 subset of `val` images of it (the same for every architecture: a CPU search runs several
-times faster on 1,000 images); `test_accuracy` the same on the test split. The checkpoint's
+times faster on 1,000 images); `test_accuracy` the same on the test split. A quantised space's architecture (`mbv3+quant`)
+is the accuracy after post-training quantisation at its bits (`hwnas.models.quant`), its
+ranges observed on the same calibration images. The checkpoint's
 space and dataset must be the study's; `--data` (the context's data spec) overrides where
 the images are read from."""
 
@@ -18,6 +20,7 @@ from hwnas.errors import HwnasError, SpecError
 from hwnas.metrics import Metric
 from hwnas.quality import QualityEstimator, register_quality
 from hwnas.sources import EvalContext, Measurement, MetricSource
+from hwnas.spaces.quant import QuantSpace
 
 
 class SupernetSource(MetricSource):
@@ -43,10 +46,12 @@ class SupernetSource(MetricSource):
         from hwnas.supernet import read_meta
 
         meta = read_meta(checkpoint)
-        if meta["space"] != ctx.space.name or meta["dataset"] != ctx.dataset:
+        # a quantised space's networks are its wrapped space's, quantised after extraction
+        self.space = ctx.space.base if isinstance(ctx.space, QuantSpace) else ctx.space
+        if meta["space"] != self.space.name or meta["dataset"] != ctx.dataset:
             raise HwnasError(
                 f"supernet checkpoint {checkpoint} was trained for {meta['space']}/"
-                f"{meta['dataset']}, not {ctx.space.name}/{ctx.dataset}"
+                f"{meta['dataset']}, not {self.space.name}/{ctx.dataset}"
             )
 
     def check(self) -> None:
@@ -60,9 +65,12 @@ class SupernetSource(MetricSource):
     def evaluate_one(self, arch: Any) -> Measurement:
         from hwnas.supernet import evaluate_subnet
 
+        bits = None
+        if isinstance(self.ctx.space, QuantSpace):  # the float subnet, then its bits
+            arch, bits = self.ctx.space.base_arch(arch), self.ctx.space.policy(arch)
         acc, prov = evaluate_subnet(
             self.checkpoint, arch, split=self.split, data=self.ctx.data,
-            calib_images=self.calib_images, eval_images=self.eval_images,
+            calib_images=self.calib_images, eval_images=self.eval_images, bits=bits,
         )  # fmt: skip
         return Measurement(acc, prov)
 

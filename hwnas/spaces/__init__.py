@@ -24,7 +24,12 @@ register_space = SPACES.register_class
 
 @cache
 def get_space(name: str) -> SearchSpace:
-    """The (shared, stateless) instance of a registered space."""
+    """The (shared, stateless) instance of a registered space, or of a registered space
+    with its quantisation policy as genes (`mbv3+quant:w=4,6,8;a=8`, hwnas.spaces.quant)."""
+    if "+quant" in name:
+        from hwnas.spaces.quant import quantised_space, split_name
+
+        return quantised_space(name, get_space(split_name(name)[0]))
     return SPACES.get(name)()
 
 

@@ -207,6 +207,17 @@ class SearchSpace:
         """Human-readable choices by dimension name."""
         return {d.name: d.choices[g] for d, g in zip(self.dimensions, arch.genes)}
 
+    # --- quantisation (`NAME+quant`, hwnas/spaces/quant.py) ------------------------------
+    def quant_blocks(self) -> tuple[str, ...]:
+        """Every block a quantisation policy may give its own bits, in forward order; by
+        default the whole network is one block (one bit-width pair)."""
+        return ("net",)
+
+    def quant_modules(self, arch: Architecture) -> dict[str, str]:
+        """Block -> prefix of its modules' names in `build(arch)`, for the blocks `arch`
+        has, in forward order ('': every module)."""
+        return {"net": ""}
+
 
 class LayeredSpace(SearchSpace):
     """A space whose networks split into separately measurable layers, so that a latency

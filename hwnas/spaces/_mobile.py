@@ -236,6 +236,23 @@ class MobileNetSpace(LayeredSpace):
             f"{where} {_fmt(value)} is not one of {', '.join(_fmt(c) for c in choices)}"
         )
 
+    # --- quantisation blocks (hwnas.spaces.quant) ----------------------------------------
+    def quant_blocks(self) -> tuple[str, ...]:
+        """The stem, the fixed first block, every elastic block (`S_B`) and the head."""
+        staged = [f"{s}_{b}" for s, d in enumerate(self.STAGE_DEPTHS) for b in range(max(d))]
+        return ("stem", "first", *staged, "head")
+
+    def quant_modules(self, arch: Architecture) -> dict[str, str]:
+        """Blocks as `build` names them: `blocks.I` counts the blocks that exist."""
+        out = {"stem": "stem", "first": "blocks.0"}
+        index = 1
+        for s in range(len(self.STAGE_DEPTHS)):
+            for b in range(self._depth(arch.genes, s)):
+                out[f"{s}_{b}"] = f"blocks.{index}"
+                index += 1
+        out["head"] = "head"
+        return out
+
     # --- structure --------------------------------------------------------------------
     def input_shape(self, dataset: str) -> tuple[int, int, int]:
         """(channels, side, side) of the input at resolution scale 1."""

@@ -72,6 +72,10 @@ def parse_arch_string(text: str) -> tuple[int, ...]:
     return tuple(ops)
 
 
+#: cells of the built network: 3 stages of 5 searched cells, 2 reduction blocks between
+_CELLS = 17
+
+
 @register_space("nb201")
 class NB201Space(SearchSpace):
     description = "NAS-Bench-201 cell: 6 edges x 5 ops, 15,625 architectures (tabular)"
@@ -132,6 +136,15 @@ class NB201Space(SearchSpace):
 
     def input_shape(self, dataset: str) -> tuple[int, int, int]:
         return dataset_info(self.check_dataset(dataset)).input_shape
+
+    def quant_blocks(self) -> tuple[str, ...]:
+        """The stem, each of the 17 cells (15 searched, 2 residual reductions), the head."""
+        return ("stem", *(f"cell{i}" for i in range(_CELLS)), "head")
+
+    def quant_modules(self, arch: Architecture) -> dict[str, str]:
+        """Blocks as `TinyNetwork` names them."""
+        cells = {f"cell{i}": f"cells.{i}" for i in range(_CELLS)}
+        return {"stem": "stem", **cells, "head": "classifier"}
 
 
 def live_genes(genes: Sequence[int]) -> tuple[int, ...]:

@@ -10,6 +10,7 @@ Importing this package imports torch; `import hwnas` never does."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,8 @@ from hwnas.supernet._train import (
 
 #: batch size of batch-norm recalibration
 CALIB_BATCH = 256
+#: calibration images of quantisation ranges when batch norms keep the shared statistics
+DEFAULT_QUANT_CALIB = 512
 
 
 def _arch(space: Any, arch: Architecture | str) -> Architecture:
@@ -83,6 +86,25 @@ def check_evaluable(checkpoint: str | Path, data: str | None = None) -> None:
     check_data(spec, ds, ckpt.path, ckpt.classes)
 
 
+def calibration_images(
+    checkpoint: str | Path, arch: Architecture | str, data: str | None, n: int
+) -> tuple[torch.Tensor, np.ndarray]:
+    """The `n` training images (and their indices) that calibrate `arch`'s subnet: batch
+    norms, and quantisation ranges of a quantised architecture; drawn with the split seed,
+    so every evaluation and the export use the same ones."""
+    from hwnas.training import image_tensors
+
+    ckpt = load_checkpoint(checkpoint)
+    space = _space(ckpt)
+    arch = _arch(space, arch)
+    cfg = SupernetConfig.from_dict(ckpt.config)
+    _, ds = _split(ckpt, data)
+    order = np.random.default_rng(cfg.split_seed).permutation(len(ds.train))
+    chosen = np.sort(order[: min(n, len(ds.train))])
+    images, _ = image_tensors(ds.train.take(chosen), space.arch_input_shape(arch, ckpt.dataset))
+    return images, chosen
+
+
 def subnet_from_checkpoint(
     checkpoint: str | Path,
     arch: Architecture | str,
@@ -98,8 +120,6 @@ def subnet_from_checkpoint(
     (default: the data the supernet was trained on). Returns it on the CPU in eval mode,
     with a provenance dict (checkpoint path and sha256, step, data, calibration).
     `calib_images=0` keeps the supernet's shared statistics."""
-    from hwnas.training import image_tensors
-
     ckpt = load_checkpoint(checkpoint)
     space = _space(ckpt)
     arch = _arch(space, arch)
@@ -109,10 +129,7 @@ def subnet_from_checkpoint(
     check_data(spec, ds, ckpt.path, ckpt.classes)
     calibration: dict[str, Any] = {"images": 0, "note": "supernet's shared statistics"}
     if calib_images > 0:
-        order = np.random.default_rng(cfg.split_seed).permutation(len(ds.train))
-        chosen = np.sort(order[: min(calib_images, len(ds.train))])
-        shape = space.arch_input_shape(arch, ckpt.dataset)
-        images, _ = image_tensors(ds.train.take(chosen), shape)
+        images, chosen = calibration_images(checkpoint, arch, data, calib_images)
         recalibrate_bn(net, images, CALIB_BATCH, device)
         net.cpu()
         calibration = {
@@ -143,6 +160,20 @@ def subnet_from_checkpoint(
     return net.eval(), provenance
 
 
+def evaluation_part(
+    checkpoint: str | Path, data: str | None, split: str, eval_images: int | None
+) -> tuple[Any, bool]:
+    """The images a subnet is evaluated on: the `val` or `test` split, or a fixed
+    class-stratified subset of `eval_images` of it (and whether it is a subset)."""
+    ckpt = load_checkpoint(checkpoint)
+    _, ds = _split(ckpt, data)
+    part = ds.val if split == "val" else ds.test
+    if eval_images is None or eval_images >= len(part):
+        return part, False
+    seed = SupernetConfig.from_dict(ckpt.config).split_seed
+    return part.take(_stratified(part.y, eval_images, seed)), True
+
+
 def evaluate_subnet(
     checkpoint: str | Path,
     arch: Architecture | str,
@@ -152,10 +183,13 @@ def evaluate_subnet(
     calib_images: int = 2000,
     eval_images: int | None = None,
     device: str = "auto",
+    bits: Sequence[Any] | None = None,
 ) -> tuple[float, dict[str, Any]]:
     """Top-1 accuracy (%) on the `val` (or `test`) split of the extracted, recalibrated
     subnet, and its provenance. `eval_images` evaluates a fixed class-stratified subset of
-    the split instead (the same images for every architecture)."""
+    the split instead (the same images for every architecture). `bits` (a quantised
+    architecture's `policy`) fake-quantises the subnet after recalibration, its ranges
+    observed on the same calibration images: the accuracy after quantisation."""
     from hwnas.training import evaluate
 
     if split not in ("val", "test"):
@@ -164,16 +198,26 @@ def evaluate_subnet(
         checkpoint, arch, data=data, calib_images=calib_images, device=device
     )
     ckpt = load_checkpoint(checkpoint)
-    _, ds = _split(ckpt, data)
-    part = ds.val if split == "val" else ds.test
-    subset = False
-    if eval_images is not None and eval_images < len(part):
-        subset = True
-        part = part.take(
-            _stratified(part.y, eval_images, SupernetConfig.from_dict(ckpt.config).split_seed)
-        )
+    part, subset = evaluation_part(checkpoint, data, split, eval_images)
     space = _space(ckpt)
     shape = space.arch_input_shape(space.parse(prov["arch"]), ckpt.dataset)
+    if bits is not None:
+        from hwnas.models.quant import fake_quantise
+
+        n = calib_images or DEFAULT_QUANT_CALIB
+        images, _ = calibration_images(checkpoint, prov["arch"], data, n)
+        net = fake_quantise(net, bits, images)
+        prov["quantisation"] = {
+            "bits": [f"{b.block}:w{b.w}a{b.a}" for b in bits],
+            "method": "post-training fake quantisation in PyTorch (hwnas.models.quant): batch "
+            "norms folded, weights per channel symmetric, activations per tensor over "
+            "the observed range",
+            "calibration": {
+                "images": len(images),
+                "from": "training split",
+                "seed": prov["split"]["seed"],
+            },
+        }
     acc = evaluate(net, part, shape, device=device)
     net.cpu()
     return acc, {
@@ -191,8 +235,10 @@ __all__ = [
     "CheckpointError",
     "MBV3Supernet",
     "SupernetConfig",
+    "calibration_images",
     "check_evaluable",
     "evaluate_subnet",
+    "evaluation_part",
     "extract_subnet",
     "largest_arch",
     "load_checkpoint",

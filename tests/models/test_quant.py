@@ -1,0 +1,77 @@
+"""Fake quantisation in PyTorch and ONNX Runtime's QDQ int8 graph of the same network."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnxruntime")
+
+from hwnas.models.onnx import to_onnx
+from hwnas.models.qdq import float_nodes, node_module, quantise_onnx
+from hwnas.models.quant import fake_quantise, fold_batchnorms, quantise_weight
+from hwnas.spaces import get_space
+
+
+@pytest.fixture(scope="module")
+def built() -> tuple[Any, Any, tuple[int, ...], np.ndarray]:
+    """A quantised space, an untrained ofa-min network with batch-norm statistics, its
+    input shape and 16 random inputs (built once: the tests only read it)."""
+    space = get_space("mbv3+quant:w=4,8,32;a=8,32")
+    arch = space.parse("ofa-min#w8a8")
+    torch.manual_seed(0)
+    net = space.build(arch, "fashion-mnist")
+    # batch norms with real statistics, so the logits depend on the input
+    net.train()
+    x = torch.randn(16, *space.arch_input_shape(arch, "fashion-mnist"))
+    with torch.no_grad():
+        net(x)
+    net.eval()
+    return space, net, tuple(x.shape[1:]), x.numpy()
+
+
+def test_weights_round_to_a_symmetric_per_channel_grid() -> None:
+    w = torch.tensor([[1.0, -0.6, 0.4], [0.1, 0.0, -0.2]])
+    q = quantise_weight(w, 2)  # levels -1, 0, 1 times max|row|
+    assert torch.equal(q, torch.tensor([[1.0, -1.0, 0.0], [0.0, 0.0, -0.2]]))
+    assert quantise_weight(w, 32) is w
+
+
+def test_folding_batchnorms_keeps_the_function(built: Any) -> None:
+    _, net, _, x = built
+    with torch.no_grad():
+        ref, folded = net(torch.from_numpy(x)), fold_batchnorms(net)(torch.from_numpy(x))
+    assert torch.allclose(ref, folded, atol=1e-4)
+
+
+def test_pytorch_fake_quantisation_predicts_onnx_runtimes_int8_graph(built: Any) -> None:
+    space, net, shape, x = built
+    bits = space.policy(space.parse("ofa-min#w8a8"))
+    qdq = quantise_onnx(to_onnx(net, shape), bits, x[:8])
+    import onnxruntime as ort
+
+    got = ort.InferenceSession(qdq, providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    with torch.no_grad():
+        fake = fake_quantise(net, bits, torch.from_numpy(x[:8]))(torch.from_numpy(x)).numpy()
+        ref = net(torch.from_numpy(x)).numpy()
+    # ONNX Runtime also quantises the tensors between layers; PyTorch only layer inputs
+    assert np.abs(got - fake).max() < 0.05 * np.abs(ref).max()
+    # lower bits move the logits further than 8 do
+    four = space.policy(space.parse("ofa-min#w4a8"))
+    with torch.no_grad():
+        fake4 = fake_quantise(net, four, torch.from_numpy(x[:8]))(torch.from_numpy(x)).numpy()
+    assert np.abs(fake4 - ref).max() > np.abs(fake - ref).max()
+
+
+def test_float_blocks_are_left_out_of_the_int8_graph(built: Any) -> None:
+    import onnx
+
+    space, net, shape, _ = built
+    entries = ",".join(["w32a32"] + ["w8a8"] * 12)
+    graph = onnx.load_from_string(to_onnx(net, shape)).graph
+    excluded = float_nodes(graph, space.policy(space.parse(f"ofa-min#{entries}")))
+    assert excluded and all(node_module(n).startswith("stem") for n in excluded)
+    assert node_module("/blocks/blocks.1/body/body.0/body.0.0/Conv") == "blocks.1.body.0.0"
