@@ -55,6 +55,9 @@ ALLOWED_UPWARD: dict[tuple[str, str], str] = {
     ("hwnas.spaces.mbv3", "hwnas.models.mbv3"): (
         "build() and layers() import the torch builder lazily, so the space stays torch-free"
     ),
+    ("hwnas.spaces.hat", "hwnas.models.hat"): (
+        "build() and counted_network() import the torch builder lazily (torch-free space)"
+    ),
 }
 
 

@@ -13,16 +13,20 @@ from hwnas.errors import SpecError, UnknownNameError
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """A dataset's images (`channels` x `side` x `side`) and its number of `classes`."""
+    """A dataset's images (`channels` x `side` x `side`) and its number of `classes`; for a
+    sequence task, `tokens` per input sentence and `classes` its vocabulary."""
 
     name: str
     channels: int
     side: int
     classes: int
+    tokens: int = 0
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
-        """(channels, height, width) of one image."""
+        """(channels, height, width) of one image; (1, 1, tokens) of one sentence."""
+        if self.tokens:
+            return (1, 1, self.tokens)
         return (self.channels, self.side, self.side)
 
 
@@ -36,6 +40,13 @@ CATALOGUE: dict[str, DatasetInfo] = {
         DatasetInfo("imagenet", 3, 224, 1000),
         DatasetInfo("fashion-mnist", 1, 28, 10),
         DatasetInfo("digits", 1, 8, 10),  # scikit-learn's 8x8 digits
+        # HAT's translation tasks: the dummy sentence HAT timed and counted (30 tokens WMT,
+        # 23 IWSLT) and the BPE vocabulary the task's name implies (assumed: the exact
+        # dictionaries are not available offline; they set only the output layer's width)
+        DatasetInfo("wmt14.en-de", 1, 1, 32768, tokens=30),
+        DatasetInfo("wmt14.en-fr", 1, 1, 40000, tokens=30),
+        DatasetInfo("wmt19.en-de", 1, 1, 32768, tokens=30),
+        DatasetInfo("iwslt14.de-en", 1, 1, 10000, tokens=23),
     )
 }
 

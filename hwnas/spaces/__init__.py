@@ -8,7 +8,7 @@ from hwnas.registry import Registry
 from hwnas.spaces._base import Architecture, Dimension, LayeredSpace, SearchSpace
 
 SPACES: Registry[type[SearchSpace]] = Registry(
-    "space", ("hwnas.spaces.nb201", "hwnas.spaces.mbv3", "hwnas.spaces.fbnet")
+    "space", ("hwnas.spaces.nb201", "hwnas.spaces.mbv3", "hwnas.spaces.fbnet", "hwnas.spaces.hat")
 )
 register_space = SPACES.register_class
 
