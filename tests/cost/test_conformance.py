@@ -39,6 +39,11 @@ def test_target_conformance(target: str, space: str) -> None:
         if not torch.cuda.is_available():
             pytest.skip("local-cuda measures on a CUDA GPU; there is none here")
     found = hwnas.get_target(target)
+    if found.kind == "measured" and space.startswith("hat"):
+        pytest.skip(
+            "a HAT translation (30 decoder steps) takes seconds to export and time; "
+            "tests/models/test_hat.py runs it and benchmarks time it"
+        )
     try:  # a table is cheap to read; a network built, counted or measured is not
         check_target(found, space, n=8 if found.kind == "table" else 2)
     except DependencyError as exc:
