@@ -8,7 +8,7 @@ encoder layers. `Translator` is what HAT timed; `SubTransformerBody` is what HAT
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import torch
 import torch.nn.functional as F
@@ -126,12 +126,16 @@ class SubTransformerBody(nn.Module):
         self.reads = [ENDE_LAYERS[a] for a in cfg.ende_arbitrary]
         self.decoder_dim = cfg.decoder_embed
         self.encoder = nn.ModuleList(
-            EncoderLayer(cfg.encoder_embed, f, h) for f, h in zip(cfg.encoder_ffn, cfg.encoder_heads)
+            EncoderLayer(cfg.encoder_embed, f, h)
+            for f, h in zip(cfg.encoder_ffn, cfg.encoder_heads)
         )
         self.decoder = nn.ModuleList(
             DecoderLayer(cfg.decoder_embed, cfg.encoder_embed, f, h, e)
             for f, h, e in zip(cfg.decoder_ffn, cfg.decoder_heads, cfg.ende_heads)
         )
+
+    def decoder_layers(self) -> list[DecoderLayer]:
+        return [cast(DecoderLayer, layer) for layer in self.decoder]
 
     def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Every encoder layer's output, the last one last."""
@@ -174,6 +178,8 @@ class Translator(nn.Module):
     token ids as floats, clamped into the vocabulary; output: (1, vocab) logits of the
     first beam's last step."""
 
+    positions: torch.Tensor  # a buffer: the sinusoidal table
+
     def __init__(
         self, cfg: SubTransformer, vocab: int, tokens: int, *, shared_embeddings: bool = True
     ) -> None:
@@ -200,15 +206,16 @@ class Translator(nn.Module):
         h = self._embed(self.encoder_embed, src, self.encoder_dim)
         h = h + self.positions[: self.tokens, : self.encoder_dim]
         memories = [m.repeat(BEAM, 1, 1) for m in self.body.memories(self.body.encode(h))]
-        static = [layer.ende.memory(m) for layer, m in zip(self.body.decoder, memories)]
+        decoder = self.body.decoder_layers()
+        static = [layer.ende.memory(m) for layer, m in zip(decoder, memories)]
         out_weight = self.decoder_embed.weight[:, : self.decoder_dim]
         token = src.new_full((BEAM, 1), EOS)
-        caches: list[Cache | None] = [None] * len(self.body.decoder)
+        caches: list[Cache | None] = [None] * len(decoder)
         logits = out_weight.new_zeros(BEAM, out_weight.size(0))
         for t in range(self.tokens):
             y = self._embed(self.decoder_embed, token, self.decoder_dim)
             y = y + self.positions[t : t + 1, : self.decoder_dim]
-            for i, layer in enumerate(self.body.decoder):
+            for i, layer in enumerate(decoder):
                 y, caches[i] = layer.step(y, caches[i], static[i])
             logits = F.linear(y[:, -1], out_weight)
             token = logits.argmax(dim=-1, keepdim=True)

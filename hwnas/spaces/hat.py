@@ -284,7 +284,9 @@ def read_subtransformer(path: str) -> SubTransformer:
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
-        raise SpecError(f"{where}: cannot read a HAT SubTransformer file ({exc.strerror})") from None
+        raise SpecError(
+            f"{where}: cannot read a HAT SubTransformer file ({exc.strerror})"
+        ) from None
     except yaml.YAMLError as exc:
         raise SpecError(f"{where}: not valid YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(data, dict) or _FIELDS["encoder_embed"] not in data:
@@ -304,11 +306,7 @@ def read_subtransformer(path: str) -> SubTransformer:
     def numbers(key: str, n: int) -> tuple[int, ...]:
         field = _FIELDS[key]
         value = data.get(field)
-        if (
-            not isinstance(value, list)
-            or len(value) < n
-            or not all(type(v) is int for v in value)
-        ):
+        if not isinstance(value, list) or len(value) < n or not all(type(v) is int for v in value):
             raise SpecError(
                 f"{where}: field {field!r} must list at least {n} integers (one per layer), "
                 f"got {value!r}"

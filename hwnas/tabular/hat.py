@@ -25,6 +25,7 @@ from hwnas.cost import Target, register_target
 from hwnas.errors import HwnasError, UnknownNameError
 from hwnas.metrics import Metric
 from hwnas.sources import EvalContext, Measurement, MetricSource
+from hwnas.spaces.hat import HATSpace
 
 #: device -> what HAT measured on it
 DEVICES: dict[str, str] = {
@@ -160,8 +161,8 @@ def fitted(task: str, device: str) -> tuple[CostModel, dict[str, float]]:
 class HATLatencySource(MetricSource):
     cheap = True
 
-    def __init__(self, ctx: EvalContext, metric: str, device: str) -> None:
-        self.space = ctx.space
+    def __init__(self, space: HATSpace, ctx: EvalContext, metric: str, device: str) -> None:
+        self.space = space
         self.task = ctx.dataset
         self.table_device = device  # a table: no device is occupied
         self.metric = metric
@@ -199,21 +200,18 @@ class HATTarget(Target):
     device: str = ""
 
     def supports(self, ctx: EvalContext) -> bool:
-        return (
-            getattr(ctx.space, "name", None) in ("hat", "hat-iwslt")
-            and (ctx.dataset, self.device) in TABLES
-        )
+        return isinstance(ctx.space, HATSpace) and (ctx.dataset, self.device) in TABLES
 
     def source(self, ctx: EvalContext, metric: Metric) -> MetricSource:
         if metric.base not in self.metrics:
             raise UnknownNameError(f"metric of target {self.name!r}", metric.base, self.metrics)
-        if not self.supports(ctx):
+        if not (isinstance(ctx.space, HATSpace) and self.supports(ctx)):
             tasks = [t for t, d in TABLES if d == self.device]
             raise HwnasError(
                 f"target {self.name!r} has HAT latencies for the hat spaces on "
                 f"{', '.join(tasks)}, not {getattr(ctx.space, 'name', '?')}/{ctx.dataset}"
             )
-        return HATLatencySource(ctx, metric.name, self.device)
+        return HATLatencySource(ctx.space, ctx, metric.name, self.device)
 
 
 for _device, _what in DEVICES.items():
