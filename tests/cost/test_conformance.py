@@ -41,8 +41,8 @@ def test_target_conformance(target: str, space: str) -> None:
     found = hwnas.get_target(target)
     if found.kind == "measured" and space.startswith("hat"):
         pytest.skip(
-            "a HAT translation (30 decoder steps) takes seconds to export and time; "
-            "tests/models/test_hat.py runs it and benchmarks time it"
+            "a HAT translation (30 unrolled decoder steps) takes tens of seconds to export "
+            "and time here; tests/models/test_hat.py runs the translator"
         )
     try:  # a table is cheap to read; a network built, counted or measured is not
         check_target(found, space, n=8 if found.kind == "table" else 2)
