@@ -47,6 +47,7 @@ TARGETS: Registry[Target] = Registry(
     (
         "hwnas.tabular.nb201",
         "hwnas.tabular.fbnet",
+        "hwnas.tabular.hat",
         "hwnas.cost.targets",
         "hwnas.cost.bitfusion",
         "hwnas.cost.predictor_file",

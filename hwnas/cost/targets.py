@@ -29,8 +29,7 @@ def _counts(space_name: str, dataset: str, key: str, classes: int | None) -> Any
     from hwnas.cost.analytic import count
 
     space = get_space(space_name)
-    arch = space.parse(key)
-    return count(space.build(arch, dataset, classes), space.arch_input_shape(arch, dataset))
+    return count(*space.counted_network(space.parse(key), dataset, classes))
 
 
 def analytic_counts(

@@ -14,7 +14,8 @@ from hwnas.errors import SpecError, UnknownNameError
 @dataclass(frozen=True)
 class DatasetInfo:
     """A dataset's images (`channels` x `side` x `side`) and its number of `classes`; for
-    token-id text (`vocab` > 0) an input is `side` token ids instead of an image."""
+    token-id text (`vocab` > 0) an input is `side` token ids instead of an image; for a
+    translation task, `tokens` per input sentence and `classes` its vocabulary."""
 
     name: str
     channels: int
@@ -22,6 +23,8 @@ class DatasetInfo:
     classes: int
     #: the vocabulary of token-id text; 0 for images
     vocab: int = 0
+    #: tokens per sentence of a translation task (HAT's), 0 otherwise
+    tokens: int = 0
 
     @property
     def is_text(self) -> bool:
@@ -29,7 +32,10 @@ class DatasetInfo:
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
-        """(channels, height, width) of one image; text has no image shape."""
+        """(channels, height, width) of one image; (1, 1, tokens) of one sentence to
+        translate; token-id text has no image shape."""
+        if self.tokens:
+            return (1, 1, self.tokens)
         if self.is_text:
             raise SpecError(
                 f"dataset {self.name!r} is token-id text ({self.side} tokens), not images"
@@ -58,6 +64,13 @@ CATALOGUE: dict[str, DatasetInfo] = {
         # (pair) classification: the sequence length is the dataset's; no data ships
         DatasetInfo("seq128", 1, 128, 2, vocab=30522),
         DatasetInfo("seq512", 1, 512, 2, vocab=30522),
+        # HAT's translation tasks: the dummy sentence HAT timed and counted (30 tokens WMT,
+        # 23 IWSLT) and the BPE vocabulary the task's name implies (assumed: the exact
+        # dictionaries are not available offline; they set only the output layer's width)
+        DatasetInfo("wmt14.en-de", 1, 1, 32768, tokens=30),
+        DatasetInfo("wmt14.en-fr", 1, 1, 40000, tokens=30),
+        DatasetInfo("wmt19.en-de", 1, 1, 32768, tokens=30),
+        DatasetInfo("iwslt14.de-en", 1, 1, 10000, tokens=23),
     )
 }
 

@@ -17,6 +17,7 @@ SPACES: Registry[type[SearchSpace]] = Registry(
         "hwnas.spaces.fbnet",
         "hwnas.spaces.vit",
         "hwnas.spaces.bert",
+        "hwnas.spaces.hat",
     ),
 )
 register_space = SPACES.register_class

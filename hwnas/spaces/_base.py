@@ -189,6 +189,14 @@ class SearchSpace:
 
         raise HwnasError(f"space {self.name!r} has no input shape for {dataset!r}")
 
+    def counted_network(
+        self, arch: Architecture, dataset: str, classes: int | None = None
+    ) -> tuple[Any, tuple[int, ...]]:
+        """The module and input shape that analytic counts (`hwnas.cost.analytic`) trace:
+        the built network on its input, unless the space's literature counts another part
+        (HAT counts no embeddings and no output layer), which the space then returns."""
+        return self.build(arch, dataset, classes), self.arch_input_shape(arch, dataset)
+
     def arch_input_shape(self, arch: Architecture, dataset: str) -> tuple[int, ...]:
         """The input `arch` takes for `dataset`: `input_shape` unless the space searches
         the resolution too (then it overrides this)."""

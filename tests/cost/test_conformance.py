@@ -51,6 +51,11 @@ def test_target_conformance(target: str, space: str) -> None:
         if not torch.cuda.is_available():
             pytest.skip("local-cuda measures on a CUDA GPU; there is none here")
     found = hwnas.get_target(target)
+    if found.kind == "measured" and space.startswith("hat"):
+        pytest.skip(
+            "a HAT translation (30 unrolled decoder steps) takes tens of seconds to export "
+            "and time here; tests/models/test_hat.py runs the translator"
+        )
     try:  # a table is cheap to read; a network built, counted or measured is not
         checked = SUBSPACES.get((target, space), space)
         check_target(found, checked, n=8 if found.kind == "table" else 2)
