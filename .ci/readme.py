@@ -9,7 +9,7 @@ GitHub):
     <!-- ci: skip "REASON" -->      not run here (a board, a cluster, an install); says why
 
 A failing block stops the run with its output; the exit code is 1. Usage:
-    python .ci/readme.py [README.md] [--from N] [--keep DIR]
+    python .ci/readme.py [README.md] [--from N] [--to N] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -78,14 +78,14 @@ def blocks(readme: Path) -> list[Block]:
     return out
 
 
-def run(readme: Path, workdir: Path, first: int) -> int:
+def run(readme: Path, workdir: Path, first: int, last: int = 10**9) -> int:
     namespace: dict[str, object] = {"__name__": "__readme__"}
     os.chdir(workdir)
     sys.path.insert(0, str(workdir))
     total = time.perf_counter()
     for block in blocks(readme):
         head = f"README line {block.line} ({block.lang})"
-        if block.line < first:
+        if not first <= block.line <= last:
             continue
         if block.skip:
             print(f"-- {head}: skipped: {block.skip}", flush=True)
@@ -94,10 +94,13 @@ def run(readme: Path, workdir: Path, first: int) -> int:
         code = block.text()
         t0 = time.perf_counter()
         if block.lang == "bash":
-            ok = subprocess.run(["bash", "-euo", "pipefail", "-c", code]).returncode == 0
+            ok = (
+                subprocess.run(["bash", "-euo", "pipefail", "-c", code], check=False).returncode
+                == 0
+            )
         else:
             try:
-                exec(compile(code, f"README.md:{block.line}", "exec"), namespace)
+                exec(compile(code, f"README.md:{block.line}", "exec"), namespace)  # noqa: S102
                 ok = True
             except BaseException:  # noqa: BLE001 - a reader sees any failure
                 traceback.print_exc()
@@ -114,14 +117,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("readme", nargs="?", default="README.md")
     parser.add_argument("--from", dest="first", type=int, default=0, help="first README line")
+    parser.add_argument("--to", dest="last", type=int, default=10**9, help="last README line")
     parser.add_argument("--keep", type=Path, help="run in this directory (kept) instead")
     args = parser.parse_args()
     readme = Path(args.readme).resolve()
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
-        return run(readme, args.keep.resolve(), args.first)
+        return run(readme, args.keep.resolve(), args.first, args.last)
     with tempfile.TemporaryDirectory(prefix="hwnas-readme-") as tmp, contextlib.chdir(tmp):
-        return run(readme, Path(tmp), args.first)
+        return run(readme, Path(tmp), args.first, args.last)
 
 
 if __name__ == "__main__":
