@@ -196,6 +196,11 @@ def evaluate(
             "value": measurement.value,
             "provenance": measurement.provenance,
         }
+    # the counts under the names `measure --target analytic --json` gives them (millions)
+    for count_name, key in (("params", "params_M"), ("macs", "macs_M")):
+        rec = result["metrics"].get(count_name)
+        if rec is not None and rec["provenance"].get("kind") == "analytic":
+            result[key] = rec["value"]
     if as_json:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
         return

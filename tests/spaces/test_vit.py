@@ -199,3 +199,24 @@ def test_a_search_under_an_mcu_budget_returns_networks_that_fit(tmp_path: Path) 
     front = load_results(out).pareto_front()
     assert len(front) > 0, "no network fits"
     assert (front["peak_memory_kb"] <= 320).all() and (front["flash_kb"] <= 1024).all()
+
+
+def test_evaluate_json_names_the_counts_as_measure_does() -> None:
+    """`hwnas evaluate --json` and `hwnas measure --target analytic --json` both give
+    `params_M` and `macs_M` (the issue's interface), from the same counter."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from hwnas.cli import app
+
+    pytest.importorskip("torch")
+    args = ["--space", "vit", "--dataset", "imagenet"]
+    evaluated = CliRunner().invoke(app, ["evaluate", "deit-tiny", *args, "--json"])
+    measured = CliRunner().invoke(
+        app, ["measure", "--arch", "deit-tiny", *args, "--target", "analytic", "--json"]
+    )
+    assert evaluated.exit_code == 0 and measured.exit_code == 0, evaluated.output
+    ev, me = json.loads(evaluated.stdout), json.loads(measured.stdout)
+    assert ev["params_M"] == me["params_M"] == 5.717416
+    assert ev["macs_M"] == me["macs_M"]
