@@ -23,9 +23,10 @@ def spaces(
     from hwnas.spaces import SPACES, get_space
 
     if space is not None:
-        dims = Table("dimension", "choices", title=f"{space}: {get_space(space).description}")
+        dims = Table("dimension", "choices")
         for dim in get_space(space).dimensions:
             dims.add_row(dim.name, ", ".join(str(c) for c in dim.choices))
+        console.print(f"{space}: {get_space(space).description}", highlight=False)
         console.print(dims)
         return
     table = Table("space", "dimensions", "size", "datasets", "description")
