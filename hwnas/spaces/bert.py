@@ -166,22 +166,22 @@ class BertSpace(LayeredSpace):
         """(signature, module factory, input shape) of each part a latency lookup table
         measures separately: the embeddings, every layer (keyed by tokens x dims x heads x
         FFN width), the pooler and classifier."""
-        plan, models = self.plan(arch, dataset), builder("bert")
+        plan = self.plan(arch, dataset)
         emb, head = plan["embed"], plan["head"]
         out: list[tuple[str, Any, tuple[int, ...]]] = [
             (
                 f"bert-embed:v{emb['vocab']}:t{emb['tokens']}:d{emb['hidden']}",
-                lambda: models.Embeddings(emb),
+                lambda: builder("bert").Embeddings(emb),
                 plan["input"],
             )
         ]
         for layer in plan["layers"]:
             shape = (layer.tokens, layer.hidden)
-            out.append((layer.signature(), lambda b=layer: models.EncoderLayer(b), shape))
+            out.append((layer.signature(), lambda b=layer: builder("bert").EncoderLayer(b), shape))
         out.append(
             (
                 f"bert-head:t{head['tokens']}:d{head['hidden']}:c{head['classes']}",
-                lambda: models.Pooler(head),
+                lambda: builder("bert").Pooler(head),
                 (head["tokens"], head["hidden"]),
             )
         )

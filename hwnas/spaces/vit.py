@@ -195,22 +195,22 @@ class VitSpace(LayeredSpace):
         """(signature, module factory, input shape) of each part a latency lookup table
         measures separately: the patch embedding, every block (keyed by tokens x dims x
         heads x MLP width), the head."""
-        plan, models = self.plan(arch, dataset), builder("vit")
+        plan = self.plan(arch, dataset)
         emb, head = plan["embed"], plan["head"]
         out: list[tuple[str, Any, tuple[int, ...]]] = [
             (
                 f"vit-embed:i{emb['in_ch']}:d{emb['embed']}:p{emb['patch']}:t{emb['tokens']}",
-                lambda: models.PatchEmbed(emb),
+                lambda: builder("vit").PatchEmbed(emb),
                 plan["input"],
             )
         ]
         for layer in plan["layers"]:
             shape = (layer.tokens, layer.embed)
-            out.append((layer.signature(), lambda b=layer: models.Block(b), shape))
+            out.append((layer.signature(), lambda b=layer: builder("vit").Block(b), shape))
         out.append(
             (
                 f"vit-head:t{head['tokens']}:d{head['embed']}:c{head['classes']}",
-                lambda: models.Head(head),
+                lambda: builder("vit").Head(head),
                 (head["tokens"], head["embed"]),
             )
         )
