@@ -37,6 +37,21 @@ class Architecture:
         return self.key
 
 
+def numeric_choice(where: str, token: str, choices: Sequence[Any]) -> int:
+    """The index of the choice a number in a key names (`1` is the choice `1.0`); a
+    `SpecError` starting with `where` (e.g. "mbv3 architecture 'KEY': kernel") otherwise."""
+    try:
+        value = float(token)
+    except ValueError:
+        raise SpecError(f"{where} {token!r} is not a number") from None
+    for i, c in enumerate(choices):
+        if abs(float(c) - value) < 1e-9:
+            return i
+    raise SpecError(
+        f"{where} {value:g} is not one of {', '.join(f'{float(c):g}' for c in choices)}"
+    )
+
+
 class SearchSpace:
     """Named discrete dimensions, validity rules, canonical keys, sampling, variation
     operators and encodings. Subclasses set `name`, `dimensions`, `datasets` and implement

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from hwnas.datasets.catalogue import DatasetInfo, dataset_info, head_classes
 from hwnas.errors import SpecError, UnknownNameError
-from hwnas.spaces._base import Architecture, Dimension, LayeredSpace
+from hwnas.spaces._base import Architecture, Dimension, LayeredSpace, numeric_choice
 
 #: below this native side the stem and the first elastic stage keep the resolution (as
 #: CIFAR adaptations of MobileNets do), so a 32x32 input ends at 4x4 rather than 1x1
@@ -225,16 +225,7 @@ class MobileNetSpace(LayeredSpace):
             if not token.startswith(prefix):
                 raise SpecError(f"{where} {token!r} must start with {prefix!r}")
             token = token[len(prefix) :]
-        try:
-            value = float(token)
-        except ValueError:
-            raise SpecError(f"{where} {token!r} is not a number") from None
-        for i, c in enumerate(choices):
-            if abs(float(c) - value) < 1e-9:
-                return i
-        raise SpecError(
-            f"{where} {_fmt(value)} is not one of {', '.join(_fmt(c) for c in choices)}"
-        )
+        return numeric_choice(where, token, choices)
 
     # --- quantisation blocks (hwnas.spaces.quant) ----------------------------------------
     def quant_blocks(self) -> tuple[str, ...]:

@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 from hwnas.datasets.catalogue import dataset_info, head_classes
 from hwnas.errors import SpecError, UnknownNameError
 from hwnas.spaces import register_space
-from hwnas.spaces._base import Architecture, Dimension, LayeredSpace
+from hwnas.spaces._base import Architecture, Dimension, LayeredSpace, numeric_choice
 from hwnas.spaces._models import builder
 
 EMBEDS: tuple[int, ...] = (64, 96, 128, 192, 216, 240, 320, 384, 448)
@@ -239,14 +239,4 @@ class VitSpace(LayeredSpace):
 
 
 def _choice(text: str, what: str, token: str, choices: Sequence[Any]) -> int:
-    try:
-        value = float(token)
-    except ValueError:
-        raise SpecError(f"vit architecture {text!r}: {what} {token!r} is not a number") from None
-    for i, c in enumerate(choices):
-        if abs(float(c) - value) < 1e-9:
-            return i
-    raise SpecError(
-        f"vit architecture {text!r}: {what} {_fmt(value)} is not one of "
-        f"{', '.join(_fmt(c) for c in choices)}"
-    )
+    return numeric_choice(f"vit architecture {text!r}: {what}", token, choices)
