@@ -111,7 +111,20 @@ class Results:
             [e.arch, e.status, *(e.value(n) for n in self.metric_names), e.error, e.trial]
             for e in self.rows
         ]
-        return pd.DataFrame(records, columns=columns)
+        frame = pd.DataFrame(records, columns=columns)
+        if self.origins:  # architectures given to the run: where each came from
+            frame["origin"] = [self.origins.get(e.arch, "") for e in self.rows]
+        return frame
+
+    @cached_property
+    def origins(self) -> dict[str, str]:
+        """arch -> where it came from, for a run of given architectures (`hwnas dnas`,
+        the `given` strategy); empty otherwise."""
+        if self.config.strategy != "given":
+            return {}
+        from hwnas.strategies.given import origins_by_key
+
+        return origins_by_key(self.config.strategy_options, self.space)
 
     def objective_matrix(self, frame: pd.DataFrame) -> np.ndarray:
         """The objectives of a frame's rows as a minimisation matrix."""

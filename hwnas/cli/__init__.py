@@ -10,7 +10,7 @@ from hwnas.cli._app import app
 # isort: off
 from hwnas.cli import _search, _catalog, _report, _cost, _calibrate  # noqa: F401
 from hwnas.cli import _proxies, _bench, _export, _supernet  # noqa: F401
-from hwnas.cli import _device  # noqa: F401
+from hwnas.cli import _device, _dnas  # noqa: F401
 # isort: on
 
 

@@ -28,7 +28,12 @@ class QualityEstimator:
 
 QUALITY: Registry[QualityEstimator] = Registry(
     "quality estimator",
-    ("hwnas.quality.tabular", "hwnas.quality.predictor", "hwnas.quality.supernet"),
+    (
+        "hwnas.quality.tabular",
+        "hwnas.quality.predictor",
+        "hwnas.quality.supernet",
+        "hwnas.quality.train",
+    ),
 )
 
 

@@ -23,17 +23,27 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
-def front_table(run: Results, limit: int | None = None) -> Table:
+def front_table(run: Results, limit: int | None = None, width: int | None = None) -> Table:
+    """The front as a table; within `width` columns the metrics keep their width and a
+    long key (fbnet's 22 ops) is cut instead."""
     front = run.pareto_front()
     title = f"Pareto front: {plural(len(front), 'architecture')}"
     table = Table(title=title, title_justify="left")
     table.add_column("#", justify="right")
     # one line per architecture: a key cut with an ellipsis on a narrow terminal reads
     # better than one folded over four lines
-    table.add_column("arch", no_wrap=True, overflow="ellipsis")
-    for name in run.metric_names:
+    metric_widths = [max(9, min(len(n), 16)) for n in run.metric_names]
+    room = None if width is None else width - 16 - sum(w + 3 for w in metric_widths)
+    table.add_column(
+        "arch", no_wrap=True, overflow="ellipsis", max_width=None if room is None else max(room, 16)
+    )
+    for name, min_width in zip(run.metric_names, metric_widths):
         direction = next((o.direction for o in run.objectives if o.metric.name == name), None)
-        table.add_column(f"{name}" + (f" ({direction})" if direction else ""), justify="right")
+        table.add_column(
+            f"{name}" + (f" ({direction})" if direction else ""),
+            justify="right",
+            min_width=min_width,
+        )
     rows = front if limit is None else front.head(limit)
     for i, row in enumerate(rows.itertuples(index=False)):
         values = dict(zip(front.columns, row))
@@ -43,7 +53,7 @@ def front_table(run: Results, limit: int | None = None) -> Table:
 
 def print_results(run: Results, console: Console | None = None) -> None:
     console = console or Console(markup=False)
-    console.print(front_table(run))
+    console.print(front_table(run, width=console.width))
     s = run.summary()
     parts = [
         (

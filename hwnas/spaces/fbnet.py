@@ -1,15 +1,20 @@
 """The FBNet macro space (Wu et al., CVPR 2019) as HW-NAS-Bench uses it: 22 searchable
 layers, each one of 9 blocks (kernel 3/5, expand 1/3/6, grouped 1x1 convolutions, or skip),
-9^22 architectures. Costs come from HW-NAS-Bench's per-layer CIFAR-100 latency table."""
+9^22 architectures. Costs come from HW-NAS-Bench's per-layer CIFAR-100 latency table;
+networks are built in its CIFAR layout (`hwnas.models.fbnet`) for CIFAR-sized inputs, which
+is also what the differentiable search (`hwnas dnas`) trains. On a dataset other than
+CIFAR-100 the table still describes the CIFAR-100 network (its provenance says so)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
+from hwnas.datasets.catalogue import dataset_info, head_classes
 from hwnas.errors import SpecError
 from hwnas.spaces import register_space
 from hwnas.spaces._base import Architecture, Dimension, SearchSpace
+from hwnas.spaces._models import builder
 
 #: HW-NAS-Bench / HELP op order; the gene of a layer is the op's index here
 OPS: tuple[str, ...] = (
@@ -29,7 +34,7 @@ N_LAYERS = 22
 @register_space("fbnet")
 class FBNetSpace(SearchSpace):
     description = "FBNet macro space: 22 layers x 9 blocks (HW-NAS-Bench CIFAR-100 latency table)"
-    datasets: ClassVar[tuple[str, ...]] = ("cifar100",)
+    datasets: ClassVar[tuple[str, ...]] = ("cifar100", "cifar10", "fashion-mnist", "digits")
 
     def __init__(self) -> None:
         self.dimensions = tuple(Dimension(f"layer_{i}", OPS) for i in range(N_LAYERS))
@@ -59,3 +64,29 @@ class FBNetSpace(SearchSpace):
                     f"{', '.join(OPS)} (or 0..{len(OPS) - 1})"
                 )
         return self.make(genes)
+
+    def build(self, arch: Architecture, dataset: str, classes: int | None = None) -> Any:
+        """The network in HW-NAS-Bench's CIFAR layout (imports torch)."""
+        return self.build_scaled(arch, dataset, classes, width=1.0)
+
+    def build_scaled(
+        self, arch: Architecture, dataset: str, classes: int | None, width: float
+    ) -> Any:
+        """`build` with every channel count scaled by `width` (a cheaper proxy network)."""
+        info = dataset_info(self.check_dataset(dataset))
+        fbnet = builder("fbnet")
+        return fbnet.FBNet(
+            [OPS[g] for g in arch.genes], info.channels, head_classes(dataset, classes), width
+        )
+
+    def input_shape(self, dataset: str) -> tuple[int, int, int]:
+        return dataset_info(self.check_dataset(dataset)).input_shape
+
+    def quant_blocks(self) -> tuple[str, ...]:
+        """The stem, each of the 22 layers, the head: per-layer bit-widths as HAQ searches."""
+        return ("stem", *(f"layer{i}" for i in range(N_LAYERS)), "head")
+
+    def quant_modules(self, arch: Architecture) -> dict[str, str]:
+        """Blocks as `hwnas.models.fbnet.FBNet` names them."""
+        layers = {f"layer{i}": f"layers.{i}" for i in range(N_LAYERS)}
+        return {"stem": "stem", **layers, "head": "head"}

@@ -23,6 +23,7 @@ STRATEGIES: Registry[type[Strategy]] = Registry(
         "hwnas.strategies.local_search",
         "hwnas.strategies.linas",
         "hwnas.strategies.bayes",
+        "hwnas.strategies.given",
     ),
 )
 

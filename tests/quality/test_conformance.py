@@ -1,6 +1,7 @@
 """Every registered quality estimator passes `hwnas.testing.check_quality` on a space it
 serves: the table, the proxy predictor (without proxies it needs no torch; with them it
-does), and a supernet (a tiny one trained here, on scikit-learn's digits)."""
+does), a supernet (a tiny one trained here, on scikit-learn's digits), and stand-alone
+training (fbnet networks on digits, one short epoch each)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from hwnas.testing import check_quality
 
 
 def test_every_estimator_is_checked_here() -> None:
-    assert list_quality() == ["predictor", "supernet", "tabular"]
+    assert list_quality() == ["predictor", "supernet", "tabular", "train"]
 
 
 def test_tabular() -> None:
@@ -42,3 +43,13 @@ def test_supernet(tmp_path: Path) -> None:
     train_supernet(config, checkpoint, device="cpu")
     spec = f"supernet:{checkpoint},calib=8,val=16"
     check_quality(spec, "mbv3", "fashion-mnist", n=2, data="digits")
+
+
+def test_train() -> None:
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny networks: one thread is the fastest on a loaded machine
+    try:
+        check_quality("train:epochs=1,images=64", "fbnet", "digits", n=2)
+    finally:
+        torch.set_num_threads(threads)

@@ -60,13 +60,25 @@ def test_the_spec_is_canonical_and_fixes_first_and_last_blocks() -> None:
         ("mbv3+quant:q=1", "part 'q=1' is not w=..."),
         ("mbv3+quant:first=4,8", "first needs one bit-width"),
         ("mbv3+quantum", r"write NAME\+quant"),
-        ("fbnet+quant", "cannot build networks"),
         ("nosuch+quant", "unknown space 'nosuch'"),
     ],
 )
 def test_bad_names_are_clear_errors(name: str, message: str) -> None:
     with pytest.raises(HwnasError, match=message):
         get_space(name)
+
+
+def test_a_space_that_cannot_build_has_nothing_to_quantise() -> None:
+    from hwnas.spaces.quant import quantised_space
+    from hwnas.testing._common import TinySpace
+
+    with pytest.raises(HwnasError, match="cannot build networks"):
+        quantised_space("tiny+quant", TinySpace())
+
+
+def test_fbnet_quantises_per_layer() -> None:
+    space = get_space("fbnet+quant:w=4,8;a=8")
+    assert space.blocks[:2] == ("stem", "layer0") and len(space.blocks) == 24
 
 
 def test_bad_bits_in_a_key_are_clear_errors() -> None:

@@ -1,0 +1,50 @@
+"""`--quality train`: stand-alone training of each network, seeded, with its schedule in the
+provenance; malformed options and spaces that cannot build are refused by name."""
+
+from __future__ import annotations
+
+import pytest
+
+import hwnas
+from hwnas.metrics import Metric
+from hwnas.quality import get_quality
+from hwnas.sources import EvalContext
+from hwnas.spaces import get_space
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [("epochs=0", "at least 1"), ("lr=3", "expected epochs=N"), ("images=5", "at least 10")],
+)
+def test_malformed_options_are_refused(spec: str, message: str) -> None:
+    with pytest.raises(hwnas.SpecError, match=message):
+        get_quality(f"train:{spec}")
+
+
+def test_a_dataset_that_is_not_images_is_refused() -> None:
+    ctx = EvalContext(get_space("hat"), get_space("hat").datasets[0], "train")
+    with pytest.raises(hwnas.HwnasError, match="not an image dataset"):
+        get_quality("train").source(ctx, Metric("accuracy"))
+
+
+def test_training_is_repeatable_and_says_how_it_was_done() -> None:
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _check_repeatable()
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _check_repeatable() -> None:
+    space = get_space("fbnet")
+    ctx = EvalContext(space, "digits", "train:epochs=2,images=200,seed=1")
+    source = get_quality(ctx.quality).source(ctx, Metric("accuracy"))
+    arch = space.parse("-".join(["k3_e3"] * 22))
+    first, second = source.evaluate([arch])[0], source.evaluate([arch])[0]
+    assert first.value == second.value
+    assert 0 <= first.value <= 100
+    prov = first.provenance
+    assert prov["kind"] == "training" and prov["train_images"] == 200
+    assert prov["schedule"]["epochs"] == 2 and prov["schedule"]["seed"] == 1
