@@ -31,8 +31,7 @@ from pathlib import Path
 import torch
 
 from hwnas._io import atomic_write
-from hwnas.dnas import parse_goals, run_dnas
-from hwnas.dnas._search import SearchSettings
+from hwnas.dnas import SearchSettings, parse_goals, run_dnas
 from hwnas.tabular.fbnet import layer_table
 
 RESULTS = Path(__file__).parent / "results"

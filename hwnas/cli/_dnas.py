@@ -7,14 +7,17 @@ from pathlib import Path
 
 import typer
 
+from hwnas._imports import optional_import
 from hwnas.cli._app import app, console, friendly, progress_bar
 
 
 @app.command()
 @friendly
 def dnas(
-    method: str = typer.Option("fbnet", help="fbnet (Gumbel-softmax DNAS) or proxyless."),
-    space: str = typer.Option("fbnet", help="Search space with a trainable supernet (fbnet)."),
+    method: str = typer.Option(
+        "fbnet", help="fbnet (Gumbel-softmax DNAS) or proxyless on fbnet; pc-darts on nb201."
+    ),
+    space: str = typer.Option("fbnet", help="Search space with a supernet: fbnet or nb201."),
     data: str = typer.Option(
         "fashion-mnist", help="Training images: NAME[:PATH] of hwnas.datasets."
     ),
@@ -26,7 +29,7 @@ def dnas(
         "--target-latency",
         help="METRIC=V1,V2,...: one search per value driving METRIC's expected value there "
         "(e.g. latency@pixel3=4,6,8; any cheap per-layer metric: a table, latency@lut:FILE, "
-        "macs). Repeatable.",
+        "macs). Repeatable. pc-darts without one searches for accuracy alone.",
     ),
     tradeoff: list[str] = typer.Option(
         [],
@@ -57,7 +60,13 @@ def dnas(
         1.0, help="Supernet channel multiplier (0.25-0.5: a cheaper proxy on a CPU)."
     ),
     batch_size: int = typer.Option(64, help="Images per step."),
-    arch_lr: float = typer.Option(0.01, help="Adam learning rate of the architecture logits."),
+    cells: int = typer.Option(5, help="pc-darts: cells per stage of the search network."),
+    partial: int = typer.Option(4, help="pc-darts: 1/K of the channels go through the ops."),
+    arch_lr: float = typer.Option(
+        0.05,
+        help="Adam learning rate of the architecture logits (the papers: 0.01 or less, over "
+        "far more steps).",
+    ),
     penalty: float = typer.Option(2.0, help="Weight of |log(expected cost / target)|."),
     seed: int = typer.Option(0, help="Seed of the weights, split, batches and sampling."),
     device: str = typer.Option("auto", help="auto (GPU when present), cpu or cuda[:N]."),
@@ -68,20 +77,17 @@ def dnas(
 ) -> None:
     """Differentiable search: train a supernet per latency goal, derive networks, evaluate
     them into a run directory (ledger, evaluations.csv, pareto.csv, report)."""
-    import torch
-
     from hwnas.cli._search import _dataset_of
-    from hwnas.dnas import parse_goals, run_dnas
-    from hwnas.dnas._search import SearchSettings
+    from hwnas.dnas import SearchSettings, parse_goals, run_dnas
     from hwnas.report import write_outputs
     from hwnas.report.console import print_results
 
-    if threads is not None:
-        torch.set_num_threads(threads)
     goals = parse_goals(target_latency, tradeoff)
+    if threads is not None:  # after the goals: bad input is refused the same without torch
+        optional_import("torch", "hwnas dnas").set_num_threads(threads)
     settings = SearchSettings(
         method=method, epochs=epochs, batch_size=batch_size, arch_lr=arch_lr, penalty=penalty,
-        width=width, seed=seed, device=device,
+        width=width, seed=seed, device=device, cells=cells, partial=partial,
     )  # fmt: skip
     with progress_bar() as bar:
         task = bar.add_task(f"{method} on {space}", total=None)
@@ -97,13 +103,18 @@ def dnas(
         )  # fmt: skip
     for path in sorted((out / "dnas").glob("goal-*.json")):
         found = json.loads(path.read_text())
-        costs = ", ".join(
-            f"{how} {cost:.4g}" if cost is not None else f"{how} none within the target"
-            for how, cost in found["cost"].items()
-        )
+        probs = found["probabilities"]
+        mode = f"mean top probability {sum(max(p) for p in probs) / len(probs):.2f}"
+        if found["expected_cost"] is None:  # a search for accuracy alone
+            summary = mode
+        else:
+            costs = ", ".join(
+                f"{how} {cost:.4g}" if cost is not None else f"{how} none within the target"
+                for how, cost in found["cost"].items()
+            )
+            summary = f"expected {found['expected_cost']:.4g}, derived {costs}; {mode}"
         console.print(
-            f"{found['label']}: expected {found['expected_cost']:.4g}, derived {costs} "
-            f"({found['steps']} steps, {found['seconds']:.0f} s)",
+            f"{found['label']}: {summary} ({found['steps']} steps, {found['seconds']:.0f} s)",
             highlight=False,
         )
     print_results(results, console)

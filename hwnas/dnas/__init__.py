@@ -25,25 +25,25 @@ import numpy as np
 from hwnas._imports import optional_import
 from hwnas._io import atomic_write, read_json
 from hwnas.config import StudyConfig, host_info
+from hwnas.dnas._settings import METHODS, SPACE_METHODS, Goal, SearchSettings
 from hwnas.errors import ConfigConflictError, HwnasError, SpecError, UnknownNameError
 from hwnas.ledger import LEDGER_FILE
 from hwnas.results import Results
 from hwnas.spaces import SearchSpace, get_space
 from hwnas.study import Study
 
-#: spaces with a supernet a differentiable search can train
-SPACES = ("fbnet",)
 GOALS_DIR = "dnas"
 DERIVE_CHOICES = ("argmax", "budget", "both")
 #: the training images a goal's search uses, split weights / architecture as FBNet's 80/20
 ARCH_SHARE = 0.2
 Progress = Callable[[str, int, int], None]
 
+__all__ = ["METHODS", "Goal", "SearchSettings", "parse_goals", "run_dnas"]
 
-def parse_goals(targets: Sequence[str], tradeoffs: Sequence[str]) -> list[Any]:
-    """`METRIC=V1,V2` specs (`--target-latency`, `--tradeoff`) as search goals."""
-    from hwnas.dnas._search import Goal
 
+def parse_goals(targets: Sequence[str], tradeoffs: Sequence[str]) -> list[Goal]:
+    """`METRIC=V1,V2` specs (`--target-latency`, `--tradeoff`) as search goals (none: a
+    search for accuracy alone, which only PC-DARTS runs)."""
     goals = []
     for kind, specs in (("target", targets), ("tradeoff", tradeoffs)):
         for spec in specs:
@@ -58,16 +58,12 @@ def parse_goals(targets: Sequence[str], tradeoffs: Sequence[str]) -> list[Any]:
                 if not np.isfinite(value) or (kind == "target" and value <= 0):
                     raise SpecError(f"{kind} {spec!r}: {text.strip()} must be a positive number")
                 goals.append(Goal(metric.strip(), **{kind: value}))
-    if not goals:
-        raise SpecError(
-            "give at least one --target-latency METRIC=VALUE or --tradeoff METRIC=VALUE"
-        )
     return goals
 
 
 def run_dnas(
     method: str,
-    goals: Sequence[Any],
+    goals: Sequence[Goal],
     *,
     space: str = "fbnet",
     dataset: str = "fashion-mnist",
@@ -77,31 +73,39 @@ def run_dnas(
     quality: str | None = None,
     derive: str = "both",
     images: int | None = None,
-    settings: Any = None,
+    settings: SearchSettings | None = None,
     out_dir: str | Path | None = None,
     progress: Progress | None = None,
     callbacks: Sequence[Callable[[Results], Any]] = (),
 ) -> Results:
     """Search once per goal with `method` (`fbnet`, `proxyless`), derive architectures
     (`argmax`, `budget` or `both`; `budget` needs a target) and evaluate them; the run's
-    `Results`. `settings` is a `SearchSettings` (epochs, widths, learning rates, seed)."""
-    optional_import("torch", "differentiable search")
-    from hwnas.dnas._search import METHODS, SearchSettings
-
-    settings = settings or SearchSettings(method=method)
-    settings = replace(settings, method=method)
+    `Results`. `settings` holds the training: epochs, supernet width, learning rates,
+    temperature, penalty, seed, device (its `method` is replaced by `method`)."""
     if method not in METHODS:
         raise UnknownNameError("differentiable method", method, METHODS)
+    optional_import("torch", "differentiable search")
+    settings = replace(settings or SearchSettings(), method=method)
     if derive not in DERIVE_CHOICES:
         raise UnknownNameError("derivation", derive, DERIVE_CHOICES)
     the_space = get_space(space)
-    if the_space.name not in SPACES:
-        raise UnknownNameError("space for differentiable search", space, SPACES)
+    if the_space.name not in SPACE_METHODS:
+        raise UnknownNameError("space for differentiable search", space, SPACE_METHODS)
+    if method not in SPACE_METHODS[the_space.name]:
+        raise UnknownNameError(
+            f"method for space {the_space.name!r}", method, SPACE_METHODS[the_space.name]
+        )
+    if not goals and method != "pc-darts":
+        raise SpecError(
+            "give at least one --target-latency METRIC=VALUE or --tradeoff METRIC=VALUE"
+        )
+    goals = list(goals) or [Goal("")]
     if images is not None and images < 10:
         raise SpecError(f"images must be at least 10, got {images}")
-    metrics = list(dict.fromkeys(g.metric for g in goals))
+    metrics = list(dict.fromkeys(g.metric for g in goals if g.metric))
     if objectives is None:
-        objectives = [f"{m}:min" for m in metrics] + (["accuracy:max"] if quality else [])
+        with_accuracy = quality is not None or _table_accuracy(the_space, dataset)
+        objectives = [f"{m}:min" for m in metrics] + (["accuracy:max"] if with_accuracy else [])
     config = StudyConfig(
         space=the_space.name,
         dataset=dataset,
@@ -115,7 +119,8 @@ def run_dnas(
     )
     tables = _tables(config, the_space, metrics)
     for goal in goals:
-        _check_goal(goal, tables[goal.metric], method)
+        if goal.metric:
+            _check_goal(goal, tables[goal.metric], method)
     out = Path(out_dir) if out_dir is not None else None
     record = {
         "method": method,
@@ -137,7 +142,7 @@ def run_dnas(
             if data_split is None:
                 data_split = _images(the_space, dataset, data, images, settings.seed)
             found = _search_goal(
-                the_space, dataset, data, goal, tables[goal.metric], settings, data_split,
+                the_space, dataset, data, goal, tables.get(goal.metric), settings, data_split,
                 progress, number, len(goals),
             )  # fmt: skip
             found.update(record=record)
@@ -150,7 +155,12 @@ def run_dnas(
                     f"derived by {method} DNAS, {goal.label}, {how}, seed {settings.seed}"
                 )
     if not archs:
-        raise HwnasError("no architecture was derived (every budget is below the cheapest)")
+        raise HwnasError(
+            "no architecture was derived (--derive budget needs a target the cheapest "
+            "network meets)"
+        )
+    if not objectives:
+        raise SpecError("nothing to evaluate the derived networks on: give --objective")
     options = {"archs": archs, "origins": origins}
     unique = len(dict.fromkeys(get_space(space).parse(a).key for a in archs))
     study_args = {**config.to_dict(), "strategy_options": options, "budget": unique}
@@ -162,11 +172,21 @@ def run_dnas(
     return study.results()
 
 
+def _table_accuracy(space: SearchSpace, dataset: str) -> bool:
+    """Whether the space's table has accuracies for the dataset (NB201's)."""
+    from hwnas.evaluation import quality_metrics
+    from hwnas.sources import EvalContext
+
+    return "accuracy" in quality_metrics(EvalContext(space, dataset))
+
+
 def _tables(config: StudyConfig, space: SearchSpace, metrics: list[str]) -> dict[str, Any]:
     """Each goal metric's per-layer table, read through the study's own metric sources."""
     from hwnas.dnas._costs import layer_costs
     from hwnas.evaluation import resolve
 
+    if not metrics:
+        return {}
     probe = StudyConfig.from_dict(
         {**config.to_dict(), "objectives": [f"{m}:min" for m in metrics], "quality": "tabular"}
     )
@@ -219,51 +239,63 @@ def _search_goal(
     space: SearchSpace,
     dataset: str,
     data: str | None,
-    goal: Any,
+    goal: Goal,
     table: Any,
-    settings: Any,
+    settings: SearchSettings,
     data_split: Any,
     progress: Progress | None,
     number: int,
     count: int,
 ) -> dict[str, Any]:
+    """One goal's search with the method's supernet, and what it derived."""
     import torch
 
     from hwnas.datasets import data_classes
     from hwnas.datasets.catalogue import head_classes
     from hwnas.dnas._derive import argmax, most_probable_within
-    from hwnas.dnas._search import search
-    from hwnas.dnas._supernet import FBNetSupernet
-    from hwnas.spaces.fbnet import OPS
 
     torch.manual_seed(settings.seed)
-    channels = space.input_shape(dataset)[0]
-    supernet = FBNetSupernet(
-        OPS, channels, head_classes(dataset, data_classes(data)), settings.width
-    )
+    classes = head_classes(dataset, data_classes(data))
     train, arch_data = data_split
     label = f"goal {number + 1}/{count} ({goal.label})"
     hook = (lambda done, total: progress(label, done, total)) if progress else None
-    found = search(supernet, table, goal, train, arch_data, settings, hook)
-    probs = np.array(found.probabilities)
+    if settings.method == "pc-darts":
+        from hwnas.dnas._cell import CellSupernet, search_cell
+        from hwnas.spaces.nb201 import EDGES, OPS
+
+        k = settings.partial
+        channels = max(k, round(16 * settings.width / k) * k)
+        cells = CellSupernet(EDGES, OPS, classes, channels, settings.cells, k)
+        aim = goal if goal.metric else None
+        found = search_cell(cells, table, aim, train, arch_data, settings, hook)
+    else:
+        from hwnas.dnas._search import search
+        from hwnas.dnas._supernet import FBNetSupernet
+        from hwnas.spaces.fbnet import OPS as FBNET_OPS
+
+        channels = space.input_shape(dataset)[0]
+        supernet = FBNetSupernet(FBNET_OPS, channels, classes, settings.width)
+        found = asdict(search(supernet, table, goal, train, arch_data, settings, hook))
+    probs = np.array(found["probabilities"])
     derived: dict[str, Any] = {"argmax": list(argmax(probs))}
     if goal.target is not None:
         within = most_probable_within(probs, table.base, table.delta, goal.target)
         derived["budget"] = list(within) if within is not None else None
+    kept = ("expected_cost", "probabilities", "trace", "seconds", "steps", "images_per_second")
     return {
         "goal": asdict(goal),
         "label": goal.label,
         "derived": derived,
-        "cost": {how: (table.of(g) if g is not None else None) for how, g in derived.items()},
-        "expected_cost": found.expected_cost,
-        "probabilities": found.probabilities,
-        "trace": found.trace,
-        "seconds": found.seconds,
-        "steps": found.steps,
-        "images_per_second": found.images_per_second,
+        "cost": {
+            how: (table.of(g) if g is not None and table is not None else None)
+            for how, g in derived.items()
+        },
+        **{key: found[key] for key in kept},
         "train_images": len(train[1]),
         "arch_images": len(arch_data[1]),
-        "table": {k: v for k, v in table.as_dict().items() if k != "delta"},
+        "table": None
+        if table is None
+        else {k: v for k, v in table.as_dict().items() if k != "delta"},
         "host": host_info(),
         "finished": time.time(),
     }

@@ -20,58 +20,16 @@ value, a = 0.2 as the paper) or ProxylessNAS's `CE + value * E[cost] / base`."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from hwnas.dnas._costs import LayerCosts
+from hwnas.dnas._settings import FBNET_A, Goal, SearchSettings
 from hwnas.dnas._supernet import FBNetSupernet
 from hwnas.training import Schedule, augment, batch_indices, make_optimizer, resolve_device
-
-METHODS: dict[str, str] = {
-    "fbnet": "FBNet DNAS: Gumbel-softmax over all blocks of each layer, annealed temperature",
-    "proxyless": "ProxylessNAS: binarised paths, one path per weights step, two per alpha step",
-}
-FBNET_A = 0.2
-
-
-@dataclass(frozen=True)
-class SearchSettings:
-    method: str = "fbnet"
-    epochs: int = 10
-    batch_size: int = 64
-    lr: float = 0.05
-    momentum: float = 0.9
-    weight_decay: float = 4e-5
-    arch_lr: float = 0.01
-    arch_weight_decay: float = 0.0
-    #: share of the steps that train the weights alone, alpha fixed and uniform (FBNet: 10%)
-    warmup: float = 0.2
-    tau_start: float = 5.0
-    tau_end: float = 0.2
-    penalty: float = 2.0
-    #: supernet channel multiplier (1.0: the space's networks; less: a cheaper CPU proxy)
-    width: float = 1.0
-    seed: int = 0
-    device: str = "auto"
-
-
-@dataclass(frozen=True)
-class Goal:
-    """Either `target` (drive the expected cost there) or `tradeoff` (the paper's loss)."""
-
-    metric: str
-    target: float | None = None
-    tradeoff: float | None = None
-
-    @property
-    def label(self) -> str:
-        if self.target is not None:
-            return f"{self.metric}={self.target:g}"
-        return f"{self.metric} tradeoff={self.tradeoff:g}"
 
 
 @dataclass(frozen=True)
@@ -134,7 +92,7 @@ def search(
     arch_opt = torch.optim.Adam(
         [alpha], lr=settings.arch_lr, betas=(0.5, 0.999), weight_decay=settings.arch_weight_decay
     )
-    arch_batches = _cycle(len(ay), settings.batch_size, generator)
+    arch_batches = cycle_batches(len(ay), settings.batch_size, generator)
     trace: list[dict[str, float]] = []
     started = time.perf_counter()
     step = 0
@@ -176,7 +134,8 @@ def search(
     )
 
 
-def _cycle(n: int, batch_size: int, generator: torch.Generator) -> Any:
+def cycle_batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
+    """Shuffled index batches over `n` items, epoch after epoch, without end."""
     while True:
         yield from batch_indices(n, batch_size, generator)
 
