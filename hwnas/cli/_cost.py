@@ -192,7 +192,8 @@ def _busy_or_noisy(prov: dict[str, Any]) -> str:
 @friendly
 def profile(
     space: str = typer.Option(
-        "mbv3", help="Search space to profile (one that splits into layers: mbv2, mbv3, vit, bert)."
+        "mbv3",
+        help="Search space to profile (one that splits into layers: fbnet, mbv2, mbv3, vit, bert).",
     ),
     dataset: str | None = typer.Option(None, help="Dataset (input size, classes)."),
     target: str = typer.Option(

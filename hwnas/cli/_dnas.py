@@ -28,7 +28,7 @@ def dnas(
         [],
         "--target-latency",
         help="METRIC=V1,V2,...: one search per value driving METRIC's expected value there "
-        "(e.g. latency@pixel3=4,6,8; any cheap per-layer metric: a table, latency@lut:FILE, "
+        "(e.g. latency@pixel3=4,6,8; any cheap per-layer metric: a table, latency@PROFILE.json, "
         "macs). Repeatable. pc-darts without one searches for accuracy alone.",
     ),
     tradeoff: list[str] = typer.Option(

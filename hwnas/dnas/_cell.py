@@ -159,7 +159,8 @@ def search_cell(
                 if costs is not None and goal is not None and delta is not None:
                     cost = costs.base + (torch.softmax(supernet.alpha, -1) * delta).sum()
                     if goal.target is not None:
-                        loss = loss + settings.penalty * torch.log(cost / goal.target).abs()
+                        ratio = cost.clamp_min(1e-9) / goal.target
+                        loss = loss + settings.penalty * torch.log(ratio).abs()
                     else:
                         loss = loss + float(goal.tradeoff or 0.0) * cost / costs.base
                 loss.backward()

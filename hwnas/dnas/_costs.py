@@ -1,7 +1,7 @@
 """The per-layer cost table a differentiable search needs: cost(arch) = base + sum over
 layers of delta[layer, choice]. FBNet and ProxylessNAS take it from a lookup table; here it
 is read from any cheap metric of the space (HW-NAS-Bench's FBNet tables, a profiled
-`latency@lut:FILE`, counted MACs or parameters) by evaluating the all-first-choice network
+`latency@PROFILE.json`, counted MACs or parameters) by evaluating the all-first-choice network
 and each one-layer change of it, then checked on random architectures: a metric that is not
 additive (a measurement, a learned predictor) shows up as a residual, which is recorded with
 the table instead of being hidden."""
@@ -58,7 +58,7 @@ def layer_costs(
         raise HwnasError(
             f"{metric} is not a cheap metric (a measurement or a trained estimate): a "
             "differentiable search needs a per-layer table; profile one with `hwnas profile` "
-            "and use latency@lut:FILE, or use a published table"
+            "and use latency@PROFILE.json, or use a published table"
         )
     n_choices = [len(d.choices) for d in space.dimensions]
     first = [0] * len(n_choices)

@@ -51,7 +51,8 @@ def cost_loss(
 ) -> torch.Tensor:
     """The search loss of a batch's cross-entropy and the expected cost (module doc)."""
     if goal.target is not None:
-        return ce + penalty * torch.log(cost / goal.target).abs()
+        # a fitted profile may predict a small network below zero: keep the log defined
+        return ce + penalty * torch.log(cost.clamp_min(1e-9) / goal.target).abs()
     assert goal.tradeoff is not None
     if method == "fbnet":
         return ce * FBNET_A * torch.log(cost).pow(goal.tradeoff)

@@ -11,7 +11,7 @@ shuffle, or `skip` (identity, or a 1x1 convolution where the stride or width cha
 residual is added where the block keeps shape. `width` scales every channel count (rounded
 to a multiple of 4), which the differentiable search uses for a cheaper proxy network on a
 CPU; 1.0 is the network HW-NAS-Bench's latency table describes. Importing this module
-imports torch; the op names arrive as data, so the space never has to be imported here."""
+imports torch; the layout's numbers live in `hwnas.spaces.fbnet`, which needs no torch."""
 
 from __future__ import annotations
 
@@ -20,31 +20,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-STEM_CHANNELS = 16
-STAGE_CHANNELS: tuple[int, ...] = (16, 24, 32, 64, 112, 184, 352)
-STAGE_LAYERS: tuple[int, ...] = (1, 4, 4, 4, 4, 4, 1)
-STAGE_STRIDES: tuple[int, ...] = (1, 1, 2, 2, 1, 2, 1)
-HEADER_CHANNELS = 1504
-
-
-def scaled(channels: int, width: float) -> int:
-    """`channels * width` rounded to a multiple of 4 (at least 8): grouped convolutions and
-    the channel shuffle need even widths."""
-    if width == 1.0:
-        return channels
-    return max(8, round(channels * width / 4) * 4)
-
-
-def layer_shapes(width: float = 1.0) -> list[tuple[int, int, int]]:
-    """(input channels, output channels, stride) of each of the 22 searchable layers."""
-    shapes = []
-    c_in = scaled(STEM_CHANNELS, width)
-    for c, n, s in zip(STAGE_CHANNELS, STAGE_LAYERS, STAGE_STRIDES):
-        c_out = scaled(c, width)
-        for i in range(n):
-            shapes.append((c_in, c_out, s if i == 0 else 1))
-            c_in = c_out
-    return shapes
+from hwnas.spaces.fbnet import HEADER_CHANNELS, STEM_CHANNELS, layer_shapes, scaled
 
 
 def conv_bn(c_in: int, c_out: int, kernel: int, stride: int = 1, groups: int = 1) -> nn.Sequential:

@@ -7,13 +7,14 @@ CIFAR-100 the table still describes the CIFAR-100 network (its provenance says s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, ClassVar
 
 from hwnas.datasets.catalogue import dataset_info, head_classes
 from hwnas.errors import SpecError
 from hwnas.spaces import register_space
-from hwnas.spaces._base import Architecture, Dimension, SearchSpace
+from hwnas.spaces._base import Architecture, Dimension, LayeredSpace
 from hwnas.spaces._models import builder
 
 #: HW-NAS-Bench / HELP op order; the gene of a layer is the op's index here
@@ -29,10 +30,36 @@ OPS: tuple[str, ...] = (
     "skip",
 )
 N_LAYERS = 22
+#: HW-NAS-Bench's CIFAR layout (hwnas.models.fbnet builds it): stem, 7 stages, header
+STEM_CHANNELS = 16
+STAGE_CHANNELS: tuple[int, ...] = (16, 24, 32, 64, 112, 184, 352)
+STAGE_LAYERS: tuple[int, ...] = (1, 4, 4, 4, 4, 4, 1)
+STAGE_STRIDES: tuple[int, ...] = (1, 1, 2, 2, 1, 2, 1)
+HEADER_CHANNELS = 1504
+
+
+def scaled(channels: int, width: float) -> int:
+    """`channels * width` rounded to a multiple of 4 (at least 8): grouped convolutions and
+    the channel shuffle need even widths."""
+    if width == 1.0:
+        return channels
+    return max(8, round(channels * width / 4) * 4)
+
+
+def layer_shapes(width: float = 1.0) -> list[tuple[int, int, int]]:
+    """(input channels, output channels, stride) of each of the 22 searchable layers."""
+    shapes = []
+    c_in = scaled(STEM_CHANNELS, width)
+    for c, n, s in zip(STAGE_CHANNELS, STAGE_LAYERS, STAGE_STRIDES):
+        c_out = scaled(c, width)
+        for i in range(n):
+            shapes.append((c_in, c_out, s if i == 0 else 1))
+            c_in = c_out
+    return shapes
 
 
 @register_space("fbnet")
-class FBNetSpace(SearchSpace):
+class FBNetSpace(LayeredSpace):
     description = "FBNet macro space: 22 layers x 9 blocks (HW-NAS-Bench CIFAR-100 latency table)"
     datasets: ClassVar[tuple[str, ...]] = ("cifar100", "cifar10", "fashion-mnist", "digits")
 
@@ -90,3 +117,63 @@ class FBNetSpace(SearchSpace):
         """Blocks as `hwnas.models.fbnet.FBNet` names them."""
         layers = {f"layer{i}": f"layers.{i}" for i in range(N_LAYERS)}
         return {"stem": "stem", **layers, "head": "head"}
+
+    # --- per-layer lookup tables (`hwnas profile --space fbnet`) ---------------------------
+    def layers(self, arch: Architecture, dataset: str) -> list[tuple[str, Any, tuple[int, ...]]]:
+        """The stem, each of the 22 blocks at its input shape, the head: what FBNet's own
+        lookup table times separately (its latency is their sum)."""
+        units = self._units(dataset)
+        blocks = [units[i][g] for i, g in enumerate(arch.genes, start=1)]
+        return [units[0][0], *blocks, units[-1][0]]
+
+    def profile_units(
+        self, dataset: str, allowed: Sequence[Sequence[int]] | None = None
+    ) -> list[tuple[str, Any, tuple[int, ...]]]:
+        """Every block each layer may hold (or, with `allowed`, those the sub-space keeps),
+        the stem and the head, each distinct shape once."""
+        allowed = allowed or [range(len(OPS))] * N_LAYERS
+        per_layer = self._units(dataset)
+        units = {u[0]: u for u in (per_layer[0][0], per_layer[-1][0])}
+        for i, choices in enumerate(allowed, start=1):
+            for g in choices:
+                units.setdefault(per_layer[i][g][0], per_layer[i][g])
+        return list(units.values())
+
+    def _units(self, dataset: str) -> list[list[Unit]]:
+        """[stem], then per layer one unit per op, then [head]."""
+        info = dataset_info(self.check_dataset(dataset))
+        c, side = info.channels, info.side
+        out: list[list[Unit]] = [
+            [
+                (
+                    f"stem:i{c}:o{STEM_CHANNELS}:r{side}",
+                    partial(_build, "stem", c, 1.0),
+                    (c, side, side),
+                )
+            ]
+        ]
+        for c_in, c_out, stride in layer_shapes():
+            out.append(
+                [
+                    (
+                        f"{op}:i{c_in}:o{c_out}:s{stride}:r{side}",
+                        partial(_build, "make_block", op, c_in, c_out, stride),
+                        (c_in, side, side),
+                    )
+                    for op in OPS
+                ]
+            )
+            side = -(-side // stride)
+        classes, last = head_classes(dataset), STAGE_CHANNELS[-1]
+        head = partial(_build, "Head", last, classes, 1.0)
+        out.append([(f"head:i{last}:c{classes}:r{side}", head, (last, side, side))])
+        return out
+
+
+#: (signature, module factory, input shape) of one separately measured part
+Unit = tuple[str, Callable[[], Any], tuple[int, ...]]
+
+
+def _build(name: str, *args: Any) -> Any:
+    """`hwnas.models.fbnet.NAME(*args)`, imported when a profile builds the unit."""
+    return getattr(builder("fbnet"), name)(*args)

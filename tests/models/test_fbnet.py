@@ -55,3 +55,23 @@ def test_unknown_dataset_is_refused_with_the_valid_ones() -> None:
 
     with pytest.raises(hwnas.UnknownNameError, match="cifar100"):
         get_space("fbnet").build(get_space("fbnet").parse("-".join(["skip"] * 22)), "imagenet")
+
+
+def test_layers_chain_and_are_among_the_profile_units() -> None:
+    """What `hwnas profile --space fbnet` times: stem, 22 blocks, head, each at the shape
+    the previous one outputs, and every one of them in the profile's units."""
+    import numpy as np
+
+    space = get_space("fbnet")
+    arch = space.sample(np.random.default_rng(5))
+    layers = space.layers(arch, "digits")
+    assert (
+        len(layers) == 24 and layers[0][0].startswith("stem") and layers[-1][0].startswith("head")
+    )
+    units = {u[0] for u in space.profile_units("digits")}
+    assert {sig for sig, _, _ in layers} <= units
+    x = torch.zeros(1, *layers[0][2])
+    for sig, make, shape in layers:
+        assert tuple(x.shape[1:]) == shape, sig
+        x = make().eval()(x)
+    assert x.shape == (1, 10)
