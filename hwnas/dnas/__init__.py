@@ -78,7 +78,8 @@ def run_dnas(
     progress: Progress | None = None,
     callbacks: Sequence[Callable[[Results], Any]] = (),
 ) -> Results:
-    """Search once per goal with `method` (`fbnet`, `proxyless`), derive architectures
+    """Search once per goal with `method` (`fbnet`, `proxyless` on fbnet; `pc-darts` on
+    nb201, where no goal means a search for accuracy alone), derive architectures
     (`argmax`, `budget` or `both`; `budget` needs a target) and evaluate them; the run's
     `Results`. `settings` holds the training: epochs, supernet width, learning rates,
     temperature, penalty, seed, device (its `method` is replaced by `method`)."""
@@ -117,6 +118,11 @@ def run_dnas(
         quality=quality or "tabular",
         data=data,
     )
+    if not objectives:
+        raise SpecError("nothing to evaluate the derived networks on: give --objective")
+    from hwnas.evaluation import resolve
+
+    resolve(StudyConfig.from_dict(config.to_dict()))  # bad objectives fail before training
     tables = _tables(config, the_space, metrics)
     for goal in goals:
         if goal.metric:
@@ -159,8 +165,6 @@ def run_dnas(
             "no architecture was derived (--derive budget needs a target the cheapest "
             "network meets)"
         )
-    if not objectives:
-        raise SpecError("nothing to evaluate the derived networks on: give --objective")
     options = {"archs": archs, "origins": origins}
     unique = len(dict.fromkeys(get_space(space).parse(a).key for a in archs))
     study_args = {**config.to_dict(), "strategy_options": options, "budget": unique}

@@ -46,6 +46,7 @@ def test_smoke_run_writes_a_run_directory(tmp_path: Path) -> None:
         (["--target-latency", "latency@pixel3"], "METRIC=VALUE"),
         (["--derive", "best", "--target-latency", "latency@pixel3=5"], "budget"),
         ([], "at least one"),
+        (["--target-latency", "latency@pixel3=8", "--objective", "accuracy:max"], "--quality"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
