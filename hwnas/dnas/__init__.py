@@ -155,7 +155,7 @@ def run_dnas(
             if out is not None:
                 atomic_write(_goal_path(out, number), json.dumps(found, indent=1) + "\n")
         for how, genes in found["derived"].items():
-            if derive in (how, "both") and genes is not None:
+            if derive in (how.partition("+")[0], "both") and genes is not None:
                 archs.append(the_space.make(genes).key)
                 origins.append(
                     f"derived by {method} DNAS, {goal.label}, {how}, seed {settings.seed}"
@@ -272,6 +272,12 @@ def _search_goal(
         cells = CellSupernet(EDGES, OPS, classes, channels, settings.cells, k)
         aim = goal if goal.metric else None
         found = search_cell(cells, table, aim, train, arch_data, settings, hook)
+        probs = np.array(found["probabilities"])
+        # DARTS never derives the zero op; NB201's DARTS baseline does
+        derived: dict[str, Any] = {
+            "argmax": list(argmax(probs, exclude=OPS.index("none"))),
+            "argmax+none": list(argmax(probs)),
+        }
     else:
         from hwnas.dnas._search import search
         from hwnas.dnas._supernet import FBNetSupernet
@@ -280,8 +286,8 @@ def _search_goal(
         channels = space.input_shape(dataset)[0]
         supernet = FBNetSupernet(FBNET_OPS, channels, classes, settings.width)
         found = asdict(search(supernet, table, goal, train, arch_data, settings, hook))
-    probs = np.array(found["probabilities"])
-    derived: dict[str, Any] = {"argmax": list(argmax(probs))}
+        probs = np.array(found["probabilities"])
+        derived = {"argmax": list(argmax(probs))}
     if goal.target is not None:
         within = most_probable_within(probs, table.base, table.delta, goal.target)
         derived["budget"] = list(within) if within is not None else None

@@ -1,5 +1,6 @@
 """Reading an architecture off the learned distribution. FBNet and ProxylessNAS take each
-layer's most probable choice (`argmax`); when the search was given a cost target, the
+layer's most probable choice (`argmax`; on a cell, DARTS's convention leaves out the zero
+op, NB201's baseline keeps it: `argmax+none`); when the search was given a cost target, the
 argmax of a distribution that is not yet peaked can land far from it (the expected cost
 meets the target, the mode need not). `budget` derivation returns instead the most
 probable architecture, sum over layers of log p, whose cost is at most the target: a
@@ -12,11 +13,14 @@ import math
 
 import numpy as np
 
-DERIVATIONS = ("argmax", "budget")
 
-
-def argmax(probabilities: np.ndarray) -> tuple[int, ...]:
-    return tuple(int(k) for k in np.asarray(probabilities).argmax(axis=1))
+def argmax(probabilities: np.ndarray, exclude: int | None = None) -> tuple[int, ...]:
+    """Each layer's most probable choice; `exclude` a choice never taken (DARTS derives
+    its cells without the zero op)."""
+    p = np.array(probabilities, dtype=np.float64)
+    if exclude is not None:
+        p[:, exclude] = -np.inf
+    return tuple(int(k) for k in p.argmax(axis=1))
 
 
 def most_probable_within(

@@ -230,11 +230,12 @@ def test_profile_and_validate_cli(tmp_path: Path) -> None:
 
 def test_targets_lists_table_devices_and_local_targets_by_space() -> None:
     fbnet = runner.invoke(app, ["targets", "--space", "fbnet"])
-    assert fbnet.exit_code == 0 and "raspi4" in fbnet.output and "local-cpu" not in fbnet.output
+    # fbnet has HW-NAS-Bench's tables and, since its networks build, local measurement
+    assert fbnet.exit_code == 0 and "raspi4" in fbnet.output and "local-cpu" in fbnet.output
     mbv3 = runner.invoke(app, ["targets", "--space", "mbv3"])
     assert "local-cpu" in mbv3.output and "raspi4" not in mbv3.output
     # the shipped roofline specs are listed where networks build
-    assert "roofline:rpi4" in mbv3.output and "roofline:rpi4" not in fbnet.output
+    assert "roofline:rpi4" in mbv3.output and "roofline:rpi4" in fbnet.output
 
 
 def _also(args: list[str]) -> str:

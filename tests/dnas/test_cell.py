@@ -53,9 +53,12 @@ def test_accuracy_only_search_lands_in_a_run_with_table_accuracy(tmp_path: Path)
     )  # fmt: skip
     frame = results.evaluations()
     assert list(results.config.objectives) == ["accuracy:max"]
-    assert frame["status"].tolist() == ["ok"] and 0 < frame["accuracy"][0] <= 100
-    assert frame["origin"][0] == "derived by pc-darts DNAS, accuracy only, argmax, seed 0"
-    get_space("nb201").parse(frame["arch"][0])
+    assert set(frame["status"]) == {"ok"} and (frame["accuracy"] > 0).all()
+    origins = "; ".join(frame["origin"])
+    assert "derived by pc-darts DNAS, accuracy only, argmax, seed 0" in origins
+    assert "argmax+none" in origins  # NB201's convention, evaluated beside DARTS's
+    darts = get_space("nb201").parse(frame["arch"][frame["origin"].str.contains("argmax,")].iloc[0])
+    assert "none" not in darts.key
 
 
 def test_a_cost_goal_on_an_additive_table_is_met_by_the_budget_cell(tmp_path: Path) -> None:
