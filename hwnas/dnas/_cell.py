@@ -19,10 +19,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from hwnas.dnas._costs import LayerCosts
-from hwnas.dnas._search import cycle_batches
+from hwnas.dnas._search import cycle_batches, optimisers
 from hwnas.dnas._settings import Goal, SearchSettings
 from hwnas.models.nb201 import ResNetBasicBlock, make_op
-from hwnas.training import Schedule, augment, batch_indices, make_optimizer, resolve_device
+from hwnas.training import augment, batch_indices, resolve_device
 
 StepHook = Callable[[int, int], None]
 
@@ -136,15 +136,9 @@ def search_cell(
     ax, ay = arch_data
     total = -(-len(y) // settings.batch_size) * settings.epochs
     warm = int(total * settings.warmup)
-    schedule_config = Schedule(
-        epochs=settings.epochs, batch_size=settings.batch_size, lr=settings.lr,
-        momentum=settings.momentum, weight_decay=settings.weight_decay, seed=settings.seed,
-    )  # fmt: skip
-    opt, schedule = make_optimizer(supernet.weight_parameters(), schedule_config, total)
-    arch_opt = torch.optim.Adam(
-        supernet.arch_parameters(), lr=settings.arch_lr, betas=(0.5, 0.999),
-        weight_decay=settings.arch_weight_decay,
-    )  # fmt: skip
+    opt, schedule, arch_opt = optimisers(
+        supernet.weight_parameters(), supernet.arch_parameters(), settings, total
+    )
     delta = None if costs is None else torch.tensor(costs.delta, dtype=torch.float32, device=device)
     trace: list[dict[str, float]] = []
     started = time.perf_counter()

@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -81,18 +82,7 @@ def search(
     steps_per_epoch = -(-len(y) // settings.batch_size)
     total = steps_per_epoch * settings.epochs
     warm = int(total * settings.warmup)
-    weights_schedule = Schedule(
-        epochs=settings.epochs,
-        batch_size=settings.batch_size,
-        lr=settings.lr,
-        momentum=settings.momentum,
-        weight_decay=settings.weight_decay,
-        seed=settings.seed,
-    )
-    opt, schedule = make_optimizer(supernet.parameters(), weights_schedule, total)
-    arch_opt = torch.optim.Adam(
-        [alpha], lr=settings.arch_lr, betas=(0.5, 0.999), weight_decay=settings.arch_weight_decay
-    )
+    opt, schedule, arch_opt = optimisers(supernet.parameters(), [alpha], settings, total)
     arch_batches = cycle_batches(len(ay), settings.batch_size, generator)
     trace: list[dict[str, float]] = []
     started = time.perf_counter()
@@ -133,6 +123,26 @@ def search(
         total,
         total * settings.batch_size / max(seconds, 1e-9),
     )
+
+
+def optimisers(
+    weights: Any, arch: Any, settings: SearchSettings, total: int
+) -> tuple[torch.optim.Optimizer, Any, torch.optim.Optimizer]:
+    """SGD with the cosine schedule of `hwnas.training` for the weights; Adam for the
+    architecture parameters (beta1 0.5, as DARTS, FBNet and ProxylessNAS)."""
+    schedule = Schedule(
+        epochs=settings.epochs,
+        batch_size=settings.batch_size,
+        lr=settings.lr,
+        momentum=settings.momentum,
+        weight_decay=settings.weight_decay,
+        seed=settings.seed,
+    )
+    opt, lr_schedule = make_optimizer(weights, schedule, total)
+    arch_opt = torch.optim.Adam(
+        arch, lr=settings.arch_lr, betas=(0.5, 0.999), weight_decay=settings.arch_weight_decay
+    )
+    return opt, lr_schedule, arch_opt
 
 
 def cycle_batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
