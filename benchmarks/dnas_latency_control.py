@@ -50,14 +50,18 @@ def main() -> None:
     parser.add_argument("--devices", default="raspi4,pixel3,eyeriss,fpga")
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--arch-lr", type=float, default=0.05)
+    parser.add_argument(
+        "--entropy", type=float, default=0.0, help="entropy weight (0: the papers' search)"
+    )
     parser.add_argument("--work", default=os.environ.get("TMPDIR", "/tmp") + "/hwnas-dnas-bench")
     args = parser.parse_args()
-    out_file = RESULTS / f"dnas_latency_control_{args.methods.replace(',', '_')}.json"
+    tag = args.methods.replace(",", "_") + (f"_entropy{args.entropy:g}" if args.entropy else "")
+    out_file = RESULTS / f"dnas_latency_control_{tag}.json"
     torch.set_num_threads(1)
     summary: dict = {
         "command": "PYTHONPATH=. python benchmarks/dnas_latency_control.py "
         f"--methods {args.methods} --devices {args.devices} --epochs {args.epochs} "
-        f"--arch-lr {args.arch_lr}",
+        f"--arch-lr {args.arch_lr} --entropy {args.entropy:g}",
         "host": platform.node(),
         "threads": 1,
         "data": "digits (8x8, scikit-learn), all 1,437 training images after the split",
@@ -69,10 +73,14 @@ def main() -> None:
         for device in args.devices.split(","):
             settings = SearchSettings(
                 method=method, epochs=args.epochs, width=0.25, batch_size=32,
-                arch_lr=args.arch_lr, seed=0,
+                arch_lr=args.arch_lr, seed=0, entropy=args.entropy,
             )  # fmt: skip
             ts = targets(device)
-            out = Path(args.work) / f"{method}-{device}"
+            out = (
+                Path(args.work) / f"{method}-{device}"
+                if not args.entropy
+                else (Path(args.work) / f"{method}-{device}-entropy{args.entropy:g}")
+            )
             started = time.time()
             run_dnas(
                 method, parse_goals([f"latency@{device}=" + ",".join(map(str, ts))], []),

@@ -68,6 +68,12 @@ def dnas(
         "far more steps).",
     ),
     penalty: float = typer.Option(2.0, help="Weight of |log(expected cost / target)|."),
+    entropy: float = typer.Option(
+        0.0,
+        help="Weight of the layers' mean entropy, ramped up over the search: the "
+        "distribution commits, so the derived network costs what the expected cost says "
+        "(0: off, as the papers; 4 was measured, see docs/benchmarks/dnas.md).",
+    ),
     seed: int = typer.Option(0, help="Seed of the weights, split, batches and sampling."),
     device: str = typer.Option("auto", help="auto (GPU when present), cpu or cuda[:N]."),
     threads: int | None = typer.Option(None, help="Torch CPU threads (default: torch's)."),
@@ -87,7 +93,7 @@ def dnas(
         optional_import("torch", "hwnas dnas").set_num_threads(threads)
     settings = SearchSettings(
         method=method, epochs=epochs, batch_size=batch_size, arch_lr=arch_lr, penalty=penalty,
-        width=width, seed=seed, device=device, cells=cells, partial=partial,
+        width=width, seed=seed, device=device, cells=cells, partial=partial, entropy=entropy,
     )  # fmt: skip
     with progress_bar() as bar:
         task = bar.add_task(f"{method} on {space}", total=None)

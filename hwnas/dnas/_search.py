@@ -101,9 +101,11 @@ def search(
             schedule.step()
             if step >= warm:
                 aidx = next(arch_batches)
+                # the entropy term grows from 0 to `entropy` over the architecture steps
+                commit = settings.entropy * (step - warm) / max(1, total - warm)
                 expected = _arch_step(
                     supernet, alpha, arch_opt, delta, costs, goal, settings, tau,
-                    ax[aidx].to(device), ay[aidx].to(device), generator,
+                    ax[aidx].to(device), ay[aidx].to(device), generator, commit,
                 )  # fmt: skip
                 if step % max(1, total // 50) == 0 or step == total - 1:
                     trace.append({"step": step, "tau": tau, "expected_cost": expected})
@@ -170,6 +172,11 @@ def _weights_plan(
     return [[(k, weights[i, k]) for k in range(choices)] for i in range(layers)]
 
 
+def _entropy(alpha: torch.Tensor) -> torch.Tensor:
+    """Mean entropy (nats) of the layers' softmax(alpha)."""
+    return -(torch.softmax(alpha, 1) * torch.log_softmax(alpha, 1)).sum(1).mean()
+
+
 def _gumbel_softmax(alpha: torch.Tensor, tau: float, generator: torch.Generator) -> torch.Tensor:
     uniform = torch.rand(alpha.shape, generator=generator).clamp_(1e-10, 1.0).to(alpha.device)
     return torch.softmax((alpha - torch.log(-torch.log(uniform))) / tau, dim=1)
@@ -187,8 +194,10 @@ def _arch_step(
     xb: torch.Tensor,
     yb: torch.Tensor,
     generator: torch.Generator,
+    commit: float = 0.0,
 ) -> float:
-    """One update of alpha on a held-out batch; returns the expected cost before it."""
+    """One update of alpha on a held-out batch; returns the expected cost before it.
+    `commit` weighs the mean entropy of the layers' distributions (0: none)."""
     arch_opt.zero_grad(set_to_none=True)
     layers, choices = alpha.shape
     method, penalty = settings.method, settings.penalty
@@ -197,7 +206,9 @@ def _arch_step(
         mixture = [[(k, weights[i, k]) for k in range(choices)] for i in range(layers)]
         ce = F.cross_entropy(supernet(xb, mixture), yb)
         cost = costs.base + (weights * delta).sum()
-        cost_loss(ce, cost, goal, method, costs.base, penalty).backward()
+        (
+            cost_loss(ce, cost, goal, method, costs.base, penalty) + commit * _entropy(alpha)
+        ).backward()
         supernet.zero_grad(set_to_none=True)
         arch_opt.step()
         return float(costs.base + (torch.softmax(alpha.detach(), 1) * delta).sum())
@@ -218,7 +229,7 @@ def _arch_step(
     cost = costs.base + (torch.softmax(alpha, 1) * delta).sum()
     # the loss is additive in both modes, so the CE part reaches alpha through the gates
     # alone and the cost part through softmax(alpha) alone
-    cost_loss(ce, cost, goal, method, costs.base, penalty).backward()
+    (cost_loss(ce, cost, goal, method, costs.base, penalty) + commit * _entropy(alpha)).backward()
     supernet.zero_grad(set_to_none=True)
     # the binary gates' gradients to alpha, over the two sampled paths (ProxylessNAS eq. 4)
     with torch.no_grad():

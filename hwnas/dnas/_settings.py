@@ -37,6 +37,10 @@ class SearchSettings:
     tau_start: float = 5.0
     tau_end: float = 0.2
     penalty: float = 2.0
+    #: weight of the layers' mean entropy in the architecture loss, ramped up from 0 over
+    #: the search: the distribution commits to one block per layer, so that the network
+    #: read off it costs what the expected cost says (0: off, as the papers)
+    entropy: float = 0.0
     #: supernet channel multiplier (1.0: the space's networks; less: a cheaper CPU proxy)
     width: float = 1.0
     #: PC-DARTS: cells per stage of the search network (NB201's own: 5) and the share 1/K
@@ -56,6 +60,8 @@ class SearchSettings:
                 raise SpecError(f"{name} must be positive, got {getattr(self, name)}")
         if not 0 < self.width <= 2:
             raise SpecError(f"width must be in (0, 2], got {self.width}")
+        if self.entropy < 0:
+            raise SpecError(f"entropy must be at least 0, got {self.entropy}")
         if not 0 <= self.warmup < 1:
             raise SpecError(f"warmup must be in [0, 1), got {self.warmup}")
 

@@ -122,3 +122,32 @@ def test_unreachable_target_and_unknown_names_are_refused() -> None:
         run_dnas("fbnet", goals, space="nb201", dataset="cifar10")
     with pytest.raises(hwnas.HwnasError, match="not a cheap metric"):
         run_dnas("fbnet", parse_goals(["latency@local-cpu=3"], []), dataset="digits")
+
+
+def test_the_entropy_term_is_the_mean_layer_entropy_and_must_not_be_negative() -> None:
+    import math
+
+    from hwnas.dnas._search import _entropy
+
+    assert float(_entropy(torch.zeros(22, 9))) == pytest.approx(math.log(9))
+    peaked = torch.full((22, 9), -30.0)
+    peaked[:, 0] = 0.0
+    assert float(_entropy(peaked)) < 1e-9
+    with pytest.raises(hwnas.SpecError, match="entropy must be at least 0"):
+        SearchSettings(entropy=-1.0)
+
+
+def test_committing_makes_the_distribution_more_peaked(tmp_path: Path) -> None:
+    goals = parse_goals(["latency@pixel3=10"], [])
+    tops = []
+    for entropy in (0.0, 50.0):
+        settings = SearchSettings(
+            epochs=4, width=0.25, batch_size=32, arch_lr=0.3, warmup=0.0, entropy=entropy
+        )
+        run_dnas(
+            "proxyless", goals, dataset="digits", images=150, settings=settings,
+            out_dir=tmp_path / str(entropy),
+        )  # fmt: skip
+        found = json.loads((tmp_path / str(entropy) / "dnas" / "goal-0.json").read_text())
+        tops.append(np.mean(np.max(found["probabilities"], axis=1)))
+    assert tops[1] > tops[0] + 0.05
