@@ -128,7 +128,7 @@ def run_dnas(
         if goal.metric:
             _check_goal(goal, tables[goal.metric], method)
     out = Path(out_dir) if out_dir is not None else None
-    record = {
+    record = {  # as the goal files store it (JSON types), to compare with them
         "method": method,
         "space": the_space.name,
         "dataset": dataset,
@@ -137,8 +137,7 @@ def run_dnas(
         "derive": derive,
         "settings": asdict(settings),
     }
-    if out is not None:
-        _check_same_run(out, record)
+    record = json.loads(json.dumps(record))
     data_split = None
     archs: list[str] = []
     origins: list[str] = []
@@ -166,7 +165,7 @@ def run_dnas(
             "network meets)"
         )
     options = {"archs": archs, "origins": origins}
-    unique = len(dict.fromkeys(get_space(space).parse(a).key for a in archs))
+    unique = len(set(archs))  # `make` gave canonical keys
     study_args = {**config.to_dict(), "strategy_options": options, "budget": unique}
     if out is not None and (out / LEDGER_FILE).exists():
         study = Study.resume(out, budget=unique)
@@ -317,9 +316,10 @@ def _goal_path(out: Path, number: int) -> Path:
 
 
 def _load_goal(
-    out: Path | None, number: int, goal: Any, record: dict[str, Any]
+    out: Path | None, number: int, goal: Goal, record: dict[str, Any]
 ) -> dict[str, Any] | None:
-    """A finished goal's search, when the run directory holds it for this very goal."""
+    """A finished goal's search, when the run directory holds it for this very goal and
+    these settings (`record`, as stored: JSON types); other ones are a conflict."""
     if out is None:
         return None
     path = out / GOALS_DIR / f"goal-{number}.json"
@@ -330,24 +330,16 @@ def _load_goal(
         raise ConfigConflictError(
             f"{path} holds the search of another goal; use a new --out or the same goals"
         )
-    if stored.get("record") != json.loads(json.dumps(record)):
-        raise ConfigConflictError(f"{path} was searched with other settings; use a new --out")
+    old = stored.get("record")
+    if old != record:
+        diff = [
+            f"{k}: {old.get(k)!r} -> {v!r}"
+            for k, v in record.items()
+            if isinstance(old, dict) and old.get(k) != v
+        ]
+        raise ConfigConflictError(
+            f"{out} holds a differentiable search with other settings"
+            + (f" ({'; '.join(diff)})" if diff else "")
+            + "; use a new --out"
+        )
     return stored
-
-
-def _check_same_run(out: Path, record: dict[str, Any]) -> None:
-    path = out / GOALS_DIR / "goal-0.json"
-    if path.exists():
-        stored = read_json(path)
-        old = stored.get("record") if isinstance(stored, dict) else None
-        if old != json.loads(json.dumps(record)):
-            diff = [
-                f"{k}: {old.get(k)!r} -> {v!r}"
-                for k, v in json.loads(json.dumps(record)).items()
-                if isinstance(old, dict) and old.get(k) != v
-            ]
-            raise ConfigConflictError(
-                f"{out} holds a differentiable search with other settings"
-                + (f" ({'; '.join(diff)})" if diff else "")
-                + "; use a new --out"
-            )

@@ -81,8 +81,8 @@ def layer_costs(
         for choice in range(1, n):
             delta[layer, choice] = values[k] - base
             k += 1
-    table = LayerCosts(metric, base, delta, 0.0, dict(measured[0].provenance))
+    layers = np.arange(len(n_choices))
+    additive = np.array([base + delta[layers, list(a.genes)].sum() for a in sampled])
     truth = values[len(archs) :]
-    additive = np.array([table.of(a.genes) for a in sampled])
     residual = float(np.max(np.abs(additive - truth) / np.maximum(np.abs(truth), 1e-12)))
     return LayerCosts(metric, base, delta, residual, dict(measured[0].provenance))

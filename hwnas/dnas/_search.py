@@ -35,7 +35,6 @@ from hwnas.training import Schedule, augment, batch_indices, make_optimizer, res
 
 @dataclass(frozen=True)
 class Derived:
-    genes: tuple[int, ...]
     probabilities: list[list[float]]
     expected_cost: float
     trace: list[dict[str, float]]
@@ -69,7 +68,7 @@ def search(
     settings: SearchSettings,
     on_step: StepHook | None = None,
 ) -> Derived:
-    """Train `supernet` and alpha for `settings.epochs` over `train`; the derived genes."""
+    """Train `supernet` and alpha for `settings.epochs` over `train`; the learned distribution."""
     device = resolve_device(settings.device)
     torch.manual_seed(settings.seed)
     generator = torch.Generator().manual_seed(settings.seed)
@@ -114,10 +113,8 @@ def search(
                 on_step(step, total)
     seconds = time.perf_counter() - started
     probs = torch.softmax(alpha.detach(), dim=1).cpu()
-    genes = tuple(int(g) for g in probs.argmax(dim=1))
     expected = float(costs.base + (probs.numpy() * costs.delta).sum())
     return Derived(
-        genes,
         [[round(float(p), 5) for p in row] for row in probs],
         expected,
         trace,

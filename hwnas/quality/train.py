@@ -15,6 +15,8 @@ import time
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
+
 from hwnas._imports import optional_import
 from hwnas.errors import HwnasError, SpecError
 from hwnas.metrics import Metric
@@ -56,8 +58,6 @@ class TrainSource(MetricSource):
         train = data.train
         images = self.options.get("images")
         if images is not None and images < len(train):
-            import numpy as np
-
             pick = np.sort(np.random.default_rng(0).permutation(len(train))[:images])
             train = train.take(pick)
         config = TrainConfig(

@@ -94,17 +94,9 @@ class FBNetSpace(LayeredSpace):
 
     def build(self, arch: Architecture, dataset: str, classes: int | None = None) -> Any:
         """The network in HW-NAS-Bench's CIFAR layout (imports torch)."""
-        return self.build_scaled(arch, dataset, classes, width=1.0)
-
-    def build_scaled(
-        self, arch: Architecture, dataset: str, classes: int | None, width: float
-    ) -> Any:
-        """`build` with every channel count scaled by `width` (a cheaper proxy network)."""
         info = dataset_info(self.check_dataset(dataset))
-        fbnet = builder("fbnet")
-        return fbnet.FBNet(
-            [OPS[g] for g in arch.genes], info.channels, head_classes(dataset, classes), width
-        )
+        ops = [OPS[g] for g in arch.genes]
+        return builder("fbnet").FBNet(ops, info.channels, head_classes(dataset, classes))
 
     def input_shape(self, dataset: str) -> tuple[int, int, int]:
         return dataset_info(self.check_dataset(dataset)).input_shape

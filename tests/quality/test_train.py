@@ -3,13 +3,16 @@ provenance; malformed options and spaces that cannot build are refused by name."
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import pytest
 
 import hwnas
 from hwnas.metrics import Metric
 from hwnas.quality import get_quality
 from hwnas.sources import EvalContext
-from hwnas.spaces import get_space
+from hwnas.spaces import Architecture, get_space
+from hwnas.testing._common import TinySpace
 
 
 @pytest.mark.parametrize(
@@ -48,3 +51,33 @@ def _check_repeatable() -> None:
     prov = first.provenance
     assert prov["kind"] == "training" and prov["train_images"] == 200
     assert prov["schedule"]["epochs"] == 2 and prov["schedule"]["seed"] == 1
+
+
+class _LinearDigits(TinySpace):
+    """TinySpace whose networks are small MLPs on 8x8 digits (gene a: hidden width), so
+    that a test sees training work in seconds."""
+
+    datasets: ClassVar[tuple[str, ...]] = ("digits",)
+
+    def input_shape(self, dataset: str) -> tuple[int, int, int]:
+        return (1, 8, 8)
+
+    def build(self, arch: Architecture, dataset: str, classes: int | None = None) -> Any:
+        from torch import nn
+
+        hidden = 16 * (arch.genes[0] + 1)
+        return nn.Sequential(nn.Flatten(), nn.Linear(64, hidden), nn.ReLU(), nn.Linear(hidden, 10))
+
+
+def test_training_learns() -> None:
+    """After 1 epoch of the shared schedule the MLP is near chance (~10 %); after 20 on
+    digits it is far above (65 % measured), so a training step that did nothing fails."""
+    pytest.importorskip("torch")
+    space = _LinearDigits()
+    arch = space.parse("2-0-0")
+    scores = {}
+    for epochs in (1, 20):
+        ctx = EvalContext(space, "digits", f"train:epochs={epochs}")
+        scores[epochs] = get_quality(ctx.quality).source(ctx, Metric("accuracy")).evaluate([arch])
+    assert scores[20][0].value > 40.0
+    assert scores[20][0].value > scores[1][0].value + 20.0
