@@ -13,7 +13,8 @@ import os
 import re
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +50,33 @@ def in_hwnas_terms(message: str) -> str:
     return _RAY_ADDRESS_ADVICE.sub(
         "by giving --ray-address HOST:PORT (make_executor(..., address=...) in Python)", message
     )
+
+
+class _InHwnasTerms(logging.Filter):
+    """Rewrites what Ray logs while hwnas connects (e.g. "Found multiple active Ray
+    instances ... setting the `--address` flag") into hwnas's flag names."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = in_hwnas_terms(record.getMessage()), ()
+        return True
+
+
+#: the Ray loggers that give connection advice naming Ray's flags
+_RAY_ADVICE_LOGGERS = ("ray._private.services", "ray._private.worker", "ray.worker")
+
+
+@contextmanager
+def ray_advice_in_hwnas_terms() -> Iterator[None]:
+    """While connecting, Ray's logged advice names hwnas's flags, not Ray's."""
+    rewrite = _InHwnasTerms()
+    loggers = [logging.getLogger(name) for name in _RAY_ADVICE_LOGGERS]
+    for logger in loggers:
+        logger.addFilter(rewrite)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(rewrite)
 
 
 def device_resource(device: str) -> str:
@@ -182,18 +210,19 @@ class RayExecutor(PoolExecutor):
         """Join the named cluster, or start a private local one: Ray's `address=None`
         would join a cluster that another job started on this machine (or RAY_ADDRESS)."""
         try:
-            if self.address:
-                check_reachable(self.address)
-                ray.init(address=self.address, log_to_driver=False)
-            else:
-                # a local cluster is this machine: it owns the devices it measures on
-                ray.init(
-                    address="local",
-                    num_cpus=self.workers or os.cpu_count() or 1,
-                    resources={device_resource(d): 1 for d in devices},
-                    include_dashboard=False,
-                    log_to_driver=False,
-                )
+            with ray_advice_in_hwnas_terms():
+                if self.address:
+                    check_reachable(self.address)
+                    ray.init(address=self.address, log_to_driver=False)
+                else:
+                    # a local cluster is this machine: it owns the devices it measures on
+                    ray.init(
+                        address="local",
+                        num_cpus=self.workers or os.cpu_count() or 1,
+                        resources={device_resource(d): 1 for d in devices},
+                        include_dashboard=False,
+                        log_to_driver=False,
+                    )
         except ConnectionError as exc:
             raise HwnasError(
                 f"cannot connect to the Ray cluster at {self.address}: {in_hwnas_terms(str(exc))}"

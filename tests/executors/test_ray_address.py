@@ -80,3 +80,37 @@ def test_every_wording_of_rays_address_advice_is_translated(ray_words: str) -> N
     translated = ray_cluster.in_hwnas_terms(ray_words)
     assert "--address`" not in translated and "RAY_ADDRESS" not in translated
     assert "--ray-address HOST:PORT" in translated
+
+
+#: what Ray 2.x logs (not raises) when `address="auto"` finds several local clusters
+RAY_MULTIPLE_WARNING = (
+    "Found multiple active Ray instances: {'a:1', 'b:2'}. Connecting to latest cluster at "
+    "b:2. You can override this by setting the `--address` flag or `RAY_ADDRESS` "
+    "environment variable."
+)
+
+
+class WarningRay(RecordingRay):
+    """Logs Ray's warning through Ray's own logger while connecting, as Ray does."""
+
+    def init(self, **kwargs: Any) -> None:
+        import logging
+
+        logging.getLogger("ray._private.services").warning(RAY_MULTIPLE_WARNING)
+        super().init(**kwargs)
+
+
+def test_rays_logged_warning_names_hwnas_flag(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(ray_cluster, "_import_ray", WarningRay)
+    study = hwnas.Study(budget=1, executor=make_executor("ray", address="auto"))
+    with caplog.at_level("WARNING", logger="ray._private.services"), pytest.raises(HwnasError):
+        study.optimize()
+    (logged,) = [r.getMessage() for r in caplog.records if "multiple active" in r.getMessage()]
+    assert "--ray-address HOST:PORT" in logged and "`--address`" not in logged
+    assert "RAY_ADDRESS" not in logged
+    # only while connecting: the filter is gone afterwards
+    import logging
+
+    assert not logging.getLogger("ray._private.services").filters
