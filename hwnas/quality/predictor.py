@@ -166,9 +166,10 @@ class PredictorSource(MetricSource):
         self.ctx = ctx
         self.metric = metric.name
         self.options = parse_spec(spec)
+        # the proxies score the search's own images (--data) unless `data=` names others
         self.featurizer = ProxyFeaturizer(
             ctx.space, ctx.dataset, proxies=self.options["proxies"],
-            data=self.options["data"], seed=self.options["seed"],
+            data=self.options["data"] or ctx.data, seed=self.options["seed"],
         )  # fmt: skip
         self.model: ProxyPredictor | None = None
         self.provenance: dict[str, Any] = {}

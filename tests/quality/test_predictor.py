@@ -164,3 +164,21 @@ def test_settings_that_fail_every_evaluation_are_refused_before_the_first(
             budget=3, out_dir=tmp_path / "run",
         )  # fmt: skip
     assert not (tmp_path / "run").exists()
+
+
+def test_proxies_score_the_searchs_own_data_unless_data_names_other() -> None:
+    """`hwnas search --data D --quality predictor` scores its proxies on D, not on the
+    stand-in images; `predictor:data=...` still wins."""
+    from hwnas.metrics import Metric
+    from hwnas.quality.predictor import PredictorSource
+    from hwnas.sources import EvalContext
+
+    space = get_space("nb201")
+    ctx = EvalContext(space, "cifar10", quality="predictor", data="digits")
+    own = PredictorSource(ctx, Metric("accuracy"), "n=4,proxies=nwot")
+    assert own.featurizer.data == "digits"
+    named = PredictorSource(ctx, Metric("accuracy"), "n=4,proxies=nwot,data=fashion-mnist")
+    assert named.featurizer.data == "fashion-mnist"
+    pytest.importorskip("torch")
+    own.featurizer.proxy_rows([space.sample(np.random.default_rng(0))])
+    assert "digits" in str(own.featurizer.provenance["data"])
