@@ -3,6 +3,8 @@ dominance, non-dominated sorting with Deb's constraint handling, crowding, hyper
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 
@@ -29,51 +31,45 @@ def pareto_mask(F: np.ndarray) -> np.ndarray:
 
 
 def _pareto_mask_2d(F: np.ndarray) -> np.ndarray:
-    """O(n log n): sort by f0 then f1; a point is on the front iff its f1 is below every
-    f1 of points with strictly smaller f0 (and not beaten by an equal-f0 point)."""
+    """O(n log n), vectorised: sorted by f0 then f1, a point is on the front iff it has
+    the lowest f1 of its f0 group and that f1 is below every f1 of points with strictly
+    smaller f0 (so ties with a front point stay on it, as in the general case)."""
     order = np.lexsort((F[:, 1], F[:, 0]))
+    f0, f1 = F[order, 0], F[order, 1]
+    starts = np.flatnonzero(np.r_[True, f0[1:] != f0[:-1]])
+    group = np.cumsum(np.r_[True, f0[1:] != f0[:-1]]) - 1
+    before = np.r_[np.inf, np.minimum.accumulate(f1)[:-1]][starts]  # min f1 of smaller f0
+    lowest = f1[starts]  # the group's lowest f1 (sorted within the group)
+    on_front = (f1 == lowest[group]) & (lowest[group] < before[group])
     mask = np.zeros(len(F), dtype=bool)
-    best_f1 = np.inf
-    i = 0
-    while i < len(order):
-        j = i
-        f0 = F[order[i], 0]
-        while j < len(order) and F[order[j], 0] == f0:
-            j += 1
-        group = order[i:j]
-        gmin = F[group, 1].min()
-        if gmin < best_f1:
-            mask[group[F[group, 1] == gmin]] = True
-            best_f1 = gmin
-        i = j
+    mask[order[on_front]] = True
     return mask
 
 
-def non_dominated_sort(F: np.ndarray, violation: np.ndarray | None = None) -> np.ndarray:
-    """Front rank of every row (0 = best). With `violation`, Deb's rules: feasible rows
-    beat infeasible ones, infeasible rows are ranked by total violation."""
+def fronts(F: np.ndarray, violation: np.ndarray | None = None) -> Iterator[np.ndarray]:
+    """Row indices of each front in rank order, peeled only as far as the caller reads
+    (a strategy that needs the first front or two does not pay for all of them). Deb's
+    rules with `violation`: feasible rows first, then infeasible ones by total violation;
+    rows with a missing value count as infinitely infeasible."""
     F = np.asarray(F, dtype=np.float64)
     n = len(F)
-    ranks = np.full(n, -1, dtype=np.int64)
-    if n == 0:
-        return ranks
     v = np.zeros(n) if violation is None else np.asarray(violation, dtype=np.float64)
-    bad = ~np.all(np.isfinite(F), axis=1)
-    v = np.where(bad, np.inf, v)
-    feasible = v == 0
-    rank = 0
-    remaining = np.flatnonzero(feasible)
+    v = np.where(np.all(np.isfinite(F), axis=1), v, np.inf)
+    remaining = np.flatnonzero(v == 0)
     while len(remaining):
         mask = pareto_mask(F[remaining])
-        ranks[remaining[mask]] = rank
+        yield remaining[mask]
         remaining = remaining[~mask]
-        rank += 1
-    infeasible = np.flatnonzero(~feasible)
-    if len(infeasible):
-        levels = np.unique(v[infeasible])
-        for level in levels:
-            ranks[infeasible[v[infeasible] == level]] = rank
-            rank += 1
+    infeasible = np.flatnonzero(v != 0)
+    for level in np.unique(v[infeasible]):
+        yield infeasible[v[infeasible] == level]
+
+
+def non_dominated_sort(F: np.ndarray, violation: np.ndarray | None = None) -> np.ndarray:
+    """Front rank of every row (0 = best), by `fronts`."""
+    ranks = np.full(len(F), -1, dtype=np.int64)
+    for rank, members in enumerate(fronts(F, violation)):
+        ranks[members] = rank
     return ranks
 
 

@@ -1,7 +1,8 @@
 """A study: objectives, constraints, a budget and a seed over a space, run by a strategy,
 with every evaluation in an append-only ledger. The loop: the strategy asks, cheap metrics
 are computed, cheap constraints reject, expensive metrics are computed, the ledger records,
-the strategy is told. Resuming replays the strategy against the ledger, so a killed run
+the strategy is told. Resuming restores the strategy from its snapshot after the last full
+batch (or, for strategies without one, replays it against the ledger), so a killed run
 continues exactly where it stopped and re-evaluates nothing. A study runs a search and
 nothing else: its results are a read-only `Results`, and output files are written by
 whoever asks (the CLI, or a callback given to `optimize`)."""
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hwnas._io import atomic_write
+from hwnas._version import __version__
 from hwnas.config import DEFAULT_STRATEGY, StudyConfig, host_info
 from hwnas.errors import ConfigConflictError, HwnasError, SetupError
 from hwnas.evaluation import Evaluator, resolve
@@ -41,6 +43,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 CONFIG_FILE = "config.json"
+#: the ledger meta key of the strategy's state after its last full batch
+SNAPSHOT_KEY = "strategy_snapshot"
 #: called once when `optimize` ends, with the run's results (e.g. `hwnas.report.write_outputs`)
 Callback = Callable[[Results], None]
 
@@ -249,6 +253,11 @@ class Study:
             self._precheck_cache[arch.key] = total
         return self._precheck_cache[arch.key]
 
+    def _new_strategy(self) -> Strategy:
+        return make_strategy(
+            self.config.strategy, self.problem(), self.config.seed, self.config.strategy_options
+        )
+
     def optimize(
         self,
         progress: Callable[[int, int], None] | None = None,
@@ -261,15 +270,14 @@ class Study:
         evaluations; `stages(stage, done, total)` the long work inside one evaluated in this
         process (an accuracy predictor's training set: minutes before the first result)."""
         check_requirements(self.sources)
-        strategy: Strategy = make_strategy(
-            self.config.strategy, self.problem(), self.config.seed, self.config.strategy_options
-        )
+        strategy = self._new_strategy()
         recorded = self.ledger.trials(self.space)
+        strategy, start = self._restored(strategy, recorded)
         for source in self.sources.values():
             source.progress = stages
         self.executor.open(self._job())
         try:
-            self._loop(strategy, recorded, progress)
+            self._loop(strategy, recorded, progress, start)
         finally:
             self.executor.close()
             for source in self.sources.values():
@@ -280,17 +288,46 @@ class Study:
                 callback(results)
         return self
 
+    def _restored(self, strategy: Strategy, recorded: dict[str, Trial]) -> tuple[Strategy, int]:
+        """The strategy brought to the ledger's last snapshot and the number of trials it
+        has been told there; (strategy, 0) to replay from the start when there is no
+        usable snapshot (none taken, another strategy or hwnas version, trials missing)."""
+        saved = self.ledger.get_meta(SNAPSHOT_KEY) if strategy.restorable and recorded else None
+        if not isinstance(saved, dict) or saved.get("hwnas") != __version__:
+            return strategy, 0
+        told = saved.get("told")
+        trials = sorted(recorded.values(), key=lambda t: t.number)
+        if (
+            saved.get("strategy") != self.config.strategy
+            or type(told) is not int
+            or not 0 < told <= len(trials)
+            or trials[told - 1].number != told - 1  # numbers are distinct: 0..told-1 all held
+        ):
+            return strategy, 0
+        try:
+            strategy.restore(saved["state"], trials[:told])
+        except Exception:  # noqa: BLE001 - a snapshot that does not restore is replayed
+            return self._new_strategy(), 0
+        return strategy, told
+
+    def _snapshot(self, strategy: Strategy, told: int) -> None:
+        """Store where the strategy stands after a full batch: a resume continues from
+        there (a replay would reach the same state: its asks are the same full batches)."""
+        state = {"strategy": self.config.strategy, "hwnas": __version__, "told": told}
+        self.ledger.set_meta(SNAPSHOT_KEY, {**state, "state": strategy.snapshot()})
+
     def _loop(
         self,
         strategy: Strategy,
         recorded: dict[str, Trial],
         progress: Callable[[int, int], None] | None,
+        start: int = 0,
     ) -> None:
         """Ask a batch, dispatch what the ledger lacks, commit each result as it completes,
         tell the strategy the batch in ask order (so the evaluations do not depend on the
-        executor or the number of workers)."""
+        executor or the number of workers). `start`: trials the strategy was restored to."""
         budget = self.config.budget
-        done = 0
+        done = start
         while done < budget:
             batch = strategy.ask(min(max(strategy.batch_size, 1), budget - done))
             if not batch:
@@ -318,6 +355,8 @@ class Study:
                 trials.append(trial)
             strategy.tell(trials)
             done += len(batch)
+            if strategy.restorable and len(batch) == max(strategy.batch_size, 1):
+                self._snapshot(strategy, done)
             if progress is not None:
                 progress(done, budget)
 

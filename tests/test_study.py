@@ -312,3 +312,44 @@ def test_a_setup_failure_mid_run_stops_it_and_a_fixed_resume_is_clean(tmp_path: 
     gone["file"] = False  # the file is back
     evals = hwnas.Study.resume(run).optimize().evaluations()
     assert len(evals) == 12 and (evals["status"] == "ok").all()
+
+
+@pytest.mark.parametrize("strategy", ["linas", "bayes", "local", "random"])
+def test_resume_restores_the_strategy_instead_of_replaying_it(
+    tmp_path: Path, strategy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A resume continues from the strategy's snapshot after its last full batch (here
+    60; the 5 trials after it are what a kill mid-batch leaves) and reaches the ledger of
+    an uninterrupted run, asking only the batches after the snapshot."""
+    from hwnas.study import SNAPSHOT_KEY
+
+    opts = {"objectives": ["accuracy:max", "latency@raspi4:min"], "strategy": strategy}
+    straight = hwnas.Study(budget=100, seed=3, **opts).optimize()
+    hwnas.Study(budget=65, seed=3, out_dir=tmp_path / "run", **opts).optimize()
+    ledger = Ledger(tmp_path / "run" / LEDGER_FILE)
+    assert ledger.get_meta(SNAPSHOT_KEY)["told"] == 60
+    ledger.close()
+    cls = hwnas.strategies.get_strategy(strategy)
+    asks: list[int] = []
+    propose = cls._propose
+    monkeypatch.setattr(cls, "_propose", lambda self, n: asks.append(n) or propose(self, n))
+    resumed = hwnas.Study.resume(tmp_path / "run", budget=100).optimize()
+    cols = ["trial", "arch", "status", "accuracy", "latency@raspi4"]
+    pd.testing.assert_frame_equal(straight.evaluations()[cols], resumed.evaluations()[cols])
+    assert len(asks) == 4  # trials 60-69 (5 of them recorded), 70-79, 80-89, 90-99
+
+
+def test_a_snapshot_that_does_not_restore_is_replayed(tmp_path: Path) -> None:
+    """A damaged or foreign snapshot costs a replay, never a different run."""
+    from hwnas.study import SNAPSHOT_KEY
+
+    opts = {"objectives": ["accuracy:max", "latency@raspi4:min"], "strategy": "linas"}
+    straight = hwnas.Study(budget=60, seed=4, **opts).optimize()
+    hwnas.Study(budget=40, seed=4, out_dir=tmp_path / "run", **opts).optimize()
+    ledger = Ledger(tmp_path / "run" / LEDGER_FILE)
+    saved = ledger.get_meta(SNAPSHOT_KEY)
+    ledger.set_meta(SNAPSHOT_KEY, {**saved, "state": {"rng": "damaged"}})
+    ledger.close()
+    resumed = hwnas.Study.resume(tmp_path / "run", budget=60).optimize()
+    cols = ["trial", "arch", "status", "accuracy", "latency@raspi4"]
+    pd.testing.assert_frame_equal(straight.evaluations()[cols], resumed.evaluations()[cols])

@@ -1,19 +1,23 @@
 """The ask/tell contract: strategies propose architectures and learn from results; they
 never evaluate anything themselves, so the same strategy runs in-process, in a pool or on
-Ray, and a resumed study replays them from the ledger."""
+Ray, and a resumed study restores them from a snapshot or replays them from the ledger."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from hwnas.metrics import Constraint, Objective
+from hwnas.pareto import pareto_mask
 from hwnas.spaces import Architecture, SearchSpace
 from hwnas.trial import FAILED, Trial
+
+#: architectures whose neighbours a strategy keeps (a run's fronts hold far fewer)
+NEIGHBOURS_CACHED = 2048
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,10 @@ class Strategy:
     description: ClassVar[str] = ""
     #: preferred number of candidates per ask (e.g. a population size)
     batch_size: int = 1
+    #: whether `snapshot`/`restore` capture all that `ask` depends on, so that a resumed
+    #: study continues from the ledger's last snapshot instead of replaying every ask
+    #: (strategies whose asks are cheap may leave it False: they are replayed)
+    restorable: ClassVar[bool] = False
 
     def __init__(self, problem: Problem, seed: int = 0) -> None:
         self.problem = problem
@@ -84,6 +92,10 @@ class Strategy:
         self.rng = np.random.default_rng(seed)
         self.trials: list[Trial] = []
         self._asked: set[str] = set()
+        # per told trial, computed once: what every batch's front and ranks are made of
+        self._told_F = np.zeros((0, len(problem.objectives)))
+        self._told_v = np.zeros(0)
+        self._neighbours: dict[str, list[Architecture]] = {}
 
     @property
     def space(self) -> SearchSpace:
@@ -107,6 +119,28 @@ class Strategy:
 
     def _propose(self, n: int) -> list[Architecture]:
         raise NotImplementedError
+
+    def snapshot(self) -> dict[str, Any]:
+        """JSON-able state that, with the told trials, lets `restore` continue exactly
+        here: the random generator's state plus what `_state` adds."""
+        return {"rng": self.rng.bit_generator.state, **self._state()}
+
+    def restore(self, state: dict[str, Any], trials: Sequence[Trial]) -> None:
+        """Bring a fresh strategy to where `snapshot` was taken, after `trials` (in told
+        order) were told, without repeating the asks that led there."""
+        if self.trials:
+            raise RuntimeError("restore() needs a fresh strategy")
+        self.rng.bit_generator.state = state["rng"]
+        self.trials.extend(trials)
+        self._asked.update(t.arch.key for t in trials)
+        self._load_state(state)
+
+    def _state(self) -> dict[str, Any]:
+        """What a restorable subclass keeps beyond the random state and the trials."""
+        return {}
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        """Inverse of `_state`, called with `self.trials` already restored."""
 
     # --- helpers shared by strategies ----------------------------------------------------
     def is_new(self, arch: Architecture) -> bool:
@@ -153,12 +187,28 @@ class Strategy:
                 picks[arch.key] = arch
         return list(picks.values())
 
-    def front_trials(self) -> list[Trial]:
-        """Trials on the current feasible front (ranks by `non_dominated_sort`)."""
-        from hwnas.pareto import non_dominated_sort
+    def told_matrices(self) -> tuple[np.ndarray, np.ndarray]:
+        """(objective vectors, violations) of every told trial, each row computed once:
+        rebuilding them per batch made long runs quadratic."""
+        done = len(self._told_v)
+        if done < len(self.trials):
+            F, v = self.problem.matrices(self.trials[done:])
+            self._told_F = np.vstack([self._told_F, F.reshape(len(v), -1)])
+            self._told_v = np.concatenate([self._told_v, v])
+        return self._told_F, self._told_v
 
-        if not self.trials:
-            return []
-        F, v = self.problem.matrices(self.trials)
-        ranks = non_dominated_sort(F, v)
-        return [t for t, r, vi in zip(self.trials, ranks, v) if r == 0 and vi == 0]
+    def front_trials(self) -> list[Trial]:
+        """Trials on the current feasible front (rank 0 of `non_dominated_sort`)."""
+        F, v = self.told_matrices()
+        usable = np.flatnonzero((v == 0) & np.all(np.isfinite(F), axis=1))
+        return [self.trials[i] for i in usable[pareto_mask(F[usable])]]
+
+    def neighbours(self, arch: Architecture) -> list[Architecture]:
+        """`space.neighbours(arch)`, computed once per architecture: front members are
+        asked for their neighbours batch after batch."""
+        cached = self._neighbours.get(arch.key)
+        if cached is None:
+            if len(self._neighbours) >= NEIGHBOURS_CACHED:  # fronts move on: start afresh
+                self._neighbours.clear()
+            cached = self._neighbours[arch.key] = self.space.neighbours(arch)
+        return cached

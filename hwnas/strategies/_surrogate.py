@@ -15,7 +15,7 @@ from hwnas.pareto import pareto_mask
 from hwnas.predictors import Predictor, get_predictor, make_predictor
 from hwnas.spaces import Architecture, SearchSpace
 from hwnas.strategies._base import Problem, Strategy, require_at_least, require_fraction
-from hwnas.trial import FAILED, OK, Trial
+from hwnas.trial import FAILED, Trial
 
 #: spaces with at most this many gene vectors are scored exhaustively
 ENUMERATE_LIMIT = 50_000
@@ -53,6 +53,10 @@ AUTO_MODELS: tuple[tuple[str, tuple[str, ...], dict[str, Any]], ...] = (
 NAMED_MODEL_ENCODINGS: tuple[str, ...] = ("onehot", "opcount", "path")
 #: folds of the cross-validation that picks among the `auto` candidates
 CV_FOLDS = 3
+#: surrogates are refitted once the told trials have grown by this share since the last
+#: fit: with batches of 10 that is every batch up to 500 trials (the benchmarked budgets
+#: are unchanged), every other one at 1,000, every tenth at 5,000
+REFIT_GROWTH = 0.02
 
 
 def _kinds(space: SearchSpace, kinds: Sequence[str] | None) -> tuple[str, ...]:
@@ -171,6 +175,8 @@ class ObjectiveModels:
         self.constraint_models: list[tuple[Predictor, Encoder, Constraint]] = []
         #: target name -> (rows when chosen, candidate index)
         self._choice: dict[str, tuple[int, int]] = {}
+        #: how many told trials the surrogates were last fitted on (0: never)
+        self._fitted_on = 0
 
     def _fit_one(
         self, target: str, archs: Sequence[Architecture], y: np.ndarray
@@ -191,7 +197,12 @@ class ObjectiveModels:
         return make_predictor(name, **{**params, **self.params}).fit(enc(archs), y), enc
 
     def fit(self, trials: Sequence[Trial]) -> bool:
-        """Fit on the successful trials; False when there are too few to learn from."""
+        """Fit on the successful trials; False when there are too few to learn from.
+        Refits only once the trials have grown by `REFIT_GROWTH` since the last fit:
+        every batch up to ~500 trials, then more rarely, so a long run's fitting stays
+        near-linear in its length instead of quadratic."""
+        if self._fitted_on and len(trials) - self._fitted_on < REFIT_GROWTH * self._fitted_on:
+            return True
         ok = [t for t in trials if t.status != FAILED]
         F = np.array([self.problem.objective_vector(t) for t in ok]).reshape(
             len(ok), len(self.problem.objectives)
@@ -211,7 +222,25 @@ class ObjectiveModels:
                 y = np.array([v for _, v in vals])
                 model, enc = self._fit_one(c.metric.name, [a for a, _ in vals], y)
                 self.constraint_models.append((model, enc, c))
+        self._fitted_on = len(trials)
         return True
+
+    def state(self) -> dict[str, Any]:
+        """The model choices and fit point: with the trials, all the surrogates are."""
+        return {
+            "choice": {k: list(v) for k, v in self._choice.items()},
+            "fitted_on": self._fitted_on,
+        }
+
+    def restore(self, state: dict[str, Any], trials: Sequence[Trial]) -> None:
+        """Refit on the trials the surrogates were last fitted on, with the same choices."""
+        self._choice = {str(k): (int(v[0]), int(v[1])) for k, v in state["choice"].items()}
+        fitted_on = int(state["fitted_on"])
+        if fitted_on:
+            self._fitted_on = 0
+            self.fit(trials[:fitted_on])
+            if self._fitted_on != fitted_on:
+                raise ValueError(f"the surrogates could not be refitted on {fitted_on} trials")
 
     def predict(self, archs: Sequence[Architecture]) -> tuple[np.ndarray, np.ndarray]:
         """(mean, std), each (n, n_objectives), minimisation form."""
@@ -231,16 +260,10 @@ class ObjectiveModels:
         return prob
 
 
-def told_front(problem: Problem, trials: Sequence[Trial]) -> np.ndarray:
-    """Minimisation rows of the feasible, successful, non-dominated told trials."""
-    F = np.array(
-        [
-            problem.objective_vector(t)
-            for t in trials
-            if t.status == OK and problem.violation(t) == 0
-        ]
-    ).reshape(-1, len(problem.objectives))
-    F = F[np.all(np.isfinite(F), axis=1)]
+def told_front(F: np.ndarray, violation: np.ndarray) -> np.ndarray:
+    """Minimisation rows of the feasible, successful, non-dominated told trials, from
+    their objective matrix and violations (`Strategy.told_matrices`)."""
+    F = F[(violation == 0) & np.all(np.isfinite(F), axis=1)]
     return F[pareto_mask(F)] if len(F) else F
 
 
@@ -271,6 +294,8 @@ class SurrogateStrategy(Strategy):
     each batch from the told front's neighbourhood. Subclasses keep their own signature
     (it lists their options) and pass these on."""
 
+    restorable = True
+
     def __init__(
         self,
         problem: Problem,
@@ -296,3 +321,9 @@ class SurrogateStrategy(Strategy):
         if len([t for t in self.trials if t.status != FAILED]) < self.n_init:
             return None
         return self._models if self._models.fit(self.trials) else None
+
+    def _state(self) -> dict[str, Any]:
+        return {"models": self._models.state()}
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        self._models.restore(state["models"], self.trials)

@@ -13,8 +13,6 @@ exhaustively; large ones through a pool of mutants of the front plus random samp
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
 from hwnas.spaces import Architecture
@@ -27,7 +25,6 @@ from hwnas.strategies._surrogate import (
     single_threaded,
     told_front,
 )
-from hwnas.trial import Trial
 
 
 @register_strategy("bayes")
@@ -66,11 +63,10 @@ class BayesMO(SurrogateStrategy):
             return self.random_new(n)
         mean, std = models.predict(pool)
         feasible = models.feasibility(pool)
-        near = {a.key for t in self.front_trials() for a in self.space.neighbours(t.arch)}
+        near = {a.key for t in self.front_trials() for a in self.neighbours(t.arch)}
         local = np.array([a.key in near for a in pool], dtype=bool)
         picks = select_batch(
-            self.problem,
-            self.trials,
+            self.told_matrices(),
             mean,
             std,
             feasible,
@@ -94,8 +90,7 @@ class BayesMO(SurrogateStrategy):
 
 
 def select_batch(
-    problem: Problem,
-    trials: Sequence[Trial],
+    told: tuple[np.ndarray, np.ndarray],
     mean: np.ndarray,
     std: np.ndarray,
     feasible: np.ndarray,
@@ -107,17 +102,17 @@ def select_batch(
     local_share: float = 0.0,
     period: int | None = None,
 ) -> list[int]:
-    """Indices of `n` candidates: greedy optimistic HV improvement with believer updates
-    (2 objectives), or random Chebyshev scalarisations (other counts); a share `explore`
+    """Indices of `n` candidates among the rows of `mean`/`std`, given `told` (objective
+    matrix and violations of the told trials): greedy optimistic HV improvement with
+    believer updates (2 objectives), or random Chebyshev scalarisations (other counts); a share `explore`
     of the picks is uniformly random, and a share `local_share` is taken among the
     candidates flagged `local` (one gene from the told front), where a surrogate's error
     matters least: slot k is local when (k mod period + 0.5) / period < local_share, so the
     first k picks do not depend on `n` and a resumed study replays the same proposals."""
     period = period or n
-    front = told_front(problem, trials)
-    told = np.array([problem.objective_vector(t) for t in trials])
-    told = told[np.all(np.isfinite(told), axis=1)]
-    lo, hi = told.min(axis=0), told.max(axis=0)
+    front = told_front(*told)
+    values = told[0][np.all(np.isfinite(told[0]), axis=1)]
+    lo, hi = values.min(axis=0), values.max(axis=0)
     scale = np.where(hi > lo, hi - lo, 1.0)
     opt = (mean - kappa * std - lo) / scale
     believed = (mean - lo) / scale

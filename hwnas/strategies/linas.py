@@ -79,7 +79,7 @@ class LINAS(SurrogateStrategy):
         about the regions it has never seen."""
         out: dict[str, Architecture] = {}
         for trial in self.front_trials():
-            for arch in self.space.neighbours(trial.arch):
+            for arch in self.neighbours(trial.arch):
                 if arch.key not in out and self.is_new(arch) and self.problem.passes_precheck(arch):
                     out[arch.key] = arch
         return out

@@ -5,9 +5,7 @@ front's neighbourhood is exhausted, the next non-dominated rank, then random res
 
 from __future__ import annotations
 
-import numpy as np
-
-from hwnas.pareto import non_dominated_sort
+from hwnas.pareto import fronts
 from hwnas.spaces import Architecture
 from hwnas.strategies import register_strategy
 from hwnas.strategies._base import Problem, Strategy, require_at_least
@@ -16,6 +14,7 @@ from hwnas.strategies._base import Problem, Strategy, require_at_least
 @register_strategy("local")
 class LocalSearch(Strategy):
     description = "local search: unseen neighbours of the current front"
+    restorable = True
 
     def __init__(
         self, problem: Problem, seed: int = 0, n_init: int = 10, batch_size: int = 10
@@ -28,16 +27,15 @@ class LocalSearch(Strategy):
     def _propose(self, n: int) -> list[Architecture]:
         if len(self.trials) < self.n_init:
             return self.random_new(n)
-        ranks = non_dominated_sort(*self.problem.matrices(self.trials))
         out: dict[str, Architecture] = {}
-        for rank in np.unique(ranks):
-            members = [self.trials[i] for i in np.flatnonzero(ranks == rank)]
+        for front in fronts(*self.told_matrices()):
+            members = [self.trials[i] for i in front]
             # one neighbour per member per round, members in a random order
             pools = []
             for t in members:
                 nbrs = [
                     a
-                    for a in self.space.neighbours(t.arch)
+                    for a in self.neighbours(t.arch)
                     if self.is_new(a) and self.problem.passes_precheck(a)
                 ]
                 self.rng.shuffle(nbrs)  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ from hwnas.strategies._base import Problem, Strategy, require_at_least
 @register_strategy("random")
 class RandomSearch(Strategy):
     description = "uniform random sampling without repeats (baseline)"
+    restorable = True
 
     def __init__(self, problem: Problem, seed: int = 0, batch_size: int = 10) -> None:
         super().__init__(problem, seed)

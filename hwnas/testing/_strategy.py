@@ -182,9 +182,33 @@ def _check_study(name: str, options: dict[str, Any], budget: int, what: str) -> 
 
     a, b = run(0), run(0)
     expect(a == b, f"{what}: two NB201 studies with seed 0 evaluated different architectures")
+    _check_resume(name, options, budget, what, a)
     expect(
         len(a) == budget and len(set(a)) == budget,
         f"{what}: an NB201 study of budget {budget} made {len(a)} evaluations, "
         f"{len(set(a))} distinct",
     )
     expect(run(1) != a, f"{what}: NB201 studies with seeds 0 and 1 evaluated the same")
+
+
+def _check_resume(name: str, options: dict[str, Any], budget: int, what: str, a: list[str]) -> None:
+    """A study stopped 3 trials into a batch (what a kill leaves) and resumed evaluates
+    what an uninterrupted one does: through the strategy's snapshot when it is
+    `restorable`, else by replaying it, which needs `ask(k)` to be a prefix of `ask(n)`."""
+    import tempfile
+    from pathlib import Path
+
+    from hwnas.study import Study
+
+    stop = budget // 2 + 3
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Path(tmp) / "run"
+        Study(strategy=name, strategy_options=options, budget=stop, seed=0, out_dir=run).optimize()
+        resumed = Study.resume(run, budget=budget).optimize()
+        got = [str(x) for x in resumed.evaluations()["arch"]]
+    expect(
+        got == a,
+        f"{what}: an NB201 study stopped after {stop} evaluations and resumed to {budget} "
+        f"evaluated other architectures than an uninterrupted one (first difference at trial "
+        f"{next((i for i, (x, y) in enumerate(zip(got, a)) if x != y), min(len(got), len(a)))})",
+    )
