@@ -195,7 +195,16 @@ def profile(
         "mbv3",
         help="Search space to profile (one that splits into layers: fbnet, mbv2, mbv3, vit, bert).",
     ),
-    dataset: str | None = typer.Option(None, help="Dataset (input size, classes)."),
+    dataset: str | None = typer.Option(
+        None,
+        help="The space's dataset (input shape; classes unless --data); default: the data's "
+        "name, else the space's first.",
+    ),
+    data: str | None = typer.Option(
+        None,
+        help="The search's data (NAME[:PATH] of hwnas.datasets, e.g. folder:DIR, as hwnas "
+        "search --data): the networks' head gets its classes; the profile records them.",
+    ),
     target: str = typer.Option(
         "local-cpu", help="Local target to measure on: local-cpu | local-cpu-torch | local-cuda."
     ),
@@ -219,11 +228,13 @@ def profile(
     ),
 ) -> None:
     """Profile this device into a lookup table plus a fitted latency predictor."""
+    from hwnas.cli._search import _dataset_of
     from hwnas.cost.profile import profile as run_profile
     from hwnas.cost.sampling import parse_restrict
     from hwnas.spaces import get_space
 
-    ds = _dataset(get_space(space), dataset)
+    ds = _dataset_of(space, data) if data is not None and dataset is None else dataset
+    ds = _dataset(get_space(space), ds)
     with progress_bar() as bar:
         predictor = run_profile(
             space,
@@ -237,12 +248,14 @@ def profile(
             statistic=statistic,
             progress=stage_reporter(bar),
             reference=reference,
+            data=data,
         )
     predictor.save(out)
     meta = predictor.meta
     fit = meta["training"]["fit"]
     console.print(
-        f"{out}: {plural(meta['n_units'], 'lookup entry', 'lookup entries')}, "
+        f"{out}: {plural(meta['n_units'], 'lookup entry', 'lookup entries')} "
+        f"({meta['classes']}-class head), "
         f"{plural(len(meta['training']['archs']), 'network')}, "
         f"{meta['seconds']['total']:.0f} s; training fit MAPE {fit['mape']:.1%}, "
         f"within 10% {fit['within_10pct']:.0%}. Use it as -o latency@{out}:min",

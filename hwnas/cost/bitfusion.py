@@ -27,6 +27,8 @@ import numpy as np
 
 from hwnas._io import loads_json
 from hwnas.cost import Target, register_target
+from hwnas.cost.targets import table_classes
+from hwnas.datasets.catalogue import dataset_info
 from hwnas.errors import EvaluationError, HwnasError, SpecError, UnknownNameError
 from hwnas.metrics import Metric
 from hwnas.sources import EvalContext, Measurement, MetricSource
@@ -159,6 +161,8 @@ class BitFusionSource(MetricSource):
             "source": SOURCE,
             "unit": UNITS[metric.base],
             "bits": "W8A8",
+            # APQ's table holds ImageNet's 1000-class classifier
+            **table_classes(ctx, dataset_info(ctx.dataset).classes),
         }
 
     def evaluate_one(self, arch: Architecture) -> Measurement:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from hwnas._io import atomic_write, number, read_json, why_not_a_file
+from hwnas.datasets.catalogue import head_classes
 from hwnas.errors import EvaluationError, HwnasError, SpecError
 from hwnas.spaces import Architecture, LayeredSpace, get_space
 
@@ -48,10 +49,16 @@ class LatencyPredictor:
             )
         return space
 
+    def classes(self) -> int:
+        """The head's outputs the profile measured: its data's class count, recorded as
+        `classes` (profiles from before that was recorded: the dataset's)."""
+        return head_classes(self.meta["dataset"], self.meta.get("classes"))
+
     def lut_sum(self, arch: Architecture) -> tuple[float, int]:
         """The table entries of `arch`'s layers summed, and how many layers there are."""
         total, n = 0.0, 0
-        for signature, _, _ in self.space().layers(arch, self.meta["dataset"]):
+        layers = self.space().layers(arch, self.meta["dataset"], self.meta.get("classes"))
+        for signature, _, _ in layers:
             if signature not in self.lut:
                 restrict = self.meta.get("restrict")
                 why = (
@@ -112,6 +119,9 @@ class LatencyPredictor:
                 if k not in ("correction", "lut_ms", "kind", "schema_version")
             }
             meta["space"], meta["dataset"] = str(data["space"]), str(data["dataset"])
+            classes = data.get("classes")
+            if classes is not None and (type(classes) is not int or classes < 1):
+                raise ValueError(f"'classes' must be a positive integer, got {classes!r}")
             if not all(np.isfinite(coef)) or not all(np.isfinite(list(lut.values()))):
                 raise ValueError("coefficients and lookup-table entries must be finite numbers")
         except (KeyError, TypeError, ValueError, AttributeError) as exc:

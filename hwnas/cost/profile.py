@@ -32,6 +32,8 @@ from hwnas.cost.protocol import BlockTiming
 from hwnas.cost.sampling import allowed_choices, parse_restrict, sample_archs
 from hwnas.cost.targets import measured_config
 from hwnas.cost.validate import error_report, validate
+from hwnas.datasets import data_classes
+from hwnas.datasets.catalogue import head_classes
 from hwnas.errors import HwnasError, SpecError
 from hwnas.spaces import LayeredSpace, get_space, list_spaces
 
@@ -57,10 +59,13 @@ def profile(
     progress: Callable[[str, int, int], None] | None = None,
     reference: bool = True,
     config: MeasureConfig | None = None,
+    data: str | None = None,
 ) -> LatencyPredictor:
     """Measure the lookup table and `samples` whole networks on a local target, and fit.
     With `reference` (the default) the first sampled network is timed beside every chunk
-    and all figures are put on its scale (see the module docstring)."""
+    and all figures are put on its scale (see the module docstring). `data` (a dataset
+    spec, as a search's --data) gives the networks its class count, as a search on that
+    data builds them; the profile records it as `classes`."""
     space = get_space(space_name)
     space.check_dataset(dataset)
     if not isinstance(space, LayeredSpace):
@@ -72,9 +77,10 @@ def profile(
     base = replace(config or measured_config(target), statistic=statistic)
     if samples < 1:
         raise SpecError(f"profiling needs at least 1 whole-network sample, got {samples}")
+    classes = data_classes(data)
     started = time.time()
     archs = sample_archs(space, samples, seed, restrict=restrict)
-    (ref,) = networks(space, archs[:1], dataset)
+    (ref,) = networks(space, archs[:1], dataset, classes)
     reference_ms: list[float] = []
 
     def run(models: list[tuple[Any, tuple[int, ...]]], cfg: MeasureConfig) -> list[BlockTiming]:
@@ -84,7 +90,7 @@ def profile(
         reference_ms.extend(ref_ms)
         return timings
 
-    units = space.profile_units(dataset, allowed_choices(space, restrict))
+    units = space.profile_units(dataset, allowed_choices(space, restrict), classes)
     unit_cfg = replace(base, repeats=unit_repeats)
     unit_timings: list[BlockTiming] = []
     chunk = unit_cfg.chunk
@@ -97,7 +103,8 @@ def profile(
     net_cfg = replace(base, repeats=net_repeats)
     net_timings: list[BlockTiming] = []
     for start in range(0, len(archs), net_cfg.chunk):
-        net_timings += run(networks(space, archs[start : start + net_cfg.chunk], dataset), net_cfg)
+        nets = networks(space, archs[start : start + net_cfg.chunk], dataset, classes)
+        net_timings += run(nets, net_cfg)
         if progress is not None:
             progress("whole networks", min(start + net_cfg.chunk, len(archs)), len(archs))
     scale = statistic_of(reference_ms, statistic) if reference else math.nan
@@ -112,6 +119,9 @@ def profile(
         "space": space_name,
         "dataset": dataset,
         "input_shape": list(space.input_shape(dataset)),
+        # the head's outputs: the data's classes (profiles without the key: the dataset's)
+        "classes": head_classes(dataset, classes),
+        **({"data": data} if data is not None else {}),
         "target": target,
         "host": info["host"],
         "cpu": info["cpu"],

@@ -13,7 +13,7 @@ from typing import Any
 from hwnas.cost import Target, bits, register_target, register_target_resolver
 from hwnas.cost.lut import LatencyPredictor
 from hwnas.cost.measure import MeasureConfig, measure, networks
-from hwnas.errors import EvaluationError, HwnasError, UnknownNameError
+from hwnas.errors import EvaluationError, HwnasError, SpecError, UnknownNameError
 from hwnas.metrics import Metric
 from hwnas.sources import EvalContext, Measurement, MetricSource
 from hwnas.spaces import Architecture, SearchSpace, get_space
@@ -53,6 +53,16 @@ def network_classes(ctx: EvalContext) -> tuple[int | None, dict[str, Any]]:
 
     classes = data_classes(ctx.data)
     return classes, {"classes": head_classes(ctx.dataset, classes)}
+
+
+def table_classes(ctx: EvalContext, tabulated: int) -> dict[str, int]:
+    """Provenance entries for a table value whose network had `tabulated` classes, when
+    the search builds another count (its data's): the table still answers, since the head
+    is a small part of the cost, but the value says whose network it is. Empty otherwise."""
+    _, head = network_classes(ctx)
+    if head["classes"] == tabulated:
+        return {}
+    return {"classes_tabulated": tabulated, "classes_searched": head["classes"]}
 
 
 # --- counters ---------------------------------------------------------------------------------
@@ -305,12 +315,12 @@ def _roofline(name: str) -> Target | None:
 class ProfileTarget(Target):
     path: str = ""
 
-    def _meta(self) -> dict[str, Any]:
-        return LatencyPredictor.load(self.path).meta
-
     def supports(self, ctx: EvalContext) -> bool:
-        meta = self._meta()
-        return ctx.space.name == meta["space"] and ctx.dataset == meta["dataset"]
+        predictor = LatencyPredictor.load(self.path)
+        meta = predictor.meta
+        if (ctx.space.name, ctx.dataset) != (meta["space"], meta["dataset"]):
+            return False
+        return network_classes(ctx)[1]["classes"] == predictor.classes()
 
     def source(self, ctx: EvalContext, metric: Metric) -> MetricSource:
         predictor = LatencyPredictor.load(self.path)
@@ -321,7 +331,32 @@ class ProfileTarget(Target):
                 f"{ctx.space.name}/{ctx.dataset}"
             )
         _check_metric(self, metric)
+        self._check_classes(ctx, predictor)
         return PredictedSource(metric.name, predictor, self.path)
+
+    def _check_classes(self, ctx: EvalContext, predictor: LatencyPredictor) -> None:
+        """Refuse, before anything is evaluated, a profile whose head has another class
+        count than the networks the search builds: its head entry would price the wrong
+        classifier, silently."""
+        searched, profiled = network_classes(ctx)[1]["classes"], predictor.classes()
+        if searched == profiled:
+            return
+        meta = predictor.meta
+        made = f" (data {meta['data']})" if meta.get("data") else ""
+        if ctx.data is not None:
+            again = (
+                f"hwnas profile --space {meta['space']} --dataset {meta['dataset']} "
+                f"--data {ctx.data} --out PROFILE.json"
+            )
+            raise SpecError(
+                f"{self.path} was measured with a {profiled}-class head{made}, but the "
+                f"search's data {ctx.data} has {searched} classes: profile again with {again}"
+            )
+        fix = f"search with --data {meta['data']}" if meta.get("data") else "profile again"
+        raise SpecError(
+            f"{self.path} was measured with a {profiled}-class head{made}, but without --data "
+            f"the search builds {ctx.dataset}'s {searched}-class head: {fix}"
+        )
 
 
 class PredictedSource(MetricSource):
@@ -339,6 +374,7 @@ class PredictedSource(MetricSource):
             "runtime": meta.get("runtime"),
             "threads": meta.get("threads"),
             "created": meta.get("created"),
+            "classes": predictor.classes(),
             "unit": "ms",
         }
 

@@ -123,7 +123,7 @@ def validate(
     if not held_out:
         raise HwnasError(f"{path}: no held-out architecture left in the profiled sub-space")
     predicted = [predictor.predict(a) for a in held_out]
-    nets = networks(space, held_out, dataset)
+    nets = networks(space, held_out, dataset, predictor.classes())
     ref_meta = meta.get("reference")
     if ref_meta:
         ref_key, ref_then = str(ref_meta["arch"]), float(ref_meta["ms"])
@@ -137,7 +137,7 @@ def validate(
     chunks = [nets[i : i + cfg.chunk] for i in range(0, len(nets), cfg.chunk)]
     timings: list[BlockTiming] = []
     if ref_key:
-        (reference,) = networks(space, [space.parse(ref_key)], dataset)
+        (reference,) = networks(space, [space.parse(ref_key)], dataset, predictor.classes())
         ref_ms: list[float] = []
         for chunk in chunks:
             chunk_timings, chunk_ref_ms = measure_referenced(chunk, reference, cfg)

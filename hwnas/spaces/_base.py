@@ -246,14 +246,22 @@ class LayeredSpace(SearchSpace):
     """A space whose networks split into separately measurable layers, so that a latency
     lookup table (`hwnas profile`) can be built per layer and summed per network."""
 
-    def layers(self, arch: Architecture, dataset: str) -> list[tuple[str, Any, tuple[int, ...]]]:
+    def layers(
+        self, arch: Architecture, dataset: str, classes: int | None = None
+    ) -> list[tuple[str, Any, tuple[int, ...]]]:
         """(signature, module factory, input shape) of each part of `arch` that a lookup
-        table measures separately; equal signatures are the same measurement."""
+        table measures separately; equal signatures are the same measurement. The head,
+        last, has `classes` outputs (None: the dataset's) and names them in its signature,
+        so that a table measured for one class count never prices another's head."""
         raise NotImplementedError
 
     def profile_units(
-        self, dataset: str, allowed: Sequence[Sequence[int]] | None = None
+        self,
+        dataset: str,
+        allowed: Sequence[Sequence[int]] | None = None,
+        classes: int | None = None,
     ) -> list[tuple[str, Any, tuple[int, ...]]]:
         """Every distinct `layers` entry of the space (or of the sub-space whose choice
-        indices per dimension are `allowed`), each once: what a profile measures."""
+        indices per dimension are `allowed`) with a `classes`-output head, each once: what
+        a profile measures."""
         raise NotImplementedError

@@ -337,10 +337,12 @@ class MobileNetSpace(LayeredSpace):
             out += blk.convs(i)
         return out + self._head_convs(plan["head"])
 
-    def layers(self, arch: Architecture, dataset: str) -> list[tuple[str, Any, tuple[int, ...]]]:
+    def layers(
+        self, arch: Architecture, dataset: str, classes: int | None = None
+    ) -> list[tuple[str, Any, tuple[int, ...]]]:
         """(signature, module factory, input shape) of each part that a latency lookup table
-        measures separately: the stem, every block, the head."""
-        plan = self.plan(arch, dataset)
+        measures separately: the stem, every block, the head (`classes` outputs)."""
+        plan = self.plan(arch, dataset, classes)
         c, h, _ = plan["input"]
         stem, head = plan["stem"], plan["head"]
         models = self._models
@@ -364,7 +366,10 @@ class MobileNetSpace(LayeredSpace):
         return out
 
     def profile_units(
-        self, dataset: str, allowed: Sequence[Sequence[int]] | None = None
+        self,
+        dataset: str,
+        allowed: Sequence[Sequence[int]] | None = None,
+        classes: int | None = None,
     ) -> list[tuple[str, Any, tuple[int, ...]]]:
         """Every distinct `layers` entry for a dataset, each once: the lookup table a profile
         measures. `allowed` (choice indices per dimension) restricts it to a sub-space.
@@ -384,6 +389,6 @@ class MobileNetSpace(LayeredSpace):
                             genes[:nh] = header
                             genes[nh + s] = depths.index(depth)
                             genes[i], genes[i + 1] = k, e
-                            for unit in self.layers(self.make(genes), dataset):
+                            for unit in self.layers(self.make(genes), dataset, classes):
                                 units.setdefault(unit[0], unit)
         return list(units.values())

@@ -162,11 +162,13 @@ class BertSpace(LayeredSpace):
         outputs (default: the dataset's)."""
         return builder("bert").build_network(self.plan(arch, dataset, classes)).eval()
 
-    def layers(self, arch: Architecture, dataset: str) -> list[tuple[str, Any, tuple[int, ...]]]:
+    def layers(
+        self, arch: Architecture, dataset: str, classes: int | None = None
+    ) -> list[tuple[str, Any, tuple[int, ...]]]:
         """(signature, module factory, input shape) of each part a latency lookup table
         measures separately: the embeddings, every layer (keyed by tokens x dims x heads x
-        FFN width), the pooler and classifier."""
-        plan = self.plan(arch, dataset)
+        FFN width), the pooler and classifier (`classes` outputs)."""
+        plan = self.plan(arch, dataset, classes)
         emb, head = plan["embed"], plan["head"]
         out: list[tuple[str, Any, tuple[int, ...]]] = [
             (
@@ -188,7 +190,10 @@ class BertSpace(LayeredSpace):
         return out
 
     def profile_units(
-        self, dataset: str, allowed: Sequence[Sequence[int]] | None = None
+        self,
+        dataset: str,
+        allowed: Sequence[Sequence[int]] | None = None,
+        classes: int | None = None,
     ) -> list[tuple[str, Any, tuple[int, ...]]]:
         """Every distinct `layers` entry for a dataset, each once. Layers are alike at every
         position, so hidden x heads x FFN (the union over allowed layers) covers the space."""
@@ -201,6 +206,6 @@ class BertSpace(LayeredSpace):
                 for f in ffns:
                     genes = [int(a[0]) for a in allowed]
                     genes[0], genes[1], genes[2], genes[3] = d, 0, h, f
-                    for unit in self.layers(self.make(genes), dataset):
+                    for unit in self.layers(self.make(genes), dataset, classes):
                         units.setdefault(unit[0], unit)
         return list(units.values())

@@ -111,28 +111,33 @@ class FBNetSpace(LayeredSpace):
         return {"stem": "stem", **layers, "head": "head"}
 
     # --- per-layer lookup tables (`hwnas profile --space fbnet`) ---------------------------
-    def layers(self, arch: Architecture, dataset: str) -> list[tuple[str, Any, tuple[int, ...]]]:
-        """The stem, each of the 22 blocks at its input shape, the head: what FBNet's own
-        lookup table times separately (its latency is their sum)."""
-        units = self._units(dataset)
+    def layers(
+        self, arch: Architecture, dataset: str, classes: int | None = None
+    ) -> list[tuple[str, Any, tuple[int, ...]]]:
+        """The stem, each of the 22 blocks at its input shape, the head (`classes` outputs):
+        what FBNet's own lookup table times separately (its latency is their sum)."""
+        units = self._units(dataset, classes)
         blocks = [units[i][g] for i, g in enumerate(arch.genes, start=1)]
         return [units[0][0], *blocks, units[-1][0]]
 
     def profile_units(
-        self, dataset: str, allowed: Sequence[Sequence[int]] | None = None
+        self,
+        dataset: str,
+        allowed: Sequence[Sequence[int]] | None = None,
+        classes: int | None = None,
     ) -> list[tuple[str, Any, tuple[int, ...]]]:
         """Every block each layer may hold (or, with `allowed`, those the sub-space keeps),
         the stem and the head, each distinct shape once."""
         allowed = allowed or [range(len(OPS))] * N_LAYERS
-        per_layer = self._units(dataset)
+        per_layer = self._units(dataset, classes)
         units = {u[0]: u for u in (per_layer[0][0], per_layer[-1][0])}
         for i, choices in enumerate(allowed, start=1):
             for g in choices:
                 units.setdefault(per_layer[i][g][0], per_layer[i][g])
         return list(units.values())
 
-    def _units(self, dataset: str) -> list[list[Unit]]:
-        """[stem], then per layer one unit per op, then [head]."""
+    def _units(self, dataset: str, classes: int | None = None) -> list[list[Unit]]:
+        """[stem], then per layer one unit per op, then [head] with `classes` outputs."""
         info = dataset_info(self.check_dataset(dataset))
         c, side = info.channels, info.side
         out: list[list[Unit]] = [
@@ -156,9 +161,9 @@ class FBNetSpace(LayeredSpace):
                 ]
             )
             side = -(-side // stride)
-        classes, last = head_classes(dataset), STAGE_CHANNELS[-1]
-        head = partial(_build, "Head", last, classes, 1.0)
-        out.append([(f"head:i{last}:c{classes}:r{side}", head, (last, side, side))])
+        width, last = head_classes(dataset, classes), STAGE_CHANNELS[-1]
+        head = partial(_build, "Head", last, width, 1.0)
+        out.append([(f"head:i{last}:c{width}:r{side}", head, (last, side, side))])
         return out
 
 

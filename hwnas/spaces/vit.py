@@ -191,11 +191,13 @@ class VitSpace(LayeredSpace):
         (default: the dataset's)."""
         return builder("vit").build_network(self.plan(arch, dataset, classes)).eval()
 
-    def layers(self, arch: Architecture, dataset: str) -> list[tuple[str, Any, tuple[int, ...]]]:
+    def layers(
+        self, arch: Architecture, dataset: str, classes: int | None = None
+    ) -> list[tuple[str, Any, tuple[int, ...]]]:
         """(signature, module factory, input shape) of each part a latency lookup table
         measures separately: the patch embedding, every block (keyed by tokens x dims x
-        heads x MLP width), the head."""
-        plan = self.plan(arch, dataset)
+        heads x MLP width), the head (`classes` outputs)."""
+        plan = self.plan(arch, dataset, classes)
         emb, head = plan["embed"], plan["head"]
         out: list[tuple[str, Any, tuple[int, ...]]] = [
             (
@@ -217,7 +219,10 @@ class VitSpace(LayeredSpace):
         return out
 
     def profile_units(
-        self, dataset: str, allowed: Sequence[Sequence[int]] | None = None
+        self,
+        dataset: str,
+        allowed: Sequence[Sequence[int]] | None = None,
+        classes: int | None = None,
     ) -> list[tuple[str, Any, tuple[int, ...]]]:
         """Every distinct `layers` entry for a dataset, each once. Blocks are alike at every
         position, so the first layer's choices (or the union over allowed layers) cover
@@ -233,7 +238,7 @@ class VitSpace(LayeredSpace):
                         genes = [int(a[0]) for a in allowed]
                         genes[0], genes[1], genes[2] = e, 0, p
                         genes[3], genes[4] = h, r
-                        for unit in self.layers(self.make(genes), dataset):
+                        for unit in self.layers(self.make(genes), dataset, classes):
                             units.setdefault(unit[0], unit)
         return list(units.values())
 

@@ -15,11 +15,14 @@ from typing import Any
 import numpy as np
 
 from hwnas.cost import register_space_source
+from hwnas.cost.targets import table_classes
 from hwnas.errors import UnknownNameError
 from hwnas.metrics import Metric
 from hwnas.sources import EvalContext, Measurement, MetricSource
 
 TABLE_FILE = "fbnet_cifar100_hwnasbench_layer_deltas.csv"
+#: the classes of the networks HW-NAS-Bench timed (CIFAR-100)
+TABLE_CLASSES = 100
 DEVICES: dict[str, str] = {
     "raspi4": "Raspberry Pi 4 (ARM Cortex-A72 CPU), measured",
     "pixel3": "Google Pixel 3 phone CPU, measured",
@@ -64,7 +67,7 @@ def latency_ms(device: str, genes: Sequence[int]) -> float:
 class FBNetLatencySource(MetricSource):
     cheap = True
 
-    def __init__(self, device: str, metric: str) -> None:
+    def __init__(self, device: str, metric: str, classes: dict[str, int] | None = None) -> None:
         self.table_device = device  # a table column: no device is occupied
         self.metric = metric
         self.provenance: dict[str, Any] = {
@@ -74,6 +77,7 @@ class FBNetLatencySource(MetricSource):
             "source": SOURCE,
             "unit": "ms",
             "input": "CIFAR-100 network, 32x32",
+            **(classes or {}),  # the search's class count, where it is not the table's
         }
 
     def evaluate_one(self, arch: Any) -> Measurement:
@@ -86,7 +90,7 @@ def _factory(device: str) -> Any:
             raise UnknownNameError(
                 f"metric of target {device!r} on fbnet", metric.base, ["latency"]
             )
-        return FBNetLatencySource(device, metric.name)
+        return FBNetLatencySource(device, metric.name, table_classes(ctx, TABLE_CLASSES))
 
     return make
 

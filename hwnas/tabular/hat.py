@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 
 from hwnas.cost import Target, register_target
+from hwnas.cost.targets import table_classes
+from hwnas.datasets.catalogue import dataset_info
 from hwnas.errors import HwnasError, UnknownNameError
 from hwnas.metrics import Metric
 from hwnas.sources import EvalContext, Measurement, MetricSource
@@ -166,6 +168,8 @@ class HATLatencySource(MetricSource):
         self.task = ctx.dataset
         self.table_device = device  # a table: no device is occupied
         self.metric = metric
+        # HAT timed the task's own output vocabulary (the head)
+        self.classes = table_classes(ctx, dataset_info(ctx.dataset).classes)
 
     def prepare(self) -> None:
         fitted(self.task, self.table_device)
@@ -183,6 +187,7 @@ class HATLatencySource(MetricSource):
             "predictor": PREDICTOR,
             "held_out": {f"cv{CV_FOLDS}_{k}": round(v, 4) for k, v in held_out.items()},
             "unit": "ms",
+            **self.classes,
         }
 
     def evaluate(self, archs: Sequence[Any]) -> list[Measurement]:

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hwnas.cost import TARGETS, Target, register_target
+from hwnas.cost.targets import table_classes
+from hwnas.datasets.catalogue import dataset_info
 from hwnas.errors import SpecError, UnknownNameError
 from hwnas.metrics import Metric
 from hwnas.sources import EvalContext, MetricSource
@@ -139,16 +141,19 @@ class NB201Table(TabularBenchmark):
         return ColumnSource(self, base, column, _prov(meaning, ref, unit="%", dataset=ctx.dataset))
 
     def counters(self, ctx: EvalContext) -> dict[str, MetricSource]:
-        ds = ctx.dataset
+        ds, head = ctx.dataset, _classes(ctx, ctx.dataset)  # counted with ds's classifier
         return {
             "flops": ColumnSource(
-                self, "flops", f"{ds}_flops_M", _prov("FLOPs", _REF_COST, unit="MFLOPs", dataset=ds)
+                self,
+                "flops",
+                f"{ds}_flops_M",
+                _prov("FLOPs", _REF_COST, unit="MFLOPs", dataset=ds, **head),
             ),
             "params": ColumnSource(
                 self,
                 "params",
                 f"{ds}_params_M",
-                _prov("parameters", _REF_COST, unit="M", dataset=ds),
+                _prov("parameters", _REF_COST, unit="M", dataset=ds, **head),
             ),
         }
 
@@ -156,6 +161,12 @@ class NB201Table(TabularBenchmark):
 @lru_cache(maxsize=1)
 def _keys() -> list[str]:
     return load_frame()["arch_str"].tolist()
+
+
+def _classes(ctx: EvalContext, tabulated: str) -> dict[str, int]:
+    """The class counts of the table's network (that of dataset `tabulated`) and the
+    search's, where they differ (`hwnas.cost.targets.table_classes`)."""
+    return table_classes(ctx, dataset_info(tabulated).classes)
 
 
 def _prov(meaning: str, ref: str, **extra: Any) -> dict[str, Any]:
@@ -193,6 +204,7 @@ class NB201DeviceTarget(Target):
             "source": self.source_ref,
             "unit": "ms",
             "input": "CIFAR-10 network, 32x32 (the only input size published)",
+            **_classes(ctx, "cifar10"),
         }
         return ColumnSource(TABLES.get("nb201"), metric.name, self.column, prov)
 

@@ -22,7 +22,7 @@ def check_space(space: SearchSpace, *, n: int = 40, seed: int = 0, networks: boo
     encodings, clear errors on bad input, and its declared datasets. `networks=True` also
     builds one sampled network per dataset and runs it (and its layers, for a
     `LayeredSpace`) on a zero input, and checks that `build(.., classes=N)` outputs N
-    classes: that needs torch."""
+    classes, as does the head of `layers(.., classes=N)`: that needs torch."""
     what = f"space {getattr(space, 'name', type(space).__name__)!r}"
     _check_declarations(space, what)
     archs = _samples(space, n, seed)
@@ -219,6 +219,39 @@ def _check_network(space: SearchSpace, arch: Architecture, dataset: str, what: s
             for signature, factory, layer_shape in layers:
                 expect(isinstance(signature, str) and signature, f"{what}: a layer has no name")
                 _run(factory(), tuple(layer_shape), torch)
+            _check_layer_classes(space, arch, dataset, classes, layers, what, torch)
+
+
+def _check_layer_classes(
+    space: LayeredSpace,
+    arch: Any,
+    dataset: str,
+    classes: int,
+    layers: list[tuple[str, Any, tuple[int, ...]]],
+    what: str,
+    torch: Any,
+) -> None:
+    """A profile made for data of `classes` classes must time that head, under its own
+    signature, and nothing else differently: the head is the last layer."""
+    try:
+        other = space.layers(arch, dataset, classes=classes)
+    except TypeError as exc:
+        raise AssertionError(
+            f"{what}: layers(arch, dataset, classes=None) is the contract; layers() "
+            f"refused classes ({exc})"
+        ) from None
+    same = [a[0] for a in layers[:-1]] == [b[0] for b in other[:-1]]
+    expect(
+        len(other) == len(layers) and same and other[-1][0] != layers[-1][0],
+        f"{what}: layers({arch.key}, classes={classes}) must differ from the dataset's in "
+        "the head's signature (the last layer) only",
+    )
+    _, factory, shape = other[-1]
+    out = _run(factory(), tuple(shape), torch)
+    expect(
+        out.shape[-1] == classes,
+        f"{what}: the head of layers({arch.key}, classes={classes}) has {out.shape[-1]} outputs",
+    )
 
 
 def _run(module: Any, shape: tuple[int, ...], torch: Any) -> Any:

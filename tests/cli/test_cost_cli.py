@@ -228,6 +228,41 @@ def test_profile_and_validate_cli(tmp_path: Path) -> None:
     assert "drift removed" in text.output and "Kendall tau" in text.output
 
 
+def test_profile_takes_the_classes_of_the_search_data(tmp_path: Path, three_classes: str) -> None:
+    """`hwnas profile` could only time the dataset's 10-class head, and a search on 3-class
+    data used that profile silently."""
+    pytest.importorskip("onnxruntime")
+    path = tmp_path / "three.json"
+    restrict = ["--restrict", "width=1", "--restrict", "resolution=0.75"]
+    restrict += ["--restrict", "kernel_*=3", "--restrict", "expand_*=3"]
+    made = runner.invoke(
+        app,
+        [
+            "profile", "--space", "mbv3", "--dataset", "cifar10", "--data", three_classes,
+            "--out", str(path), "--samples", "2", "--unit-repeats", "1", "--net-repeats", "1",
+            *restrict,
+        ],
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    assert "(3-class head)" in made.output
+    meta = json.loads(path.read_text())
+    assert meta["classes"] == 3 and meta["data"] == three_classes
+    report = _json(
+        ["validate-cost", "--target", str(path), "--samples", "1", "--repeats", "1", "--json"]
+    )
+    assert report["n"] == 1  # held-out networks measured with the profile's head
+    search = ["search", "--space", "mbv3", "--dataset", "cifar10", "-o", f"latency@{path}:min"]
+    search += ["--strategy", "random", "--budget", "2", "-q", *restrict]
+    out = tmp_path / "run"
+    refused = runner.invoke(app, [*search, "--out", str(out)])
+    assert refused.exit_code == 2
+    assert "without --data the search builds cifar10's 10-class head" in refused.output
+    assert f"search with --data {three_classes}" in refused.output
+    assert not out.exists()
+    ran = runner.invoke(app, [*search, "--data", three_classes, "--out", str(out)])
+    assert ran.exit_code == 0, ran.output
+
+
 def test_targets_lists_table_devices_and_local_targets_by_space() -> None:
     fbnet = runner.invoke(app, ["targets", "--space", "fbnet"])
     # fbnet has HW-NAS-Bench's tables and, since its networks build, local measurement

@@ -141,3 +141,21 @@ def test_haq_table_is_a_plain_array_that_follows_mobilenetv2() -> None:
             if shapes[i] == shapes[j]:
                 assert (arr[i] == arr[j]).all(), (i, j)
     assert (np.diff(arr, axis=1) > 0).all() and (np.diff(arr, axis=2) > 0).all()
+
+
+def test_values_say_when_the_search_builds_another_class_count(three_classes: str) -> None:
+    """APQ's table holds ImageNet's 1000-class classifier, whatever the search's data."""
+    from hwnas.evaluation import resolve_metric
+    from hwnas.metrics import parse_metric
+    from hwnas.sources import EvalContext
+
+    space = get_space("mbv2")
+    arch, metric = space.parse("apq-min"), parse_metric("latency@bitfusion")
+    data = EvalContext(space, "imagenet", data=three_classes)
+    (value,) = resolve_metric(data, metric).evaluate([arch])
+    assert (value.provenance["classes_tabulated"], value.provenance["classes_searched"]) == (
+        1000,
+        3,
+    )
+    (plain,) = resolve_metric(EvalContext(space, "imagenet"), metric).evaluate([arch])
+    assert plain.value == value.value and "classes_tabulated" not in plain.provenance

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -167,3 +168,81 @@ def test_profile_without_reference_validates_against_a_training_network(tmp_path
     report = validate(path, n=1, repeats=1, config=cold)
     assert report["drift"]["reference"] == predictor.meta["training"]["archs"][0]
     assert report["measurement"]["block_warmup"] == 0
+
+
+def test_old_profiles_without_classes_load_and_price_the_datasets_head(tmp_path: Path) -> None:
+    """Profiles from before `classes` was recorded mean the dataset's; a bad count fails."""
+    path = tmp_path / "old.json"
+    original = _synthetic_profile(path)
+    assert "classes" not in json.loads(path.read_text())
+    loaded = LatencyPredictor.load(path)
+    assert loaded.classes() == 10
+    arch = get_space("mbv3").parse("mobilenetv3-large")
+    assert loaded.predict(arch) == pytest.approx(original.predict(arch))
+    data = json.loads(path.read_text())
+    path.write_text(json.dumps({**data, "classes": 10}))  # recorded: the same table
+    assert LatencyPredictor.load(path).predict(arch) == pytest.approx(original.predict(arch))
+    path.write_text(json.dumps({**data, "classes": "three"}))
+    with pytest.raises(SpecError, match="malformed latency profile .*'classes'"):
+        LatencyPredictor.load(path)
+
+
+def test_a_profile_of_another_class_count_is_refused_before_any_evaluation(
+    tmp_path: Path, three_classes: str
+) -> None:
+    """A cifar10 profile priced a 10-class head in a search whose data has 3 classes."""
+    pytest.importorskip("torch")
+    path = tmp_path / "ten.json"
+    _synthetic_profile(path)
+    out = tmp_path / "run"
+    with pytest.raises(SpecError) as refused:
+        Study(
+            space="mbv3",
+            dataset="cifar10",
+            data=three_classes,
+            objectives=[f"latency@{path}:min"],
+            strategy="random",
+            budget=2,
+            out_dir=out,
+        )
+    assert str(refused.value) == (
+        f"{path} was measured with a 10-class head, but the search's data {three_classes} has "
+        f"3 classes: profile again with hwnas profile --space mbv3 --dataset cifar10 --data "
+        f"{three_classes} --out PROFILE.json"
+    )
+    assert not (out / "ledger.sqlite").exists()
+
+
+def test_a_profile_of_the_datas_classes_predicts_its_search(
+    tmp_path: Path, three_classes: str
+) -> None:
+    pytest.importorskip("onnxruntime")
+    from hwnas.cost.profile import profile
+
+    predictor = profile(
+        "mbv3", "cifar10", samples=2, unit_repeats=1, net_repeats=1, restrict=TINY,
+        data=three_classes,
+    )  # fmt: skip
+    assert predictor.meta["classes"] == 3 and predictor.meta["data"] == three_classes
+    heads = [sig for sig in predictor.lut if sig.startswith("head")]
+    assert heads and all(":c3:" in sig for sig in heads)
+    path = tmp_path / "three.json"
+    predictor.save(path)
+    study = Study(
+        space="mbv3",
+        dataset="cifar10",
+        data=three_classes,
+        objectives=[f"latency@{path}:min"],
+        strategy="random",
+        budget=2,
+        restrict=TINY,
+    ).optimize()
+    frame = study.evaluations()
+    assert (frame["status"] == "ok").all(), frame["error"].tolist()
+    for row in study.ledger.rows():
+        assert row["provenance"][f"latency@{path}"]["classes"] == 3
+    # without the data, the search builds cifar10's 10 classes: refused, saying what to do
+    with pytest.raises(
+        SpecError, match=f"without --data .* with --data {re.escape(three_classes)}"
+    ):
+        Study(space="mbv3", dataset="cifar10", objectives=[f"latency@{path}:min"], budget=2)

@@ -115,3 +115,22 @@ def test_profile_units_cover_every_layer(space: MBV3Space) -> None:
     for _ in range(30):
         arch = space.sample(rng)
         assert {sig for sig, _, _ in space.layers(arch, "cifar10")} <= units
+
+
+def test_layers_and_profile_units_follow_the_datas_classes(space: MBV3Space) -> None:
+    """A profile for 3-class data timed the 10-class head: `layers` took no classes."""
+    torch = pytest.importorskip("torch")
+    arch = space.parse("mobilenetv3-large")
+    ten, three = space.layers(arch, "cifar10"), space.layers(arch, "cifar10", classes=3)
+    assert [s for s, _, _ in three[:-1]] == [s for s, _, _ in ten[:-1]]  # the head only
+    assert ten[-1][0] == "head:i160:m960:l1280:c10:r4"  # profiles made before still match
+    assert three[-1][0] == "head:i160:m960:l1280:c3:r4"
+    _, factory, shape = three[-1]
+    with torch.no_grad():
+        assert tuple(factory().eval()(torch.zeros(1, *shape)).shape) == (1, 3)
+    restrict = [range(len(d.choices)) for d in space.dimensions]
+    restrict[0] = restrict[1] = [0]  # one width and one resolution: the heads are few
+    units = {s for s, _, _ in space.profile_units("cifar10", restrict, classes=3)}
+    default = {s for s, _, _ in space.profile_units("cifar10", restrict)}
+    assert units - default and all(s.startswith("head") for s in units ^ default)
+    assert all(":c3:" in s for s in units - default)

@@ -22,8 +22,10 @@ DATA = Path(str(resources.files("hwnas") / "data" / "hat"))
 RPI_3_5S = DATA / "subtransformers" / "wmt14.en-de__HAT_wmt14ende_raspberrypi@3.5s_bleu@25.8.yml"
 
 
-def _source(device: str, space: str = "hat", task: str = "wmt14.en-de") -> object:
-    ctx = EvalContext(get_space(space), task)
+def _source(
+    device: str, space: str = "hat", task: str = "wmt14.en-de", data: str | None = None
+) -> object:
+    ctx = EvalContext(get_space(space), task, data=data)
     target = hwnas.get_target(f"hat-{device}")
     return target.resolve(ctx, Metric("latency", target.name))
 
@@ -72,6 +74,15 @@ def test_a_published_subtransformer_and_its_provenance() -> None:
     assert prov["predictor"] == "hat-cost-ols" and prov["unit"] == "ms"
     assert set(prov["held_out"]) == {"cv5_rmse_ms", "cv5_within_10pct", "cv5_kendall_tau"}
     assert "HAT" in prov["source"]
+    assert "classes_tabulated" not in prov  # the task's own vocabulary
+
+
+def test_values_say_when_the_search_builds_another_output_width(three_classes: str) -> None:
+    """HAT timed the task's vocabulary as the output layer; data of 3 classes was silent."""
+    space = get_space("hat")
+    value = _source("raspberrypi", data=three_classes).evaluate([space.parse(str(RPI_3_5S))])[0]
+    assert value.provenance["classes_tabulated"] == 32768
+    assert value.provenance["classes_searched"] == 3
 
 
 @pytest.mark.parametrize("device", ["raspberrypi", "xeon", "titanxp"])

@@ -77,3 +77,18 @@ def test_unknown_metric_lists_valid_names() -> None:
     assert "flops" in available_metrics(ctx())
     with pytest.raises(UnknownNameError, match="valid: latency"):
         resolve_metric(ctx(), parse_metric("energy@pixel3"))
+
+
+def test_table_values_say_when_the_search_builds_another_class_count(three_classes: str) -> None:
+    """NB201's tables hold CIFAR networks; a search on 3-class data read them silently."""
+    arch = get_space("nb201").parse("6111")
+    data = EvalContext(get_space("nb201"), "cifar10", data=three_classes)
+    for name, tabulated in (("latency@pixel3", 10), ("params", 10), ("flops", 10)):
+        value = resolve_metric(data, parse_metric(name)).evaluate([arch])[0]
+        assert value.provenance["classes_tabulated"] == tabulated, name
+        assert value.provenance["classes_searched"] == 3, name
+        plain = resolve_metric(ctx(), parse_metric(name)).evaluate([arch])[0]
+        assert plain.value == value.value and "classes_searched" not in plain.provenance
+    # the device tables timed CIFAR-10 networks only: a CIFAR-100 search builds 100 classes
+    c100 = resolve_metric(ctx("cifar100"), parse_metric("latency@pixel3")).evaluate([arch])[0]
+    assert (c100.provenance["classes_tabulated"], c100.provenance["classes_searched"]) == (10, 100)

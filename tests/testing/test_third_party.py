@@ -178,6 +178,29 @@ def test_check_space_catches_a_head_that_ignores_the_datas_classes() -> None:
         check_space(OldContract(), networks=True)
 
 
+def test_check_space_catches_a_layer_table_that_ignores_the_datas_classes() -> None:
+    """A profile for 3-class data timed the dataset's 10-class head: `layers` took no
+    classes, so a table could not tell the two heads apart."""
+    torch = pytest.importorskip("torch")
+
+    class Layered(Grid, hwnas.LayeredSpace):
+        name = "tp-layered"
+
+        def input_shape(self, dataset: str) -> tuple[int, int, int]:
+            return (1, 2, 2)
+
+        def build(self, arch: hwnas.Architecture, dataset: str, classes: int | None = None) -> Any:
+            return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, classes or 10))
+
+        def layers(  # type: ignore[override]
+            self, arch: hwnas.Architecture, dataset: str
+        ) -> list[tuple[str, Any, tuple[int, ...]]]:
+            return [("head:c10", lambda: torch.nn.Linear(4, 10), (4,))]
+
+    with pytest.raises(AssertionError, match=r"layers\(\) refused classes"):
+        check_space(Layered(), n=4, networks=True)
+
+
 def test_check_strategy_catches_a_strategy_that_asks_twice() -> None:
     @hwnas.register_strategy("tp-stuck")
     class Stuck(hwnas.Strategy):
