@@ -3,6 +3,8 @@ archive, and scikit-learn's digits."""
 
 from __future__ import annotations
 
+import math
+import os
 import zipfile
 from pathlib import Path
 
@@ -96,6 +98,46 @@ def _as_images(x: np.ndarray, where: str) -> np.ndarray:
     return np.ascontiguousarray(x)
 
 
+def memory_bytes() -> int | None:
+    """This machine's physical memory (None where the OS does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _check_npz_sizes(file: Path) -> None:
+    """Refuse, before reading any array, an archive whose arrays would not fit: a few
+    kilobytes of deflated zeros can unpack to gigabytes (a zip bomb; the members' declared
+    sizes bound what unpacks), and an array header can declare more than its member holds
+    (numpy allocates the declared shape first)."""
+    with zipfile.ZipFile(file) as archive:
+        members = [m for m in archive.infolist() if m.filename.endswith(".npy")]
+        total, memory = sum(m.file_size for m in members), memory_bytes()
+        if memory is not None and total > memory // 2:
+            raise DatasetError(
+                f"npz {file}: its arrays unpack to {total / 2**30:.1f} GiB, more than half "
+                f"of this machine's memory ({memory / 2**30:.1f} GiB)"
+            )
+        for member in members:
+            with archive.open(member) as fp:
+                version = np.lib.format.read_magic(fp)
+                if version not in ((1, 0), (2, 0)):
+                    continue  # np.load reads (or refuses) the rarer formats itself
+                read_header = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
+                shape, _, dtype = read_header(fp)
+                declared = math.prod(shape) * dtype.itemsize
+                if declared > member.file_size:
+                    raise DatasetError(
+                        f"npz {file} [{member.filename.removesuffix('.npy')}]: declares shape "
+                        f"{tuple(shape)} ({declared:,} bytes) but holds {member.file_size:,}"
+                    )
+
+
 @register_dataset("npz")
 def npz(path: str | None) -> ImageDataset:
     """`npz:FILE`: arrays `x`, `y` or `x_train`, `y_train`, `x_test`, `y_test`, and an
@@ -106,6 +148,7 @@ def npz(path: str | None) -> ImageDataset:
     if reason := why_not_a_file(file):
         raise DatasetError(f"npz: expected a numpy .npz archive at {file}, which {reason}")
     try:
+        _check_npz_sizes(file)
         with np.load(file, allow_pickle=False) as archive:
             arrays = {k: archive[k] for k in archive.files}
     except (ValueError, OSError, zipfile.BadZipFile) as exc:

@@ -49,6 +49,40 @@ def test_bad_npz_labels_are_refused(tmp_path: Path, arrays: dict[str, Any], matc
     assert "h.npz" in str(info.value)
 
 
+def test_an_npz_that_unpacks_past_memory_is_refused_before_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A zip bomb: the members' declared sizes are checked against memory first (here a
+    machine of 2 KiB, so 1.7 KB of unpacked zeros stands in for gigabytes)."""
+    import hwnas.datasets._files as files
+
+    path = tmp_path / "bomb.npz"
+    np.savez_compressed(path, x=np.zeros((20, 8, 8), np.uint8), y=np.zeros(20, np.int64))
+    monkeypatch.setattr(files, "memory_bytes", lambda: 2048)
+    monkeypatch.setattr(np, "load", lambda *a, **k: pytest.fail("np.load was reached"))
+    with pytest.raises(DatasetError, match=r"bomb\.npz: its arrays unpack to .* more than half"):
+        load_dataset(f"npz:{path}")
+
+
+def test_an_npz_header_larger_than_its_data_is_refused(tmp_path: Path) -> None:
+    """numpy would allocate the declared shape before finding the data short."""
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "|u1", "fortran_order": False, "shape": (10**12, 8, 8)}
+    )
+    path = tmp_path / "liar.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("x.npy", header.getvalue() + bytes(64))
+        archive.writestr("y.npy", header.getvalue())
+    with pytest.raises(
+        DatasetError, match=r"liar\.npz \[x\]: declares shape \(1000000000000, 8, 8\)"
+    ):
+        load_dataset(f"npz:{path}")
+
+
 def test_the_reported_npz_fails_fast_on_the_command_line(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
     pytest.importorskip("torch")
     spec = _npz(tmp_path / "h.npz", x=X, y=np.full(20, 2**62))
