@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import hwnas
@@ -45,3 +47,26 @@ def test_the_python_api_raises_hwnas_error_for_a_file_in_the_way(tmp_path: Path)
     (tmp_path / "f").write_text("")
     with pytest.raises(HwnasError, match="cannot create the run directory"):
         hwnas.Study(budget=2, out_dir=tmp_path / "f")
+
+
+#: path pieces that systems treat specially: separators, parents, NUL, long names, spaces
+PATH_PIECES = st.sampled_from(
+    ["/", "..", ".", "\x00", " ", "~", "-", "x" * 260, "é", "\n", "*", "run", "a:b", "\\"]
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.one_of(PATH_PIECES, st.text(max_size=12)), min_size=1, max_size=6))
+def test_any_out_path_runs_or_is_an_error(tmp_path: Path, pieces: list[str]) -> None:
+    """Fuzzed `--out` under a scratch folder (issue 21: the fuzzing covers output paths):
+    the search runs (exit 0) or answers with one `error:` line and exit 2 (a path the system refuses, a file in the way, a run already
+    there); never a traceback."""
+    text = "".join(pieces)
+    assume(not text.startswith("-"))  # an option, not a path
+    code, err = _search("--out", str(tmp_path / "fuzz" / text))
+    assert code in (0, 2), err
+    assert "Traceback" not in err
+    if code == 2:  # hwnas's `error:` line, or Typer's usage box for what no shell can pass (NUL)
+        assert err.startswith("error:") or "Invalid value for '--out'" in err, err
