@@ -60,6 +60,8 @@ EXTRAS = {
     "safetensors": "torch",
     "pymoo": "bench",
     "optuna": "bench",
+    "botorch": "botorch",
+    "gpytorch": "botorch",
     "ray": "ray",
 }
 

@@ -66,6 +66,9 @@ def test_bench_refuses_a_baseline_whose_package_is_missing(hide) -> None:
     hide("pymoo")
     with pytest.raises(DependencyError, match=r'pip install "hwnas\[bench\]"'):
         method_runner("pymoo-nsga2")
+    hide("botorch")
+    with pytest.raises(DependencyError, match=r'needs botorch: pip install "hwnas\[botorch\]"'):
+        method_runner("botorch-qlognehvi")
 
 
 def test_cli_turns_a_missing_optional_module_into_one_line(hide, capsys) -> None:

@@ -23,7 +23,8 @@ UNTUNED_TASKS: tuple[str, ...] = (
     "cifar10:samsung_a50",
     "cifar10:titanx_1",
 )
-#: External optimisers every bench runs beside hwnas's strategies.
+#: External optimisers every bench runs beside hwnas's strategies (`botorch-qlognehvi`
+#: runs when named: a GP fit per evaluation makes it ~100x slower than these)
 BASELINE_METHODS: tuple[str, ...] = ("pymoo-nsga2", "optuna-nsga2", "optuna-tpe")
 
 

@@ -219,3 +219,15 @@ os.kill(driver, signal.SIGKILL)
     if survived := _alive(worker):
         os.kill(worker, signal.SIGKILL)  # do not leave it behind even when the test fails
     assert not survived, "the orphaned worker outlived its driver"
+
+
+def test_botorch_baseline_runs_in_the_harness() -> None:
+    """BoTorch's qLogNEHVI through the same oracle: distinct evaluations up to the budget,
+    a gap that never grows with the budget."""
+    pytest.importorskip("botorch")
+    (result,) = run_many(
+        ["botorch-qlognehvi"], [parse_task("cifar10:eyeriss")], seeds=range(1), budgets=(10, 14),
+        workers=1,
+    )  # fmt: skip
+    assert result.evaluations == 14
+    assert 0 <= result.at[14]["hv_gap"] <= result.at[10]["hv_gap"] <= 1
