@@ -146,9 +146,12 @@ class Strategy:
     def is_new(self, arch: Architecture) -> bool:
         return arch.key not in self._asked
 
-    def random_new(self, n: int, exclude: set[str] | None = None) -> list[Architecture]:
+    def random_new(
+        self, n: int, exclude: set[str] | None = None, checked: bool = True
+    ) -> list[Architecture]:
         """Up to n random unseen architectures (distinct among themselves); uses the
-        cheap-constraint precheck to skip candidates known to be infeasible."""
+        cheap-constraint precheck to skip candidates known to be infeasible (unless
+        `checked` is False: candidates that are only scored, not proposed)."""
         exclude = set(exclude or ())
         out: list[Architecture] = []
         attempts = 0
@@ -158,7 +161,7 @@ class Strategy:
             arch = self.space.sample(self.rng)
             if arch.key in self._asked or arch.key in exclude:
                 continue
-            check = self.problem.precheck
+            check = self.problem.precheck if checked else None
             if check is not None and attempts < max_attempts // 2 and check(arch) > 0:
                 continue
             exclude.add(arch.key)

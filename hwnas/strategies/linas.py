@@ -16,6 +16,8 @@ docs/benchmarks/strategies.md)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from hwnas.pareto import crowding_distance, pareto_mask
@@ -62,25 +64,35 @@ class LINAS(SurrogateStrategy):
             if models is None:
                 return self.random_new(n)
             if self._all is not None:
-                pool = [a for a in self._all if self.is_new(a) and self.problem.passes_precheck(a)]
+                pool = [a for a in self._all if self.is_new(a)]
             else:
                 pool = self._inner_nsga2(models)
-            if not pool:
-                return self.random_new(n)
             # 2n of each: the other list may already hold up to n of them
-            ranked = [pool[i] for i in _best(models, pool, 2 * n)]
+            ranked = self._best_passing(models, pool, 2 * n)
+            if not ranked:
+                return self.random_new(n)
             local = list(self._front_neighbours().values()) if self.local_share > 0 else []
-            ranked_local = [local[i] for i in _best(models, local, 2 * n)] if local else []
+            ranked_local = self._best_passing(models, local, 2 * n)
             return _interleave(ranked, ranked_local, n, self.local_share, self.batch_size)
 
+    def _best_passing(
+        self, models: ObjectiveModels, archs: list[Architecture], n: int
+    ) -> list[Architecture]:
+        """The n best-ranked of `archs` among those that pass the cheap-constraint
+        precheck, asking it only of candidates that reach a front being taken: a precheck
+        may build and count a network (a tenth of a second or more), and checking every
+        candidate of the inner search cost minutes per batch."""
+        passes = self.problem.passes_precheck if self.problem.precheck is not None else None
+        return [archs[i] for i in _best(models, archs, n, passes)]
+
     def _front_neighbours(self) -> dict[str, Architecture]:
-        """Unseen one-gene neighbours of the told front that pass the precheck: where a
-        front point is, a better one is often one change away, whatever the model says
-        about the regions it has never seen."""
+        """Unseen one-gene neighbours of the told front (prechecked later, in rank order):
+        where a front point is, a better one is often one change away, whatever the model
+        says about the regions it has never seen."""
         out: dict[str, Architecture] = {}
         for trial in self.front_trials():
             for arch in self.neighbours(trial.arch):
-                if arch.key not in out and self.is_new(arch) and self.problem.passes_precheck(arch):
+                if arch.key not in out and self.is_new(arch):
                     out[arch.key] = arch
         return out
 
@@ -88,7 +100,7 @@ class LINAS(SurrogateStrategy):
         """NSGA-II on predicted objectives; returns its unseen final population."""
         start = [t.arch for t in self.front_trials()]
         pop: dict[str, Architecture] = {a.key: a for a in start}
-        for arch in self.random_new(self.inner_population, exclude=set(pop)):
+        for arch in self.random_new(self.inner_population, exclude=set(pop), checked=False):
             pop.setdefault(arch.key, arch)
         # random_new marks nothing as asked, so the inner search may revisit freely
         members = list(pop.values())
@@ -100,7 +112,7 @@ class LINAS(SurrogateStrategy):
                 a, b = self.rng.choice(len(members), size=2)
                 child = self.space.crossover(members[a], members[b], self.rng)
                 child = self.space.mutate(child, self.rng)
-                if child.key not in pop and self.problem.passes_precheck(child):
+                if child.key not in pop:  # prechecked only if it is ranked for a batch
                     children.setdefault(child.key, child)
             union = members + list(children.values())
             keep = _best(models, union, self.inner_population)
@@ -133,10 +145,19 @@ def _interleave(
     return out
 
 
-def _best(models: ObjectiveModels, archs: list[Architecture], n: int) -> list[int]:
+def _best(
+    models: ObjectiveModels,
+    archs: list[Architecture],
+    n: int,
+    passes: Callable[[Architecture], bool] | None = None,
+) -> list[int]:
     """Indices of the n best rows by predicted non-dominated rank, then crowding; rows
     likely (p > 0.5) to break a modelled constraint come last. Fronts are peeled only
-    until n rows are taken, so scoring a whole space stays cheap."""
+    until n rows are taken, so scoring a whole space stays cheap. With `passes`, the
+    ranking is that of the rows that pass it, and it is asked only of the rows of each
+    front as it is peeled (a row that fails leaves, and the front is peeled again)."""
+    if not archs:
+        return []
     mean, _ = models.predict(archs)
     likely = np.flatnonzero(models.feasibility(archs) >= 0.5)
     unlikely = np.setdiff1d(np.arange(len(archs)), likely)
@@ -146,6 +167,11 @@ def _best(models: ObjectiveModels, archs: list[Architecture], n: int) -> list[in
         while len(out) < n and len(remaining):
             mask = pareto_mask(mean[remaining])
             front = remaining[mask]
+            if passes is not None:
+                failing = np.array([not passes(archs[i]) for i in front], dtype=bool)
+                if failing.any():
+                    remaining = np.setdiff1d(remaining, front[failing])
+                    continue
             crowd = crowding_distance(mean[front])
             out += [int(i) for i in front[np.argsort(-crowd, kind="stable")][: n - len(out)]]
             remaining = remaining[~mask]

@@ -68,6 +68,34 @@ def test_linas_inner_nsga2_path_proposes_new_archs_that_pass_precheck() -> None:
     assert len(asked) == 30 and len(set(asked)) == 30
 
 
+@pytest.mark.parametrize("exhaustive", [False, True])
+def test_linas_prechecks_only_what_it_ranks_for_a_batch(exhaustive: bool) -> None:
+    """A precheck may build and count a network; linas checks candidates in rank order
+    until a batch is full, not every child of its inner search (1,500 a batch) nor every
+    cell of an enumerable space (15,625), and still proposes only what passes."""
+    ctx = context(parse_task("cifar10:eyeriss"))
+    checked: list[str] = []
+
+    def precheck(arch: hwnas.Architecture) -> float:
+        checked.append(arch.key)
+        return float(arch.genes.count(3) > 3)  # at most 3 conv3x3
+
+    problem = Problem(ctx.space, ctx.problem.objectives, precheck=precheck)
+    options = {"exhaustive": exhaustive, "n_init": 10}
+    strategy = make_strategy("linas", problem, seed=0, options=options)
+    asked: list[str] = []
+    for _ in range(4):
+        before = len(checked)
+        batch = strategy.ask(10)
+        assert all(a.genes.count(3) <= 3 for a in batch)
+        if len(asked) >= 10:  # a guided batch; a study caches prechecks by key
+            new = set(checked[before:]) - set(checked[:before])
+            assert len(new) <= 200, len(new)
+        strategy.tell(ctx.trials(batch, len(asked)))
+        asked += [a.key for a in batch]
+    assert len(set(asked)) == 40
+
+
 def test_linas_exhaustive_on_a_large_space_is_refused() -> None:
     from hwnas.strategies._surrogate import ENUMERATE_LIMIT
 
