@@ -5,6 +5,7 @@ the cache, as hwnas's ledger would."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -121,6 +122,8 @@ def botorch_qlognehvi(ev: Evaluator, seed: int) -> None:
     from botorch.sampling import SobolQMCNormalSampler
     from gpytorch.mlls import ExactMarginalLogLikelihood
 
+    # linear_operator warns once per process about torch's sparse checks: not the user's
+    warnings.filterwarnings("ignore", message="Sparse invariant checks", category=UserWarning)
     space, rng = ev.ctx.space, np.random.default_rng(seed)
     torch.manual_seed(seed)
     seen: dict[str, Any] = {}
