@@ -46,6 +46,14 @@ def state_ids(server: Any) -> list[str]:
     return [json.loads(line)["id"] for line in lines]
 
 
+def _stored(server: Any) -> list[str]:
+    """`state_ids`, or [] while the state file is absent or its line half-written."""
+    try:
+        return state_ids(server)
+    except (FileNotFoundError, json.JSONDecodeError):
+        return []
+
+
 def raw_request(server: Any, path: str, body: bytes, sent: int) -> socket.socket:
     """A POST whose headers announce `body` but of which only `sent` bytes go out."""
     host, port = server.server_address[:2]
@@ -170,6 +178,12 @@ def test_a_dropped_connection_is_answered_from_the_store_on_retry(
     server = start_agent()
     model = onnx_model()
     raw_request(server, f"/measure?id=r1&{QUICK}", model, sent=len(model)).close()  # gone
+    # the agent measures and stores r1 although nobody waits for the answer (waiting here:
+    # under load a retry could otherwise reach the agent before the dropped request did)
+    deadline = time.time() + 60
+    while not _stored(server):
+        assert time.time() < deadline, "the dropped request was never measured"
+        time.sleep(0.01)
     status, out = call(server, f"/measure?id=r1&{QUICK}", model)
     assert status == 200 and out["replayed"] is True
     assert state_ids(server) == ["r1"]  # measured once
