@@ -193,7 +193,8 @@ def _busy_or_noisy(prov: dict[str, Any]) -> str:
 def profile(
     space: str = typer.Option(
         "mbv3",
-        help="Search space to profile (one that splits into layers: fbnet, mbv2, mbv3, vit, bert).",
+        help="Search space to profile (one that splits into layers: fbnet, mbv2, mbv3, "
+        "mbv3-tiny, vit, bert).",
     ),
     dataset: str | None = typer.Option(
         None,

@@ -91,6 +91,8 @@ def parse_spec(spec: str) -> tuple[Path, dict[str, int]]:
         head, _, tail = path.rpartition(",")
         match = _OPTION.match(tail)
         if match is None:
+            if re.match(r"^\s*\w+\s*=", tail) and not Path(path.strip()).expanduser().exists():
+                raise SpecError(f"supernet option {tail.strip()!r}: the options are calib=N, val=N")
             break
         options.setdefault(match[1], int(match[2]))
         path = head

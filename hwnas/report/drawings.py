@@ -181,6 +181,7 @@ def block_strip(space: SearchSpace, arch: Architecture, width: int = 640) -> str
 
 #: the elastic MobileNet spaces draw as their per-block strip (kernel, expand; depth per stage)
 register_drawer("mbv3")(block_strip)
+register_drawer("mbv3-tiny")(block_strip)
 register_drawer("mbv2")(block_strip)
 
 

@@ -128,6 +128,9 @@ class MobileNetSpace(LayeredSpace):
     #: the depth choices of each stage, in order
     STAGE_DEPTHS: ClassVar[tuple[tuple[int, ...], ...]]
     PRESETS: ClassVar[dict[str, str]] = {}
+    #: on inputs up to SMALL_INPUT px the stem and this many elastic stages keep the
+    #: resolution (stride 1), the CIFAR adaptation; 0 keeps only the stem's
+    SMALL_INPUT_KEEP: ClassVar[int] = 1
 
     def __init__(self) -> None:
         dims = [Dimension(name, choices) for name, _, choices in self.HEADER]
@@ -300,7 +303,7 @@ class MobileNetSpace(LayeredSpace):
             for b in range(self._depth(arch.genes, s)):
                 i = self._block_gene(s, b)
                 stride = stage.stride if b == 0 else 1
-                if small and s == 0:
+                if small and s < self.SMALL_INPUT_KEEP:
                     stride = 1
                 blk = BlockConfig(
                     cur_ch,

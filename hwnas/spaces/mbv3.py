@@ -6,7 +6,13 @@ five elastic stages of 2-4 blocks (24, 40, 80, 112, 160 channels) and a fixed he
 squeeze-excite and h-swish placement per stage is the paper's (Howard et al., ICCV 2019),
 which OFA also uses. OFA's expand ratios are 3/4/6; the paper's MobileNetV3-Large also uses
 2.3 and 2.5 (184 and 200 channels for an 80-channel input), so the space offers those too and
-the `mobilenetv3-large` preset is a point of it (219M multiply-adds, 5.4M parameters)."""
+the `mobilenetv3-large` preset is a point of it (219M multiply-adds, 5.4M parameters).
+
+`mbv3-tiny` is the same space laid out for 28-32 px inputs (Fashion-MNIST, CIFAR): only the
+stem keeps the resolution, so the five stages run at 1/2, 1/4, 1/8, 1/8 and 1/16 of the side
+(ImageNet's schedule from the stem on), the width multiplier goes down to 0.5 and the head
+narrows with it. At 28 px its networks cost 2-44M multiply-adds where `mbv3`'s cost 15-210M:
+a supernet of it trains on a CPU (benchmarks/supernet.py)."""
 
 from __future__ import annotations
 
@@ -28,6 +34,8 @@ KERNELS: tuple[int, ...] = (3, 5, 7)
 EXPANDS: tuple[float, ...] = (2.3, 2.5, 3.0, 4.0, 6.0)
 DEPTHS: tuple[int, ...] = (2, 3, 4)
 WIDTHS: tuple[float, ...] = (1.0, 1.2)  # OFA's two supernets
+#: mbv3-tiny's width multipliers (MCUNet's small-input spaces go as low as 0.3-0.5)
+TINY_WIDTHS: tuple[float, ...] = (0.5, 0.75, 1.0)
 #: input side as a fraction of the dataset's native side (224 -> 168/196/224, 32 -> 24/28/32)
 RESOLUTIONS: tuple[float, ...] = (0.75, 0.875, 1.0)
 MAX_DEPTH = max(DEPTHS)
@@ -52,9 +60,11 @@ __all__ = [
     "RESOLUTIONS",
     "SMALL_INPUT",
     "STAGES",
+    "TINY_WIDTHS",
     "WIDTHS",
     "BlockConfig",
     "MBV3Space",
+    "MBV3TinySpace",
     "StageSpec",
     "make_divisible",
 ]
@@ -118,3 +128,29 @@ class MBV3Space(MobileNetSpace):
         from hwnas.models import mbv3
 
         return mbv3
+
+
+@register_space("mbv3-tiny")
+class MBV3TinySpace(MBV3Space):
+    description = (
+        "elastic MobileNetV3 laid out for 28-32 px inputs (2-44M MACs at 28 px): mbv3's "
+        "blocks, the stages at 1/2-1/16 of the side, width 0.5/0.75/1"
+    )
+    datasets: ClassVar[tuple[str, ...]] = ("cifar10", "cifar100", "fashion-mnist")
+    HEADER = (("width", "w", TINY_WIDTHS), ("resolution", "r", RESOLUTIONS))
+    SMALL_INPUT_KEEP = 0
+    PRESETS: ClassVar[dict[str, str]] = {
+        "min": "w0.5|r0.75|" + "|".join(["k3e2.3,k3e2.3"] * len(STAGES)),
+        "max": "w1|r1|" + "|".join([",".join(["k7e6"] * MAX_DEPTH)] * len(STAGES)),
+        "mobilenetv3-large": MBV3Space.PRESETS["mobilenetv3-large"],
+    }
+
+    def _head(self, in_ch: int, side: int, width: float, classes: int) -> dict[str, Any]:
+        """mbv3's head, 960 and 1280 wide at width 1, narrower below it."""
+        return {
+            "in_ch": in_ch,
+            "mid_ch": make_divisible(FINAL_EXPAND * width),
+            "last_ch": make_divisible(LAST_CHANNELS * width),
+            "classes": classes,
+            "side": side,
+        }

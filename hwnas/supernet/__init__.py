@@ -1,4 +1,4 @@
-"""Weight-sharing supernet for the `mbv3` space (the `torch` extra): train it once
+"""Weight-sharing supernet for the `mbv3` and `mbv3-tiny` spaces (the `torch` extra): train it once
 (BigNAS-style sandwich rule with in-place distillation), then take any architecture out of
 it as a static network with inherited weights and recalibrated batch norms.
 
@@ -28,7 +28,13 @@ from hwnas.supernet._checkpoint import (
     save_checkpoint,
     trained_classes,
 )
-from hwnas.supernet._elastic import MBV3Supernet, largest_arch, smallest_arch
+from hwnas.supernet._elastic import (
+    SUPERNET_SPACES,
+    MBV3Supernet,
+    largest_arch,
+    smallest_arch,
+    supernet_space,
+)
 from hwnas.supernet._extract import extract_subnet, recalibrate_bn
 from hwnas.supernet._train import (
     SupernetConfig,
@@ -54,9 +60,12 @@ def _arch(space: Any, arch: Architecture | str) -> Architecture:
 
 
 def _space(ckpt: Checkpoint) -> MBV3Space:
-    if ckpt.space != MBV3Space.name:
-        raise CheckpointError(f"{ckpt.path}: supernet of space {ckpt.space!r}; only mbv3 exists")
-    return MBV3Space()
+    if ckpt.space not in SUPERNET_SPACES:
+        raise CheckpointError(
+            f"{ckpt.path}: supernet of space {ckpt.space!r}; supernets exist for "
+            f"{', '.join(SUPERNET_SPACES)}"
+        )
+    return supernet_space(ckpt.space)
 
 
 def _split(ckpt: Checkpoint, data: str | None) -> tuple[str, Any]:
@@ -113,7 +122,7 @@ def subnet_from_checkpoint(
     calib_images: int = 2000,
     device: str = "auto",
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """The static network of `arch` exactly as `MBV3Space().build(arch, dataset, classes)`
+    """The static network of `arch` exactly as the space's `build(arch, dataset, classes)`
     builds it for the checkpoint's dataset and class count (so it exports to ONNX like any
     built network), with the supernet's weights copied in
     and batch-norm statistics recalibrated on `calib_images` training images of `data`
@@ -231,6 +240,7 @@ def evaluate_subnet(
 
 
 __all__ = [
+    "SUPERNET_SPACES",
     "Checkpoint",
     "CheckpointError",
     "MBV3Supernet",
@@ -247,6 +257,7 @@ __all__ = [
     "save_checkpoint",
     "smallest_arch",
     "subnet_from_checkpoint",
+    "supernet_space",
     "train_supernet",
     "trained_classes",
     "training_subset",

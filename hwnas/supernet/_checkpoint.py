@@ -68,15 +68,16 @@ class Checkpoint:
     def supernet(self) -> Any:
         """The supernet with the checkpoint's weights (CPU, eval mode), built once per
         loaded checkpoint and shared: read it, do not train it."""
-        from hwnas.supernet._elastic import MBV3Supernet
+        from hwnas.supernet._elastic import SUPERNET_SPACES, MBV3Supernet
 
         if self._net is not None:
             return self._net
-        if self.space != "mbv3":
+        if self.space not in SUPERNET_SPACES:
             raise CheckpointError(
-                f"{self.path}: supernet of space {self.space!r}; only mbv3 exists"
+                f"{self.path}: supernet of space {self.space!r}; supernets exist for "
+                f"{', '.join(SUPERNET_SPACES)}"
             )
-        net = MBV3Supernet(self.dataset, self.classes)
+        net = MBV3Supernet(self.dataset, self.classes, self.space)
         try:
             net.load_state_dict(self.model_state(), strict=True)
         except RuntimeError as exc:

@@ -1,5 +1,6 @@
 """The elastic MobileNetV3 supernet: one set of the largest weights from which every network
-of the `mbv3` space is a slice (Once-for-All / BigNAS weight sharing).
+of the `mbv3` space (or of `mbv3-tiny`, its small-input layout) is a slice (Once-for-All /
+BigNAS weight sharing).
 
 - width and expand ratio: the leading output / input channels of each weight;
 - kernel size: the centre crop of the largest (7x7) depthwise kernel;
@@ -25,34 +26,38 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hwnas.errors import UnknownNameError
 from hwnas.spaces._base import Architecture
-from hwnas.spaces.mbv3 import (
-    DEPTHS,
-    EXPANDS,
-    KERNELS,
-    MAX_DEPTH,
-    RESOLUTIONS,
-    STAGES,
-    WIDTHS,
-    BlockConfig,
-    MBV3Space,
-    make_divisible,
-)
+from hwnas.spaces.mbv3 import DEPTHS, MAX_DEPTH, STAGES, BlockConfig, MBV3Space, make_divisible
 
-MAX_KERNEL = max(KERNELS)
+#: the spaces whose every network is a slice of one elastic supernet
+SUPERNET_SPACES: tuple[str, ...] = ("mbv3", "mbv3-tiny")
+
+
+def supernet_space(name: str) -> MBV3Space:
+    """The space a supernet of this name holds; other names are refused, listing these."""
+    from hwnas.spaces import get_space
+
+    if name not in SUPERNET_SPACES:
+        raise UnknownNameError("space with a supernet", name, SUPERNET_SPACES)
+    space = get_space(name)
+    assert isinstance(space, MBV3Space)
+    return space
+
+
+def _extreme(space: MBV3Space, pick: Any) -> Architecture:
+    """Every choice at `pick` (max or min) of its dimension's numeric choices."""
+    return space.make([d.choices.index(pick(d.choices)) for d in space.dimensions])
 
 
 def largest_arch(space: MBV3Space) -> Architecture:
     """Widest, deepest, largest kernels and expand ratios, full resolution."""
-    stages = "|".join([",".join([f"k{MAX_KERNEL}e{max(EXPANDS):g}"] * MAX_DEPTH)] * len(STAGES))
-    return space.parse(f"w{max(WIDTHS):g}|r{max(RESOLUTIONS):g}|{stages}")
+    return _extreme(space, max)
 
 
 def smallest_arch(space: MBV3Space) -> Architecture:
     """Narrowest, shallowest, smallest kernels and expand ratios, lowest resolution."""
-    block = f"k{min(KERNELS)}e{min(EXPANDS):g}"
-    stages = "|".join([",".join([block] * min(DEPTHS))] * len(STAGES))
-    return space.parse(f"w{min(WIDTHS):g}|r{min(RESOLUTIONS):g}|{stages}")
+    return _extreme(space, min)
 
 
 def _pad_to(t: torch.Tensor, full: torch.Size, centred: int = 0) -> torch.Tensor:
@@ -248,7 +253,8 @@ class ElasticHead(nn.Module):
 
 
 class MBV3Supernet(nn.Module):
-    """Every network of the `mbv3` space for one dataset, as slices of the largest.
+    """Every network of the `mbv3` space (or `mbv3-tiny`) for one dataset, as slices of the
+    largest.
 
     >>> net = MBV3Supernet("fashion-mnist")
     >>> logits = net(images, space.parse("w1|r0.75|k3e3,k3e3|..."))
@@ -256,9 +262,9 @@ class MBV3Supernet(nn.Module):
     The input is given at the dataset's native side and resized to the architecture's; the
     classifier has `classes` outputs (default: the dataset's), those of the training data."""
 
-    def __init__(self, dataset: str, classes: int | None = None) -> None:
+    def __init__(self, dataset: str, classes: int | None = None, space: str = "mbv3") -> None:
         super().__init__()
-        self.space = MBV3Space()
+        self.space = supernet_space(space)
         self.dataset = dataset
         self.max_plan = self.space.plan(largest_arch(self.space), dataset, classes)
         self.classes: int = self.max_plan["head"]["classes"]

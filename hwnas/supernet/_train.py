@@ -149,14 +149,11 @@ def train_supernet(
     import torch
     import torch.nn.functional as F
 
-    from hwnas.spaces.mbv3 import MBV3Space
-    from hwnas.supernet._elastic import MBV3Supernet, largest_arch, smallest_arch
+    from hwnas.supernet._elastic import MBV3Supernet, largest_arch, smallest_arch, supernet_space
     from hwnas.training import augment, batch_indices, image_tensors, make_optimizer, resolve_device
 
     out = Path(out)
-    if config.space != "mbv3":
-        raise HwnasError(f"supernets exist for space 'mbv3' only, not {config.space!r}")
-    space = MBV3Space()
+    space = supernet_space(config.space)
     space.input_shape(config.dataset)  # unknown dataset -> clear error
     stored: dict[str, Any] | None = None
     if out.exists():
@@ -189,7 +186,7 @@ def train_supernet(
     x, y = image_tensors(train, space.input_shape(config.dataset))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)  # the initial weights depend on the seed alone
-        net = MBV3Supernet(config.dataset, classes)
+        net = MBV3Supernet(config.dataset, classes, config.space)
     steps_per_epoch = -(-len(y) // config.batch_size)
     total = steps_per_epoch * config.epochs
     opt, schedule = make_optimizer(net.parameters(), config, total)

@@ -134,3 +134,33 @@ def test_layers_and_profile_units_follow_the_datas_classes(space: MBV3Space) -> 
     default = {s for s, _, _ in space.profile_units("cifar10", restrict)}
     assert units - default and all(s.startswith("head") for s in units ^ default)
     assert all(":c3:" in s for s in units - default)
+
+
+def test_the_small_input_layout_strides_from_the_first_stage() -> None:
+    """mbv3-tiny keeps only the stem at full resolution: at 28 px the stages run at
+    14, 7, 4, 4 and 2 px (mbv3: 28, 14, 7, 7, 4), which cuts a network's MACs ~3x."""
+    from hwnas.cost.targets import analytic_counts
+
+    tiny, full = get_space("mbv3-tiny"), get_space("mbv3")
+    arch = tiny.parse("mobilenetv3-large")
+    sides = [b.side for b in tiny.plan(arch, "fashion-mnist")["blocks"]]
+    assert sides[:2] == [28, 28]  # the fixed first block, then stage 0's first at its input
+    assert sides[2] == 14 and sides[-1] == 2
+    assert tiny.plan(arch, "fashion-mnist")["head"]["side"] == 2
+    assert full.plan(full.parse("mobilenetv3-large"), "fashion-mnist")["head"]["side"] == 4
+    macs = {
+        name: analytic_counts(tiny, tiny.parse(name), "fashion-mnist").macs / 1e6
+        for name in ("min", "max", "mobilenetv3-large")
+    }
+    assert 1 < macs["min"] < 3 and 35 < macs["max"] < 50
+    big = analytic_counts(full, full.parse("mobilenetv3-large"), "fashion-mnist").macs / 1e6
+    assert 2.5 < big / macs["mobilenetv3-large"] < 3.5
+
+
+def test_the_small_input_layouts_head_narrows_with_the_width() -> None:
+    tiny = get_space("mbv3-tiny")
+    head = tiny.plan(tiny.parse("min"), "cifar10")["head"]
+    assert (head["mid_ch"], head["last_ch"]) == (480, 640)
+    head = tiny.plan(tiny.parse("max"), "cifar10")["head"]
+    assert (head["mid_ch"], head["last_ch"]) == (960, 1280)
+    assert "imagenet" not in tiny.datasets  # a 224 px input wants mbv3's layout

@@ -25,14 +25,18 @@ SPACE = get_space("mbv3")
 
 
 def _archs() -> list:
-    rng = np.random.default_rng(3)
-    return [largest_arch(SPACE), smallest_arch(SPACE), SPACE.sample(rng), SPACE.sample(rng)]
+    """Extremes and random networks of both layouts (the small-input one strides earlier)."""
+    out = []
+    for name in ("mbv3", "mbv3-tiny"):
+        space, rng = get_space(name), np.random.default_rng(3)
+        archs = [largest_arch(space), smallest_arch(space), space.sample(rng), space.sample(rng)]
+        out += [pytest.param(name, a, id=f"{name}:{a.key[:24]}") for a in archs]
+    return out
 
 
-@pytest.fixture(scope="module")
-def supernet() -> MBV3Supernet:
+def _supernet(space: str) -> MBV3Supernet:
     torch.manual_seed(0)
-    net = MBV3Supernet("fashion-mnist").eval()
+    net = MBV3Supernet("fashion-mnist", space=space).eval()
     with torch.no_grad():  # batch norms that are not the identity, so slicing them matters
         for m in net.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
@@ -43,15 +47,29 @@ def supernet() -> MBV3Supernet:
     return net
 
 
-@pytest.mark.parametrize("arch", _archs(), ids=lambda a: a.key[:24])
-def test_static_subnet_equals_supernet_forward(supernet: MBV3Supernet, arch) -> None:
+@pytest.fixture(scope="module")
+def supernets() -> dict[str, MBV3Supernet]:
+    return {name: _supernet(name) for name in ("mbv3", "mbv3-tiny")}
+
+
+@pytest.fixture
+def supernet(supernets: dict[str, MBV3Supernet], space_name: str) -> MBV3Supernet:
+    """The supernet of the space the test's architecture belongs to."""
+    return supernets[space_name]
+
+
+@pytest.mark.parametrize(("space_name", "arch"), _archs())
+def test_static_subnet_equals_supernet_forward(
+    supernet: MBV3Supernet, space_name: str, arch
+) -> None:
     x = torch.randn(4, 1, 28, 28, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         expected = supernet(x, arch)
         static = extract_subnet(supernet, arch)
-        side = SPACE.arch_input_shape(arch, "fashion-mnist")[1]
+        space = get_space(space_name)
+        side = space.arch_input_shape(arch, "fashion-mnist")[1]
         got = static(F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False))
-    built = SPACE.build(arch, "fashion-mnist")
+    built = space.build(arch, "fashion-mnist")
     assert type(static) is type(built)
     assert {k: v.shape for k, v in static.state_dict().items()} == {
         k: v.shape for k, v in built.state_dict().items()
@@ -64,8 +82,10 @@ GPU = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU
 
 
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=GPU)])
-@pytest.mark.parametrize("arch", _archs(), ids=lambda a: a.key[:24])
-def test_static_shapes_train_like_slices(supernet: MBV3Supernet, arch, device: str) -> None:
+@pytest.mark.parametrize(("space_name", "arch"), _archs())
+def test_static_shapes_train_like_slices(
+    supernet: MBV3Supernet, space_name: str, arch, device: str
+) -> None:
     """Zero-padded weights at the largest shapes (the GPU path): the same logits, gradients
     and batch-norm updates as the slices, in training and in evaluation (on a GPU with TF32
     off: its rounding is not what is compared, cuDNN's own is, hence rtol 1e-4 there)."""
