@@ -36,8 +36,10 @@ train_supernet(cfg, "/tmp/gpu_check_steps.safetensors", device="cuda", on_step=o
 EOF
 echo "steps: exit $?"; tail -5 "$out/steps.log"
 
-# the tau run: 20,000 training images, one stand-alone seed, everything on the GPU
-timeout 420 python3 benchmarks/supernet.py --out /tmp/gpu_check_sbench --data "$data" \
+# the tau run on the small-input layout: 20,000 training images, two stand-alone seeds (the
+# reference's own seed-to-seed tau), everything on the GPU
+timeout 420 python3 benchmarks/supernet.py --space mbv3-tiny --standalone-seeds 2 \
+  --out /tmp/gpu_check_sbench --data "$data" \
   --train-images 20000 --epochs "$epochs" --batch-size 128 --lr 0.1 --val-images 6000 \
   --calib-images 2000 --device cuda > "$out/bench.log" 2>&1 || status=$?
 echo "tau run: exit $status"; grep -v "  step" "$out/bench.log" | tail -20

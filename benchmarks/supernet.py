@@ -1,10 +1,12 @@
-"""Supernet benchmark on Fashion-MNIST: training throughput and time per epoch, then the
-Kendall tau between each subnet's inherited-weight accuracy (after batch-norm
-recalibration) and its stand-alone accuracy (trained from scratch with
-`hwnas.training.fit`, the same schedule), over subnets spread over the space by MACs
-(the smallest and the largest included).
+"""Supernet ranking benchmark on Fashion-MNIST: training throughput and time per epoch,
+then the Kendall tau, Spearman rho and top-k agreement between each subnet's inherited-weight
+accuracy (after batch-norm recalibration) and its stand-alone accuracy (trained from scratch
+with `hwnas.training.fit`, the same schedule), over subnets spread over the space by MACs
+(the smallest and the largest included). With two or more stand-alone seeds the
+seed-to-seed tau says how far the reference itself ranks reliably.
 
-    PYTHONPATH=. python benchmarks/supernet.py --out benchmarks/results/supernet
+    PYTHONPATH=. python benchmarks/supernet.py --space mbv3-tiny --standalone-seeds 2 \
+        --jobs 2 --out benchmarks/results/supernet_tiny
 
 Results go to OUT/results.json after every subnet (a rerun skips what is done) and the
 supernet checkpoint to OUT/supernet.safetensors (resumed when present). `--jobs N` trains the
@@ -44,6 +46,39 @@ def pick_subnets(space: Any, dataset: str, n: int, seed: int) -> list[Any]:
     return [smallest_arch(space), *picks, largest_arch(space)]
 
 
+def top_k(inherited: list[float], standalone: list[float], k: int) -> float:
+    """The share of the stand-alone top k that the inherited accuracies also put in their
+    top k (1.0: the supernet finds the same best k)."""
+    best = set(np.argsort(standalone)[::-1][:k].tolist())
+    return len(best & set(np.argsort(inherited)[::-1][:k].tolist())) / k
+
+
+def throughput(results: dict[str, Any], key: str, seeds: list[int], images: int) -> dict:
+    """Training images/s and seconds per epoch of one subnet trained alone (its stand-alone
+    runs, which include one pass over the validation images)."""
+    rec = results["subnets"].get(key, {})
+    secs = [rec[f"standalone_s_seed{s}"] for s in seeds if f"standalone_s_seed{s}" in rec]
+    if not secs:
+        return {}
+    epochs = int(results["args"]["epochs"])
+    med = float(np.median(secs))
+    return {"arch": key, "images_per_s": images / med, "seconds_per_epoch": med / epochs}
+
+
+def host_info() -> dict[str, Any]:
+    import os
+    import platform
+
+    import torch
+
+    return {
+        "machine": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "torch": torch.__version__,
+        "load_average_at_end": os.getloadavg(),
+    }
+
+
 def standalone_accuracy(job: dict[str, Any]) -> tuple[str, int, float, float]:
     """Train one subnet from scratch with the benchmark's schedule and score it on the
     benchmark's validation images: (arch key, seed, accuracy %, seconds). Takes plain values
@@ -59,10 +94,10 @@ def standalone_accuracy(job: dict[str, Any]) -> tuple[str, int, float, float]:
     config = SupernetConfig.from_dict(job["config"])
     ds, train = training_subset(config)
     val = ds.val.take(np.asarray(job["val_index"]))
-    space = get_space("mbv3")
+    space = get_space(job["space"])
     arch = space.parse(job["arch"])
     torch.manual_seed(job["seed"])  # initial weights; seed 0 is the supernet's
-    cfg = TrainConfig(epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
+    cfg = TrainConfig(epochs=job["epochs"], batch_size=config.batch_size, lr=config.lr,
                       seed=job["seed"], device=job["device"])  # fmt: skip
     shape = space.arch_input_shape(arch, "fashion-mnist")
     model = fit(space.build(arch, "fashion-mnist"), train, shape, cfg)
@@ -73,13 +108,19 @@ def standalone_accuracy(job: dict[str, Any]) -> tuple[str, int, float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/supernet"))
+    ap.add_argument("--space", default="mbv3-tiny", help="mbv3-tiny (28-32 px layout) or mbv3")
     ap.add_argument("--data", default="fashion-mnist")
     ap.add_argument("--train-images", type=int, default=1000)
     ap.add_argument("--val-images", type=int, default=1000)
     ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument(
+        "--supernet-epochs", type=int, default=None,
+        help="the supernet's epochs (default: --epochs, the stand-alone schedule)",
+    )  # fmt: skip
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=0.05)
     ap.add_argument("--n-random", type=int, default=2)
+    ap.add_argument("--top-k", type=int, nargs="+", default=[3, 5])
     ap.add_argument("--subnets", type=int, default=10)
     ap.add_argument("--calib-images", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
@@ -132,12 +173,14 @@ def main() -> None:
         tmp.replace(results_path)
 
     config = SupernetConfig(
-        dataset="fashion-mnist", data=args.data, epochs=args.epochs,
+        space=args.space, dataset="fashion-mnist", data=args.data,
+        epochs=args.supernet_epochs or args.epochs,
         batch_size=args.batch_size, lr=args.lr, seed=args.seed, n_random=args.n_random,
         train_images=args.train_images, distill=not args.no_distill,
     )  # fmt: skip
-    space = get_space("mbv3")
-    ds, _ = training_subset(config)
+    space = get_space(args.space)
+    ds, train_split = training_subset(config)
+    n_imgs_alone = len(train_split) * args.epochs
     chosen = np.random.default_rng(args.seed).permutation(len(ds.val))[: args.val_images]
     val_index = np.sort(chosen)
     val = ds.val.take(val_index)
@@ -169,7 +212,8 @@ def main() -> None:
     # every subnet with one seed before the next seed: a partial run still ranks
     jobs = [
         {"config": config.as_dict(), "val_index": val_index.tolist(), "arch": arch.key,
-         "seed": seed, "device": args.device, "threads": args.threads}
+         "space": args.space, "epochs": args.epochs, "seed": seed, "device": args.device,
+         "threads": args.threads}
         for seed in seeds for arch in archs
         if str(seed) not in results["subnets"][arch.key]["standalone_by_seed"]
     ]  # fmt: skip
@@ -259,6 +303,15 @@ def main() -> None:
     alone = [results["subnets"][k]["standalone"] for k in keys]
     results["kendall_tau"] = float(kendalltau(inh, alone).statistic)
     results["spearman"] = float(spearmanr(inh, alone).statistic)
+    results["top_k_agreement"] = {str(k): top_k(inh, alone, k) for k in args.top_k}
+    results["standalone_largest"] = throughput(results, archs[-1].key, seeds, n_imgs_alone)
+    results["compute"] = {
+        "supernet_image_passes": results["supernet"]["train_images"]
+        * results["supernet"]["epochs"] * (2 + args.n_random),
+        "standalone_image_passes_per_seed": n_imgs_alone * len(archs),
+        "note": "one pass = one image through one subnet, forward and backward",
+    }  # fmt: skip
+    results["host"] = host_info()
     results["standalone_reference"] = f"mean over seeds {seeds}"
     if len(seeds) > 1:  # how well one stand-alone seed ranks like another: the ceiling
         by = [[results["subnets"][k]["standalone_by_seed"][str(s)] for k in keys] for s in seeds]
@@ -271,6 +324,8 @@ def main() -> None:
     log(f"Kendall tau {results['kendall_tau']:.3f}, Spearman {results['spearman']:.3f}")
     print("| MACs (M) | inherited % | stand-alone % | architecture |")
     print("|---:|---:|---:|---|")
+    print(f"top-k agreement {results['top_k_agreement']}; largest subnet alone "
+          f"{results['standalone_largest']}")  # fmt: skip
     for k in sorted(keys, key=lambda k: results["subnets"][k]["macs_m"]):
         r = results["subnets"][k]
         print(f"| {r['macs_m']:.1f} | {r['inherited']:.2f} | {r['standalone']:.2f} | `{k}` |")
