@@ -246,7 +246,9 @@ def main() -> None:
 
     try:
         ckpt = args.out / "supernet.safetensors"
-        log(f"supernet: {args.train_images} images x {args.epochs} epochs, batch {args.batch_size}")
+        log(
+            f"supernet: {args.train_images} images x {config.epochs} epochs, batch {args.batch_size}"
+        )
         last = [time.perf_counter()]
 
         def on_step(done: int, total: int, loss: float) -> None:
@@ -261,10 +263,10 @@ def main() -> None:
         train_s = meta["elapsed_s"]
         results["supernet"] = {
             "train_images": n_imgs,
-            "epochs": args.epochs,
+            "epochs": config.epochs,
             "seconds": train_s,
-            "seconds_per_epoch": train_s / args.epochs,
-            "images_per_s": n_imgs * args.epochs / train_s,
+            "seconds_per_epoch": train_s / config.epochs,
+            "images_per_s": n_imgs * config.epochs / train_s,
             "subnet_passes_per_step": 2 + args.n_random,
             "device": meta["device"],
             "stand_alone_jobs_beside_it": args.jobs if pool else 0,
@@ -272,7 +274,7 @@ def main() -> None:
         }
         save()
         log(f"supernet done: {results['supernet']['images_per_s']:.2f} images/s, "
-            f"{train_s / args.epochs:.0f} s/epoch")  # fmt: skip
+            f"{train_s / config.epochs:.0f} s/epoch")  # fmt: skip
 
         for arch in archs:
             rec = results["subnets"][arch.key]
