@@ -39,27 +39,34 @@ def measure_arch(
     threads: int | None = None,
     repeats: int | None = None,
     quant: str | None = None,
+    data: str | None = None,
 ) -> dict[str, Any]:
     """Metrics of one architecture on a target; `analytic` gives the counts (and the
     roofline on every shipped device spec). `quant` (a policy) quantises the space: the
-    counts at the architecture's bits, and local-cpu int8 with fp32 beside it."""
+    counts at the architecture's bits, and local-cpu int8 with fp32 beside it. `data` (a
+    dataset spec) gives the network the data's classes, as `hwnas search --data` does."""
+    from hwnas.cli._search import _dataset_of
     from hwnas.config import quant_space_name
     from hwnas.cost import get_target
     from hwnas.cost.targets import MeasuredTarget, analytic_counts, buildable
+    from hwnas.datasets import data_classes
     from hwnas.metrics import Metric
     from hwnas.sources import EvalContext, MetricSource
     from hwnas.spaces import get_space
 
     space = get_space(quant_space_name(space_name, quant))
-    ds = _dataset(space, dataset)
+    ds = _dataset(space, dataset or (_dataset_of(space.name, data) if data else None))
+    classes = data_classes(data)
     arch = space.parse(arch_text)
     out: dict[str, Any] = {"space": space.name, "dataset": ds, "arch": arch.key, "target": target}
+    if data is not None:
+        out["data"] = data
     if target == "analytic":
         from hwnas.cost.roofline import builtin_specs, load_spec, misfit, roofline_seconds
 
         if not buildable(space):
             raise HwnasError(f"space {space.name!r} cannot build networks to count")
-        counts = analytic_counts(space, arch, ds)
+        counts = analytic_counts(space, arch, ds, classes)
         out.update(counts.summary())
         if counts.bits is not None:  # a quantised architecture: its bits, not int8
             from hwnas.cost import bits
@@ -75,7 +82,7 @@ def measure_arch(
         out["provenance"] = {"kind": "analytic", "method": counts.method}
         return out
     resolved = get_target(target)
-    ctx = EvalContext(space, ds)
+    ctx = EvalContext(space, ds, data=data)
     if isinstance(resolved, MeasuredTarget) and (backend or threads or repeats):
         from dataclasses import replace
 
@@ -111,7 +118,14 @@ def measure_arch(
 def measure(
     space: str = typer.Option(..., help="Search space (see `hwnas spaces`)."),
     arch: str = typer.Option(..., help="Architecture key or preset (e.g. mobilenetv3-large)."),
-    dataset: str | None = typer.Option(None, help="Dataset (input size, classes)."),
+    dataset: str | None = typer.Option(
+        None, help="Dataset (input size; classes unless --data); default: the data's name."
+    ),
+    data: str | None = typer.Option(
+        None,
+        help="Your data (NAME[:PATH] of hwnas.datasets): the network gets its classes, as "
+        "`hwnas search --data` builds it.",
+    ),
     target: str = typer.Option(
         "analytic",
         help="analytic | local-cpu | local-cpu-torch | local-cuda | roofline:SPEC | "
@@ -132,7 +146,7 @@ def measure(
     ),
 ) -> None:
     """Cost of one architecture on a target: counts, a measurement or a prediction."""
-    result = measure_arch(space, arch, dataset, target, backend, threads, repeats, quant)
+    result = measure_arch(space, arch, dataset, target, backend, threads, repeats, quant, data)
     if as_json:
         print(json.dumps(_json_safe(result), indent=1, sort_keys=True))
         return

@@ -352,7 +352,7 @@ class ProfileTarget(Target):
                 f"{self.path} was measured with a {profiled}-class head{made}, but the "
                 f"search's data {ctx.data} has {searched} classes: profile again with {again}"
             )
-        fix = f"search with --data {meta['data']}" if meta.get("data") else "profile again"
+        fix = f"give --data {meta['data']}" if meta.get("data") else "profile again"
         raise SpecError(
             f"{self.path} was measured with a {profiled}-class head{made}, but without --data "
             f"the search builds {ctx.dataset}'s {searched}-class head: {fix}"

@@ -257,10 +257,27 @@ def test_profile_takes_the_classes_of_the_search_data(tmp_path: Path, three_clas
     refused = runner.invoke(app, [*search, "--out", str(out)])
     assert refused.exit_code == 2
     assert "without --data the search builds cifar10's 10-class head" in refused.output
-    assert f"search with --data {three_classes}" in refused.output
+    assert f"give --data {three_classes}" in refused.output
     assert not out.exists()
     ran = runner.invoke(app, [*search, "--data", three_classes, "--out", str(out)])
     assert ran.exit_code == 0, ran.output
+    # one architecture: `hwnas measure` takes the same --data (it had none to give)
+    arch = [
+        "--space",
+        "mbv3",
+        "--dataset",
+        "cifar10",
+        "--arch",
+        "w1|r0.75|" + "|".join(["k3e3,k3e3"] * 5),
+    ]
+    measure = ["measure", *arch, "--target", str(path), "--json"]
+    assert runner.invoke(app, measure).exit_code == 2
+    predicted = _json([*measure, "--data", three_classes])
+    assert predicted["data"] == three_classes and predicted["latency_ms"] > 0
+    assert predicted["provenance"]["latency"]["classes"] == 3
+    counts = _json(["measure", *arch, "--target", "analytic", "--json", "--data", three_classes])
+    ten = _json(["measure", *arch, "--target", "analytic", "--json"])
+    assert round((ten["params_M"] - counts["params_M"]) * 1e6) == 7 * (1280 + 1)  # 7 rows fewer
 
 
 def test_targets_lists_table_devices_and_local_targets_by_space() -> None:
