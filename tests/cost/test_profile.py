@@ -243,6 +243,6 @@ def test_a_profile_of_the_datas_classes_predicts_its_search(
         assert row["provenance"][f"latency@{path}"]["classes"] == 3
     # without the data, the search builds cifar10's 10 classes: refused, saying what to do
     with pytest.raises(
-        SpecError, match=f"without --data .* with --data {re.escape(three_classes)}"
+        SpecError, match=f"without --data .* give --data {re.escape(three_classes)}"
     ):
         Study(space="mbv3", dataset="cifar10", objectives=[f"latency@{path}:min"], budget=2)
