@@ -20,6 +20,7 @@ outputs equal those of the static network with the sliced weights copied in."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -45,7 +46,7 @@ def supernet_space(name: str) -> MBV3Space:
     return space
 
 
-def _extreme(space: MBV3Space, pick: Any) -> Architecture:
+def _extreme(space: MBV3Space, pick: Callable[[Sequence[Any]], Any]) -> Architecture:
     """Every choice at `pick` (max or min) of its dimension's numeric choices."""
     return space.make([d.choices.index(pick(d.choices)) for d in space.dimensions])
 

@@ -200,13 +200,7 @@ def _check_network(space: SearchSpace, arch: Architecture, dataset: str, what: s
         )
         # a user's data may have any number of classes: the head must follow it
         classes = 3 if out.shape[1] != 3 else 5
-        try:
-            net = space.build(arch, dataset, classes=classes)
-        except TypeError as exc:
-            raise AssertionError(
-                f"{what}: build(arch, dataset, classes=None) is the contract; build() "
-                f"refused classes ({exc})"
-            ) from None
+        net = _with_classes(space.build, "build", arch, dataset, classes, what)
         out = _run(net, shape, torch)
         expect(
             tuple(out.shape) == (1, classes),
@@ -233,13 +227,7 @@ def _check_layer_classes(
 ) -> None:
     """A profile made for data of `classes` classes must time that head, under its own
     signature, and nothing else differently: the head is the last layer."""
-    try:
-        other = space.layers(arch, dataset, classes=classes)
-    except TypeError as exc:
-        raise AssertionError(
-            f"{what}: layers(arch, dataset, classes=None) is the contract; layers() "
-            f"refused classes ({exc})"
-        ) from None
+    other = _with_classes(space.layers, "layers", arch, dataset, classes, what)
     same = [a[0] for a in layers[:-1]] == [b[0] for b in other[:-1]]
     expect(
         len(other) == len(layers) and same and other[-1][0] != layers[-1][0],
@@ -252,6 +240,18 @@ def _check_layer_classes(
         out.shape[-1] == classes,
         f"{what}: the head of layers({arch.key}, classes={classes}) has {out.shape[-1]} outputs",
     )
+
+
+def _with_classes(method: Any, name: str, arch: Any, dataset: str, classes: int, what: str) -> Any:
+    """`method(arch, dataset, classes=classes)`; a method without the `classes` parameter
+    of the contract is named as such rather than failing with a bare TypeError."""
+    try:
+        return method(arch, dataset, classes=classes)
+    except TypeError as exc:
+        raise AssertionError(
+            f"{what}: {name}(arch, dataset, classes=None) is the contract; {name}() "
+            f"refused classes ({exc})"
+        ) from None
 
 
 def _run(module: Any, shape: tuple[int, ...], torch: Any) -> Any:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from hwnas.errors import UnknownNameError
+from hwnas.errors import HwnasError, UnknownNameError
 from hwnas.spaces import get_space
 from hwnas.study import Study
 from hwnas.supernet import (
@@ -58,7 +58,7 @@ def test_a_search_of_the_tiny_space_uses_its_supernet(tiny_checkpoint: Path) -> 
     frame = study.optimize().evaluations()
     assert len(frame) == 2 and (frame["status"] == "ok").all()
     assert frame["accuracy"].between(0, 100).all()
-    with pytest.raises(Exception, match="trained for mbv3-tiny/fashion-mnist, not mbv3/"):
+    with pytest.raises(HwnasError, match="trained for mbv3-tiny/fashion-mnist, not mbv3/"):
         Study(
             space="mbv3", dataset="fashion-mnist", data="digits",
             quality=f"supernet:{tiny_checkpoint}", objectives=["accuracy:max"], budget=1,
