@@ -63,6 +63,8 @@ EXTRAS = {
     "botorch": "botorch",
     "gpytorch": "botorch",
     "ray": "ray",
+    "zigzag": "zigzag",
+    "yaml": "zigzag",
 }
 
 

@@ -87,6 +87,10 @@ def _file_forms(space: str | None, roofline: bool) -> str:
     forms = ["roofline:SPEC.json (your device spec)"] if roofline else []
     if roofline:  # both need networks built: a board times their ONNX graphs
         forms.append("remote:NAME (a board running `hwnas device serve`; see `hwnas device list`)")
+        forms.append(
+            "zigzag:ACCEL[@NMHZ] (ZigZag's accelerator model: tpu_like, eyeriss_like, ... "
+            'or your ACCEL.yaml; latency and energy; pip install "hwnas[zigzag]")'
+        )
     if space is None or space in layered:
         forms.append(
             "PROFILE.json (a per-layer latency table from `hwnas profile`, which profiles "

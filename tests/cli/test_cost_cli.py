@@ -309,7 +309,11 @@ def test_targets_advertises_a_profile_only_where_hwnas_profile_can_make_one() ->
         "PREDICTOR.json (a few-shot latency predictor for your device from `hwnas calibrate`)"
     )
     nb201 = _also(["--space", "nb201"])
-    remote = "remote:NAME (a board running `hwnas device serve`; see `hwnas device list`)"
+    remote = (
+        "remote:NAME (a board running `hwnas device serve`; see `hwnas device list`), "
+        "zigzag:ACCEL[@NMHZ] (ZigZag's accelerator model: tpu_like, eyeriss_like, ... or your "
+        'ACCEL.yaml; latency and energy; pip install "hwnas[zigzag]")'
+    )
     assert nb201 == f"Also: roofline:SPEC.json (your device spec), {remote} and {calibrated}."
     fbnet = _also(["--space", "fbnet"])  # its networks build and split into layers
     spec = "roofline:SPEC.json (your device spec)"
