@@ -63,6 +63,7 @@ EXTRAS = {
     "botorch": "botorch",
     "gpytorch": "botorch",
     "ray": "ray",
+    "gymnasium": "gym",
 }
 
 

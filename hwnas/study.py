@@ -386,10 +386,7 @@ class Study:
         `evaluate` calls, not by `optimize`: no strategy could replay it. New architectures
         beyond the budget are refused."""
         wanted = [self.space.parse(a) if isinstance(a, str) else a for a in archs]
-        if self._known is None:
-            rows = read_ledger(self.ledger, str(self.ledger.path or ":memory:"))[1]
-            self._known = {r.arch: r for r in rows}
-        recorded = self._known
+        recorded = self._recorded()
         missing = list({a.key: a for a in wanted if a.key not in recorded}.values())
         if len(recorded) + len(missing) > self.config.budget:
             raise HwnasError(
@@ -410,6 +407,18 @@ class Study:
                     t.error, out.started, out.finished,
                 )  # fmt: skip
         return [recorded[a.key] for a in wanted]
+
+    def lookup(self, arch: Architecture | str) -> Evaluation | None:
+        """The ledger's record of `arch`, or None when it has not been evaluated."""
+        key = self.space.parse(arch).key if isinstance(arch, str) else arch.key
+        return self._recorded().get(key)
+
+    def _recorded(self) -> dict[str, Evaluation]:
+        """The ledger's records by key, read once (then kept up to date by `evaluate`)."""
+        if self._known is None:
+            rows = read_ledger(self.ledger, str(self.ledger.path or ":memory:"))[1]
+            self._known = {r.arch: r for r in rows}
+        return self._known
 
     def close(self) -> None:
         """Stop the executor's workers that `evaluate` started (idempotent)."""
