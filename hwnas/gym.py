@@ -96,7 +96,12 @@ class HwnasEnv(gymnasium.Env):  # type: ignore[misc,name-defined]
         self.space = self.study.space
         self.objectives = self.study.objectives
         self.reward_fn = reward
-        self.weights = _weights(weights, len(self.objectives))
+        try:
+            self.weights = _weights(weights, len(self.objectives))
+        except SpecError:
+            if self._owns_study:
+                self.study.ledger.close()
+            raise
         self.episode_length = episode_length
         self.observation_names = [*self.study.metric_names, "feasible", "failed"]
         self.action_space = gymnasium.spaces.MultiDiscrete(list(self.space.cardinalities))
@@ -119,7 +124,10 @@ class HwnasEnv(gymnasium.Env):  # type: ignore[misc,name-defined]
         return np.zeros(len(self.observation_names)), {}
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        genes = [int(g) for g in np.asarray(action).reshape(-1)]
+        try:
+            genes = [int(g) for g in np.asarray(action).reshape(-1)]
+        except (TypeError, ValueError):
+            raise SpecError(f"action {action!r} is not a vector of gene indices") from None
         if len(genes) != len(self.space.cardinalities) or not self.action_space.contains(
             np.asarray(genes, dtype=self.action_space.dtype)
         ):

@@ -99,6 +99,8 @@ def test_an_action_outside_the_space_is_refused() -> None:
     env.reset()
     with pytest.raises(hwnas.SpecError, match="is not in MultiDiscrete"):
         env.step(np.array([5, 0, 0, 0, 0, 0]))
+    with pytest.raises(hwnas.SpecError, match="not a vector of gene indices"):
+        env.step(["a", "b"])
 
 
 def test_registered_with_gymnasium() -> None:
