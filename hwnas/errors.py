@@ -65,6 +65,7 @@ EXTRAS = {
     "ray": "ray",
     "zigzag": "zigzag",
     "yaml": "zigzag",
+    "gymnasium": "gym",
 }
 
 

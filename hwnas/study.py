@@ -33,11 +33,11 @@ from hwnas.executors import (
 )
 from hwnas.ledger import LEDGER_FILE, Ledger, disk_full
 from hwnas.metrics import Constraint, Metric, Objective, parse_constraint, parse_objective
-from hwnas.results import Results, load_results, read_ledger, start_time
+from hwnas.results import Evaluation, Results, load_results, read_ledger, start_time
 from hwnas.sources import EvalContext, MetricSource, StageProgress, check_requirements
 from hwnas.spaces import Architecture, SearchSpace
 from hwnas.strategies import Problem, Strategy, make_strategy
-from hwnas.trial import Trial
+from hwnas.trial import Outcome, Trial
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 CONFIG_FILE = "config.json"
 #: the ledger meta key of the strategy's state after its last full batch
 SNAPSHOT_KEY = "strategy_snapshot"
+#: the ledger meta key set once `Study.evaluate` recorded an architecture the caller chose
+CALLER_KEY = "caller_chosen"
 #: called once when `optimize` ends, with the run's results (e.g. `hwnas.report.write_outputs`)
 Callback = Callable[[Results], None]
 
@@ -105,6 +107,8 @@ class Study:
         )
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.ledger = self._open_ledger(_resume)
+        self._evaluating = False  # whether `evaluate` holds the executor open
+        self._known: dict[str, Evaluation] | None = None  # the ledger's trials, for `evaluate`
 
     # --- construction -------------------------------------------------------------------
     def _setup(self) -> None:
@@ -269,6 +273,13 @@ class Study:
         directory's CSV, PNG and HTML files). `progress(done, budget)` follows the
         evaluations; `stages(stage, done, total)` the long work inside one evaluated in this
         process (an accuracy predictor's training set: minutes before the first result)."""
+        if self.ledger.get_meta(CALLER_KEY):
+            raise HwnasError(
+                f"{self.out_dir or 'this study'}: its architectures were chosen by the caller "
+                "(Study.evaluate, hwnas.gym), which no strategy can replay; continue it with "
+                "Study.evaluate or hwnas.gym.HwnasEnv"
+            )
+        self.close()
         check_requirements(self.sources)
         strategy = self._new_strategy()
         recorded = self.ledger.trials(self.space)
@@ -334,18 +345,10 @@ class Study:
                 break
             missing = [a for a in batch if a.key not in recorded]
             numbers = {a.key: done + i for i, a in enumerate(batch)}
-            fresh: dict[str, Trial] = {}
-            for arch, outcome in self.executor.run(missing) if missing else ():
-                if outcome.stop:
-                    raise self._stopped(arch, outcome.error)
-                trial = Trial(
-                    numbers[arch.key], arch, outcome.status, outcome.values, outcome.error
-                )
-                self.ledger.record(trial, outcome.provenance, outcome.started, outcome.finished)
-                fresh[arch.key] = trial
+            fresh = self._record(missing, numbers)
             trials = []
             for arch in batch:
-                trial = recorded.get(arch.key) or fresh[arch.key]
+                trial = recorded.get(arch.key) or fresh[arch.key][0]
                 if trial.number != numbers[arch.key]:
                     raise HwnasError(
                         f"the ledger does not match a replay of the run (trial {trial.number} "
@@ -359,6 +362,69 @@ class Study:
                 self._snapshot(strategy, done)
             if progress is not None:
                 progress(done, budget)
+
+    def _record(
+        self, archs: Sequence[Architecture], numbers: dict[str, int]
+    ) -> dict[str, tuple[Trial, Outcome]]:
+        """Evaluate `archs` on the executor, committing each result as trial `numbers[key]`
+        the moment it completes: the one evaluation path of `optimize` and `evaluate`."""
+        fresh: dict[str, tuple[Trial, Outcome]] = {}
+        for arch, outcome in self.executor.run(archs) if archs else ():
+            if outcome.stop:
+                raise self._stopped(arch, outcome.error)
+            trial = Trial(numbers[arch.key], arch, outcome.status, outcome.values, outcome.error)
+            self.ledger.record(trial, outcome.provenance, outcome.started, outcome.finished)
+            fresh[arch.key] = (trial, outcome)
+        return fresh
+
+    # --- caller-chosen evaluations ------------------------------------------------------
+    def evaluate(self, archs: Sequence[Architecture | str]) -> list[Evaluation]:
+        """Evaluate architectures the caller chose (an agent, `hwnas.gym`) as `optimize`
+        evaluates the strategy's: on the executor, each new one recorded in the ledger as
+        the next trial; one already recorded is answered from the ledger. Returns the
+        ledger's records (`Results` reads the same). Such a run is continued by more
+        `evaluate` calls, not by `optimize`: no strategy could replay it. New architectures
+        beyond the budget are refused."""
+        wanted = [self.space.parse(a) if isinstance(a, str) else a for a in archs]
+        recorded = self._recorded()
+        missing = list({a.key: a for a in wanted if a.key not in recorded}.values())
+        if len(recorded) + len(missing) > self.config.budget:
+            raise HwnasError(
+                f"evaluating {len(missing)} new architecture(s) would exceed the budget of "
+                f"{self.config.budget} ({len(recorded)} recorded); raise it with Study.resume"
+                "(run_dir, budget=N)"
+            )
+        if missing:
+            if not self._evaluating:
+                check_requirements(self.sources)
+                self.executor.open(self._job())
+                self._evaluating = True
+            self.ledger.set_meta(CALLER_KEY, True)
+            numbers = {a.key: len(recorded) + i for i, a in enumerate(missing)}
+            for key, (t, out) in self._record(missing, numbers).items():
+                recorded[key] = Evaluation(
+                    t.number, key, t.arch.genes, t.status, dict(t.values), out.provenance,
+                    t.error, out.started, out.finished,
+                )  # fmt: skip
+        return [recorded[a.key] for a in wanted]
+
+    def lookup(self, arch: Architecture | str) -> Evaluation | None:
+        """The ledger's record of `arch`, or None when it has not been evaluated."""
+        key = self.space.parse(arch).key if isinstance(arch, str) else arch.key
+        return self._recorded().get(key)
+
+    def _recorded(self) -> dict[str, Evaluation]:
+        """The ledger's records by key, read once (then kept up to date by `evaluate`)."""
+        if self._known is None:
+            rows = read_ledger(self.ledger, str(self.ledger.path or ":memory:"))[1]
+            self._known = {r.arch: r for r in rows}
+        return self._known
+
+    def close(self) -> None:
+        """Stop the executor's workers that `evaluate` started (idempotent)."""
+        if self._evaluating:
+            self.executor.close()
+            self._evaluating = False
 
     def _stopped(self, arch: Architecture, error: str | None) -> SetupError:
         """The study's end at a failure of its configuration: recording it would fail

@@ -120,3 +120,15 @@ def test_a_finished_run_still_loads_without_the_dependency(hide, tmp_path) -> No
     assert len(loaded.evaluations()) == 3
     with pytest.raises(DependencyError, match="metric macs needs torch"):
         hwnas.Study.resume(run).optimize()
+
+
+def test_hwnas_gym_without_gymnasium_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+    import sys
+
+    monkeypatch.setitem(sys.modules, "gymnasium", None)  # as if not installed
+    monkeypatch.delitem(sys.modules, "hwnas.gym", raising=False)
+    with pytest.raises(
+        DependencyError, match=r'hwnas.gym needs gymnasium: pip install "hwnas\[gym\]"'
+    ):
+        importlib.import_module("hwnas.gym")

@@ -353,3 +353,20 @@ def test_a_snapshot_that_does_not_restore_is_replayed(tmp_path: Path) -> None:
     resumed = hwnas.Study.resume(tmp_path / "run", budget=60).optimize()
     cols = ["trial", "arch", "status", "accuracy", "latency@raspi4"]
     pd.testing.assert_frame_equal(straight.evaluations()[cols], resumed.evaluations()[cols])
+
+
+def test_evaluate_records_caller_chosen_architectures_once(tmp_path) -> None:
+    study = hwnas.Study(budget=3, out_dir=tmp_path / "run")
+    first = study.evaluate(["6111", study.space.parse("6111"), "1234"])
+    assert [e.trial for e in first] == [0, 0, 1] and first[0].status == "ok"
+    assert set(first[0].provenance) == {"accuracy", "latency@pixel3"}
+    again = study.evaluate(["1234"])  # answered from the ledger: nothing new recorded
+    assert again[0].trial == 1 and len(study.results()) == 2
+    with pytest.raises(hwnas.HwnasError, match="exceed the budget of 3"):
+        study.evaluate(["4321", "4322"])
+    with pytest.raises(hwnas.HwnasError, match="chosen by the caller"):
+        study.optimize()
+    study.close()
+    resumed = hwnas.Study.resume(tmp_path / "run")
+    assert resumed.evaluate(["1234"])[0].trial == 1
+    assert hwnas.load_results(tmp_path / "run").evaluations()["trial"].tolist() == [0, 1]

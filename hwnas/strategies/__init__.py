@@ -24,6 +24,7 @@ STRATEGIES: Registry[type[Strategy]] = Registry(
         "hwnas.strategies.linas",
         "hwnas.strategies.bayes",
         "hwnas.strategies.given",
+        "hwnas.strategies.reinforce",
     ),
 )
 
