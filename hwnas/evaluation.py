@@ -33,7 +33,11 @@ def resolve_metric(ctx: EvalContext, metric: Metric) -> MetricSource:
     metric names."""
     from hwnas.cost import get_target
     from hwnas.quality import get_quality
+    from hwnas.spaces.accel import AccelSpace
 
+    if isinstance(ctx.space, AccelSpace) and not _of_accelerator(ctx, metric):
+        network = EvalContext(ctx.space.base, ctx.dataset, ctx.quality, ctx.data)
+        return OnNetwork(resolve_metric(network, metric), ctx.space)
     if metric.target is not None:
         return get_target(metric.target).resolve(ctx, metric)
     if metric.base in QUALITY_METRICS:
@@ -44,12 +48,51 @@ def resolve_metric(ctx: EvalContext, metric: Metric) -> MetricSource:
     raise UnknownNameError("metric", metric.name, available_metrics(ctx))
 
 
+def _of_accelerator(ctx: EvalContext, metric: Metric) -> bool:
+    """Whether a metric of a `NAME+accel` space reads the accelerator's genes (its counters,
+    `zigzag:searched`); every other metric is the network's alone."""
+    from hwnas.cost.accel import COUNTERS, SEARCHED
+
+    if metric.target is None:
+        return metric.base in COUNTERS
+    return metric.target.partition("@")[0] == f"zigzag:{SEARCHED}"
+
+
+class OnNetwork(MetricSource):
+    """A metric of a joint (network, accelerator) architecture that only the network
+    decides (accuracy, a device table, counts): the wrapped space's source, asked about
+    the network alone."""
+
+    def __init__(self, inner: MetricSource, space: SearchSpace) -> None:
+        self.inner = inner
+        self.space = space
+        self.metric = inner.metric
+        self.cheap = inner.cheap
+        self.device = inner.device
+        self.requires = inner.requires
+
+    def check(self) -> None:
+        self.inner.check()
+
+    def prepare(self) -> None:
+        self.inner.prepare()
+
+    def evaluate(self, archs: Sequence[Architecture]) -> list[Measurement]:
+        return self.inner.evaluate([self.space.base_arch(a) for a in archs])  # type: ignore[attr-defined]
+
+
 def space_counters(ctx: EvalContext) -> dict[str, MetricSource]:
     """Device-free cost metrics of a space: its table's (e.g. NB201 flops, params) first,
     then those counted on the built network (macs, params, peak_memory_kb, flash_kb)."""
+    from hwnas.cost.accel import accelerator_counters
     from hwnas.cost.targets import analytic_counters
+    from hwnas.spaces.accel import AccelSpace
     from hwnas.tabular import TABLES
 
+    if isinstance(ctx.space, AccelSpace):  # the network's, then the accelerator's
+        network = EvalContext(ctx.space.base, ctx.dataset, ctx.quality, ctx.data)
+        found = {n: OnNetwork(s, ctx.space) for n, s in space_counters(network).items()}
+        return {**found, **accelerator_counters(ctx)}
     counters: dict[str, MetricSource] = {}
     if ctx.space.name in TABLES:
         counters.update(TABLES.get(ctx.space.name).counters(ctx))
@@ -76,6 +119,13 @@ def quality_metrics(ctx: EvalContext) -> list[str]:
 
 def available_metrics(ctx: EvalContext) -> list[str]:
     from hwnas.cost import TARGETS
+    from hwnas.cost.accel import COUNTERS, SEARCHED
+    from hwnas.spaces.accel import AccelSpace
+
+    if isinstance(ctx.space, AccelSpace):  # the network's metrics and the accelerator's
+        network = EvalContext(ctx.space.base, ctx.dataset, ctx.quality, ctx.data)
+        searched = [f"{base}@zigzag:{SEARCHED}" for base in ("latency", "energy")]
+        return [*available_metrics(network), *sorted(COUNTERS), *searched]
 
     names = quality_metrics(ctx) + sorted(space_counters(ctx))
     for tname, target in TARGETS.items():

@@ -52,6 +52,7 @@ TARGETS: Registry[Target] = Registry(
         "hwnas.cost.bitfusion",
         "hwnas.cost.predictor_file",
         "hwnas.cost.remote",
+        "hwnas.cost.accel",
         "hwnas.cost.zigzag",
     ),
 )

@@ -19,11 +19,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from hwnas._imports import optional_import
 from hwnas._io import why_not_a_file
 from hwnas.cost import Target, register_target_resolver
 from hwnas.cost.zigzag_cache import LayerCache, default_cache
+from hwnas.cost.zigzag_layers import onnx_layers
 from hwnas.errors import EvaluationError, HwnasError, SpecError, UnknownNameError
 from hwnas.metrics import Metric
 from hwnas.sources import EvalContext, Measurement, MetricSource
@@ -48,8 +48,6 @@ MAPPING_OPTIONS: dict[str, Any] = {
 }
 DEFAULT_CLOCK_MHZ = 1000.0
 _CLOCK = re.compile(r"^(?P<accel>.+)@(?P<mhz>[0-9]+(?:\.[0-9]+)?)mhz$", re.IGNORECASE)
-#: operand bits of a layer, as ZigZag's ONNX parser defaults them (int8, 16-bit partials)
-_PRECISION = {"W": 8, "I": 8, "O_final": 8, "O": 16}
 
 
 def _zigzag(needed_by: str = "zigzag targets") -> Any:
@@ -161,96 +159,6 @@ def validate(accel: Accelerator, where: str) -> None:
             valid = False
         if not valid:
             raise SpecError(f"{where}: not a valid ZigZag mapping")
-
-
-# --- ONNX -> ZigZag layers ---------------------------------------------------------------------
-def onnx_layers(model: Any) -> list[dict[str, Any]]:
-    """The Conv, Gemm and MatMul nodes of an ONNX model (a `ModelProto` or its bytes) as
-    ZigZag layers in its user format, as its ONNX parser writes them; a symbolic batch
-    axis is 1. Other nodes (adds, pooling, activations) cost nothing, as in ZigZag."""
-    onnx = optional_import("onnx", "zigzag targets")
-    if isinstance(model, bytes):
-        model = onnx.load_from_string(model)
-    model = onnx.shape_inference.infer_shapes(model)
-    graph = model.graph
-    shapes = {
-        v.name: [
-            d.dim_value if d.HasField("dim_value") else 1 for d in v.type.tensor_type.shape.dim
-        ]
-        for v in [*graph.input, *graph.value_info, *graph.output]
-    }
-    constants = {i.name for i in graph.initializer} | {
-        o for n in graph.node if n.op_type == "Constant" for o in n.output
-    }
-    for init in graph.initializer:
-        shapes[init.name] = list(init.dims)
-    layers = []
-    for node in graph.node:
-        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
-        if node.op_type == "Conv":
-            layer = _conv(attrs, shapes[node.input[0]], shapes[node.output[0]])
-        elif node.op_type in ("Gemm", "MatMul"):
-            weights_constant = node.input[1] in constants
-            ins = shapes[node.input[0]]
-            if attrs.get("transA"):
-                ins = [ins[1], ins[0]]
-            layer = _matmul(ins, shapes[node.output[0]], weights_constant)
-        else:
-            continue
-        layers.append({"operator_type": node.op_type, **layer})
-    return layers
-
-
-def _conv(attrs: dict[str, Any], ins: list[int], out: list[int]) -> dict[str, Any]:
-    kernel = list(attrs["kernel_shape"])
-    strides = list(attrs.get("strides", [1, 1]))
-    dilations = list(attrs.get("dilations", [1, 1]))
-    groups = int(attrs.get("group", 1))
-    pads = list(attrs.get("pads", [0, 0, 0, 0]))
-    if len(kernel) != 2:
-        raise HwnasError(f"ZigZag targets model 2-D convolutions, not a {len(kernel)}-D one")
-    return {
-        "equation": "O[b][g][k][oy][ox]+=W[g][k][c][fy][fx]*I[b][g][c][iy][ix]",
-        "loop_dims": ["B", "K", "G", "OX", "OY", "C", "FX", "FY"],
-        "loop_sizes": [
-            max(out[0], 1),
-            math.ceil(out[1] / groups),
-            groups,
-            out[3],
-            out[2],
-            math.ceil(ins[1] / groups),
-            kernel[0],
-            kernel[1],
-        ],
-        "dimension_relations": [
-            f"ix={strides[0]}*ox+{dilations[0]}*fx",
-            f"iy={strides[1]}*oy+{dilations[1]}*fy",
-        ],
-        "operand_precision": dict(_PRECISION),
-        "pr_loop_dims": ["IX", "IY"],
-        "pr_loop_sizes": [ins[3], ins[2]],
-        "padding": [[pads[0], pads[2]], [pads[1], pads[3]]],
-    }
-
-
-def _matmul(ins: list[int], out: list[int], weights_constant: bool) -> dict[str, Any]:
-    """I[(b)(h)][d][c] * W[c][k] (or W[(b)(h)][c][k] between activations)."""
-    if not 2 <= len(ins) <= 4 or len(ins) != len(out):
-        raise HwnasError(f"ZigZag targets model 2-4-D matrix products, not {ins} -> {out}")
-    batch = [("B", max(ins[0], 1))] if len(ins) >= 3 else []
-    heads = [("H", ins[1])] if len(ins) == 4 and ins[1] else []
-    outer = batch + heads
-    prefix = "".join(f"[{d.lower()}]" for d, _ in outer)
-    precision = dict(_PRECISION)
-    if not weights_constant:
-        precision["W"] = precision["I"]
-    return {
-        "equation": f"O{prefix}[d][k]+=I{prefix}[d][c]*W{'' if weights_constant else prefix}[c][k]",
-        "loop_dims": ["C", "D", "K"] + [d for d, _ in outer],
-        "loop_sizes": [ins[-1], ins[-2], out[-1]] + [s for _, s in outer],
-        "dimension_relations": [],
-        "operand_precision": precision,
-    }
 
 
 # --- evaluating layers -------------------------------------------------------------------------
@@ -368,7 +276,7 @@ class ZigZagTarget(Target):
     def supports(self, ctx: EvalContext) -> bool:
         from hwnas.cost.targets import buildable
 
-        return buildable(ctx.space) and not _quantised(ctx.space)
+        return buildable(ctx.space) and not _quantised(ctx.space) and not _joint(ctx.space)
 
     def source(self, ctx: EvalContext, metric: Metric) -> MetricSource:
         from hwnas.cost.targets import buildable
@@ -385,7 +293,18 @@ class ZigZagTarget(Target):
                 f"target {self.name!r} models 8-bit operands; per-layer bits "
                 f"({ctx.space.name}) are not passed to ZigZag: search the unquantised space"
             )
+        if _joint(ctx.space):
+            raise HwnasError(
+                f"target {self.name!r} is one fixed accelerator; space {ctx.space.name!r} "
+                "searches the accelerator too: use latency@zigzag:searched"
+            )
         return ZigZagSource(ctx, metric.name, metric.base, load_accelerator(self.accel), self)
+
+
+def _joint(space: SearchSpace) -> bool:
+    from hwnas.spaces.accel import AccelSpace
+
+    return isinstance(space, AccelSpace)
 
 
 def _quantised(space: SearchSpace) -> bool:
@@ -394,12 +313,40 @@ def _quantised(space: SearchSpace) -> bool:
     return isinstance(space, QuantSpace)
 
 
+@lru_cache(maxsize=512)
+def _layers_of(space: SearchSpace, dataset: str, key: str, classes: int | None) -> str:
+    """The ONNX layers of a network (as JSON: cached values must not be shared mutables);
+    latency and energy of one network export it once."""
+    from hwnas.models.onnx import to_onnx
+
+    arch = space.parse(key)
+    model = space.build(arch, dataset, classes)
+    return json.dumps(onnx_layers(to_onnx(model, space.arch_input_shape(arch, dataset))))
+
+
+def network_layers(
+    ctx: EvalContext, arch: Architecture, space: SearchSpace | None = None
+) -> list[dict[str, Any]]:
+    """The ZigZag layers of `arch` (of `space`, default the context's) built as the
+    search builds it (the data's classes)."""
+    from hwnas.cost.targets import network_classes
+
+    classes, _ = network_classes(ctx)
+    layers = json.loads(_layers_of(space or ctx.space, ctx.dataset, arch.key, classes))
+    if not layers:
+        raise EvaluationError("the network has no Conv, Gemm or MatMul layer to price")
+    return list(layers)
+
+
 class ZigZagSource(MetricSource):
     """Exports each network to ONNX and prices its layers; new layer shapes take seconds
     each, so it runs after cheap constraints."""
 
     cheap = False
     requires = ("torch", "onnx", "zigzag")
+    ctx: EvalContext
+    base: str
+    clock_mhz: float
 
     def __init__(
         self, ctx: EvalContext, metric: str, base: str, accel: Accelerator, target: ZigZagTarget
@@ -410,32 +357,37 @@ class ZigZagSource(MetricSource):
         self.accel = accel
         self.clock_mhz = target.clock_mhz
         self.provenance = {
-            "kind": "analytic",
-            "model": f"ZigZag {zigzag_version()}",
+            **self._common(base),
             "accelerator": accel.name,
             "accelerator_source": accel.origin,
             "accelerator_sha256": accel.digest,
+        }
+
+    @staticmethod
+    def _common(base: str) -> dict[str, Any]:
+        return {
+            "kind": "analytic",
+            "model": f"ZigZag {zigzag_version()}",
             "mapping_search": dict(MAPPING_OPTIONS),
             "unit": "ms" if base == "latency" else "mJ",
         }
 
     def evaluate_one(self, arch: Architecture) -> Measurement:
-        from hwnas.cost.targets import network_classes
-        from hwnas.models.onnx import to_onnx
+        return self._measure(network_layers(self.ctx, arch), self.accel, self.provenance)
 
-        classes, head = network_classes(self.ctx)
-        space = self.ctx.space
-        model = space.build(arch, self.ctx.dataset, classes)
-        layers = onnx_layers(to_onnx(model, space.arch_input_shape(arch, self.ctx.dataset)))
-        if not layers:
-            raise EvaluationError("the network has no Conv, Gemm or MatMul layer to price")
-        cost = network_cost(layers, self.accel)
+    def _measure(
+        self, layers: list[dict[str, Any]], accel: Accelerator, prov: dict[str, Any]
+    ) -> Measurement:
+        from hwnas.cost.targets import network_classes
+
+        cost = network_cost(layers, accel)
         value = (
             cost["cycles"] / (self.clock_mhz * 1e3)  # cycles / (cycles per ms)
             if self.base == "latency"
             else cost["energy_pj"] * 1e-9
         )
-        return Measurement(value, {**self.provenance, **head, **cost, "clock_mhz": self.clock_mhz})
+        head = network_classes(self.ctx)[1]
+        return Measurement(value, {**prov, **head, **cost, "clock_mhz": self.clock_mhz})
 
 
 @register_target_resolver("zigzag:ACCEL")
@@ -443,6 +395,8 @@ def _resolve(name: str) -> Target | None:
     if not name.startswith("zigzag:"):
         return None
     accel, mhz = parse_target(name)
+    if accel == "searched":  # the genes' accelerator: hwnas.cost.accel claims it
+        return None
     load_accelerator(accel)  # an unknown name or a bad file fails now, not mid-search
     return ZigZagTarget(
         name,

@@ -26,7 +26,18 @@ register_space = SPACES.register_class
 @cache
 def get_space(name: str) -> SearchSpace:
     """The (shared, stateless) instance of a registered space, or of a registered space
-    with its quantisation policy as genes (`mbv3+quant:w=4,6,8;a=8`, hwnas.spaces.quant)."""
+    with its quantisation policy as genes (`mbv3+quant:w=4,6,8;a=8`, hwnas.spaces.quant),
+    or joined with an accelerator's genes (`nb201+accel`, hwnas.spaces.accel)."""
+    if "+accel" in name:
+        from hwnas.errors import SpecError
+        from hwnas.spaces.accel import MARK, accelerated_space
+
+        if "+quant" in name:
+            raise SpecError(
+                f"space {name!r}: an accelerator co-search models 8-bit or 16-bit operands "
+                "(the bits gene), not a per-layer quantisation policy: drop +quant"
+            )
+        return accelerated_space(name, get_space(name.partition(MARK)[0]))
     if "+quant" in name:
         from hwnas.spaces.quant import quantised_space, split_name
 
