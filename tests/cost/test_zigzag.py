@@ -153,6 +153,28 @@ def test_the_cache_takes_concurrent_writers(tmp_path: Path) -> None:
     assert found == {json.dumps({"layer": 7}): (7.0, 14.0)}
 
 
+def _write_rows(path: str, worker: int) -> None:
+    cache = LayerCache(path)
+    for i in range(25):
+        cache.put("ctx", json.dumps({"layer": (i + worker) % 20}), 1.0, 2.0)
+
+
+def test_the_cache_takes_writers_in_other_processes(tmp_path: Path) -> None:
+    """Process-pool workers share one cache file: four processes writing at once."""
+    import multiprocessing
+
+    path = str(tmp_path / "c.sqlite")
+    LayerCache(path)
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_write_rows, args=(path, w)) for w in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(120)
+    assert [w.exitcode for w in workers] == [0, 0, 0, 0]
+    assert len(LayerCache(path)) == 20
+
+
 def test_a_cache_of_another_schema_is_refused_with_what_to_do(tmp_path: Path) -> None:
     import sqlite3
 
