@@ -31,7 +31,7 @@ from hwnas._imports import optional_import
 from hwnas._io import why_not_a_file
 from hwnas.cost import Target, register_target_resolver
 from hwnas.cost.zigzag_cache import LayerCache, default_cache
-from hwnas.cost.zigzag_layers import onnx_layers
+from hwnas.cost.zigzag_layers import layer_macs, module_layers, onnx_layers
 from hwnas.errors import EvaluationError, HwnasError, SpecError, UnknownNameError
 from hwnas.metrics import Metric
 from hwnas.sources import EvalContext, Measurement, MetricSource
@@ -315,13 +315,23 @@ def _quantised(space: SearchSpace) -> bool:
 
 @lru_cache(maxsize=512)
 def _layers_of(space: SearchSpace, dataset: str, key: str, classes: int | None) -> str:
-    """The ONNX layers of a network (as JSON: cached values must not be shared mutables);
-    latency and energy of one network export it once."""
+    """The ZigZag layers of a network's ONNX graph (as JSON: cached values must not be
+    shared mutables; latency and energy of one network read it once). Read off the module
+    when that accounts for every MAC the full count finds (no functional products), else
+    from the exported graph: the same layers, without seconds of export per network."""
+    from hwnas.cost.targets import analytic_counts
     from hwnas.models.onnx import to_onnx
 
     arch = space.parse(key)
     model = space.build(arch, dataset, classes)
-    return json.dumps(onnx_layers(to_onnx(model, space.arch_input_shape(arch, dataset))))
+    shape = space.arch_input_shape(arch, dataset)
+    layers = module_layers(model, shape)
+    if (
+        layers is None
+        or sum(map(layer_macs, layers)) != analytic_counts(space, arch, dataset, classes).macs
+    ):
+        layers = onnx_layers(to_onnx(model, shape, dynamic_batch=False))
+    return json.dumps(layers)
 
 
 def network_layers(

@@ -20,14 +20,29 @@ def onnx_layers(model: Any) -> list[dict[str, Any]]:
     onnx = optional_import("onnx", "zigzag targets")
     if isinstance(model, bytes):
         model = onnx.load_from_string(model)
-    model = onnx.shape_inference.infer_shapes(model)
+    for value in model.graph.input:  # batch 1, so shapes computed from it stay static
+        for dim in value.type.tensor_type.shape.dim:
+            if not dim.HasField("dim_value"):
+                dim.dim_value = 1
+    model = onnx.shape_inference.infer_shapes(model, data_prop=True)
     graph = model.graph
-    shapes = {
+    shapes: dict[str, list[int]] = {
         v.name: [
-            d.dim_value if d.HasField("dim_value") else 1 for d in v.type.tensor_type.shape.dim
+            d.dim_value if d.HasField("dim_value") else -1 for d in v.type.tensor_type.shape.dim
         ]
         for v in [*graph.input, *graph.value_info, *graph.output]
     }
+
+    def shape(name: str, node: Any) -> list[int]:
+        found = shapes.get(name)
+        if not found or -1 in found:
+            raise HwnasError(
+                f"ONNX shape inference left the shape of {node.op_type} node {node.name!r} "
+                "unknown (dynamic slicing, as elastic attention heads do), so ZigZag cannot "
+                "be given the layer"
+            )
+        return found
+
     constants = {i.name for i in graph.initializer} | {
         o for n in graph.node if n.op_type == "Constant" for o in n.output
     }
@@ -37,13 +52,13 @@ def onnx_layers(model: Any) -> list[dict[str, Any]]:
     for node in graph.node:
         attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
         if node.op_type == "Conv":
-            layer = _conv(attrs, shapes[node.input[0]], shapes[node.output[0]])
+            layer = _conv(attrs, shape(node.input[0], node), shape(node.output[0], node))
         elif node.op_type in ("Gemm", "MatMul"):
             weights_constant = node.input[1] in constants
-            ins = shapes[node.input[0]]
+            ins = shape(node.input[0], node)
             if attrs.get("transA"):
                 ins = [ins[1], ins[0]]
-            layer = _matmul(ins, shapes[node.output[0]], weights_constant)
+            layer = _matmul(ins, shape(node.output[0], node), weights_constant)
         else:
             continue
         layers.append({"operator_type": node.op_type, **layer})
@@ -100,3 +115,57 @@ def _matmul(ins: list[int], out: list[int], weights_constant: bool) -> dict[str,
         "dimension_relations": [],
         "operand_precision": precision,
     }
+
+
+def module_layers(model: Any, input_shape: tuple[int, ...]) -> list[dict[str, Any]] | None:
+    """The same layers read off a torch module's Conv2d and Linear calls (forward hooks on
+    a copy on the meta device: a fraction of a second, where an ONNX export takes
+    seconds), as the exporter writes them: a Linear on a matrix is a Gemm, on more axes a
+    MatMul. None when a convolution is one the exporter writes otherwise (string or
+    non-zero padding); work done outside modules (attention's products) is not seen, so
+    the caller checks the MACs against a full count before trusting these."""
+    import copy
+
+    import torch
+    from torch import nn
+
+    layers: list[dict[str, Any]] = []
+    unsupported: list[str] = []
+
+    def hook(module: Any, inputs: Any, output: Any) -> None:
+        ins, out = list(inputs[0].shape), list(output.shape)
+        if isinstance(module, nn.Conv2d):
+            if isinstance(module.padding, str) or module.padding_mode != "zeros":
+                unsupported.append(type(module).__name__)
+                return
+            ph, pw = module.padding
+            attrs = {
+                "kernel_shape": list(module.kernel_size),
+                "strides": list(module.stride),
+                "dilations": list(module.dilation),
+                "group": module.groups,
+                "pads": [ph, pw, ph, pw],
+            }
+            layers.append({"operator_type": "Conv", **_conv(attrs, ins, out)})
+        else:
+            kind = "Gemm" if len(ins) == 2 else "MatMul"
+            layers.append({"operator_type": kind, **_matmul(ins, out, True)})
+
+    meta = copy.deepcopy(model).eval().to("meta")
+    handles = [
+        m.register_forward_hook(hook)
+        for m in meta.modules()
+        if isinstance(m, (nn.Conv2d, nn.Linear))
+    ]
+    try:
+        with torch.no_grad():
+            meta(torch.zeros((1, *input_shape), device="meta"))
+    finally:
+        for h in handles:
+            h.remove()
+    return None if unsupported else layers
+
+
+def layer_macs(layer: dict[str, Any]) -> int:
+    """Multiply-accumulates of a ZigZag layer: the product of its loop sizes."""
+    return math.prod(int(s) for s in layer["loop_sizes"])

@@ -21,11 +21,15 @@ OPSET = 17
 _EXPORTING = threading.Lock()
 
 
-def to_onnx(model: Any, input_shape: Sequence[int], *, opset: int = OPSET) -> bytes:
+def to_onnx(
+    model: Any, input_shape: Sequence[int], *, opset: int = OPSET, dynamic_batch: bool = True
+) -> bytes:
     """`model` (a torch module on the CPU, put in eval mode) as ONNX bytes: TorchScript
     exporter, traced on a batch of 1 zeros of shape (1, *input_shape); input `input` and
     output `logits`, both with a dynamic batch axis, so measurement feeds it a batch of 1
-    and a deployment any batch. Thread-safe (one export at a time in a process)."""
+    and a deployment any batch (`dynamic_batch=False`: batch 1 fixed, so every shape in
+    the graph is a constant, as an analytical model reads it). Thread-safe (one export at a
+    time in a process)."""
     torch = optional_import("torch", "exporting to ONNX")
 
     buffer = io.BytesIO()
@@ -39,6 +43,10 @@ def to_onnx(model: Any, input_shape: Sequence[int], *, opset: int = OPSET) -> by
             opset_version=opset,
             input_names=[INPUT_NAME],
             output_names=[OUTPUT_NAME],
-            dynamic_axes={INPUT_NAME: {0: BATCH_AXIS}, OUTPUT_NAME: {0: BATCH_AXIS}},
+            dynamic_axes=(
+                {INPUT_NAME: {0: BATCH_AXIS}, OUTPUT_NAME: {0: BATCH_AXIS}}
+                if dynamic_batch
+                else None
+            ),
         )
     return buffer.getvalue()

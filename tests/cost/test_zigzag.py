@@ -22,6 +22,7 @@ pytest.importorskip("zigzag")
 
 from hwnas.cost.zigzag import (
     bundled_accelerators,
+    layer_key,
     load_accelerator,
     network_cost,
     onnx_layers,
@@ -251,3 +252,40 @@ def test_a_search_records_latency_and_energy_with_provenance() -> None:
         energy["energy_pj"] / 1e9
     )
     assert latency["distinct_layers"] <= latency["layers"]
+
+
+@pytest.mark.parametrize(
+    ("space", "dataset"),
+    [("nb201", "cifar10"), ("mbv3-tiny", "fashion-mnist"), ("fbnet", "cifar100")],
+)
+def test_layers_read_off_the_module_are_the_exported_graphs(space: str, dataset: str) -> None:
+    """The fast path (hooks on the module) gives the layers the ONNX graph gives, and
+    accounts for every MAC of the full count, which is when a search may use it."""
+    import numpy as np
+
+    from hwnas.cost.targets import analytic_counts
+    from hwnas.cost.zigzag_layers import layer_macs, module_layers
+    from hwnas.models.onnx import to_onnx
+
+    found = hwnas.get_space(space)
+    arch = found.sample(np.random.default_rng(3))
+    model, shape = found.build(arch, dataset), found.arch_input_shape(arch, dataset)
+    fast = module_layers(model, shape)
+    exported = onnx_layers(to_onnx(model, shape, dynamic_batch=False))
+    assert fast is not None
+    assert sorted(map(layer_key, fast)) == sorted(map(layer_key, exported))
+    assert sum(map(layer_macs, fast)) == analytic_counts(found, arch, dataset).macs
+
+
+def test_a_graph_whose_shapes_stay_unknown_is_a_clear_failure() -> None:
+    """Elastic attention slices its heads with computed shapes, which ONNX shape
+    inference cannot follow: the evaluation fails with the reason, not a wrong figure."""
+    import numpy as np
+
+    from hwnas.cost.zigzag import network_layers
+    from hwnas.sources import EvalContext
+
+    space = hwnas.get_space("vit")
+    ctx = EvalContext(space, "fashion-mnist")
+    with pytest.raises(HwnasError, match="shape of .* unknown"):
+        network_layers(ctx, space.sample(np.random.default_rng(3)))
