@@ -49,13 +49,14 @@ def resolve_metric(ctx: EvalContext, metric: Metric) -> MetricSource:
 
 
 def _of_accelerator(ctx: EvalContext, metric: Metric) -> bool:
-    """Whether a metric of a `NAME+accel` space reads the accelerator's genes (its counters,
-    `zigzag:searched`); every other metric is the network's alone."""
-    from hwnas.cost.accel import COUNTERS, SEARCHED
+    """Whether a metric of a `NAME+accel` space is the accelerator's (its counters,
+    `zigzag:searched`; a fixed ZigZag accelerator, which such a space refuses as ambiguous);
+    every other metric is the network's alone."""
+    from hwnas.cost.accel import COUNTERS
 
     if metric.target is None:
         return metric.base in COUNTERS
-    return metric.target.partition("@")[0] == f"zigzag:{SEARCHED}"
+    return metric.target.startswith("zigzag:")
 
 
 class OnNetwork(MetricSource):
