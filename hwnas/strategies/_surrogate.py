@@ -53,13 +53,6 @@ AUTO_MODELS: tuple[tuple[str, tuple[str, ...], dict[str, Any]], ...] = (
 NAMED_MODEL_ENCODINGS: tuple[str, ...] = ("onehot", "opcount", "path")
 #: folds of the cross-validation that picks among the `auto` candidates
 CV_FOLDS = 3
-#: random unseen candidates drawn per pick of the space-filling initial design
-DESIGN_POOL = 50
-#: initial designs: `random` draws, or greedy `maximin` picks (see `initial_design`)
-DESIGNS = ("random", "maximin")
-#: the encoding the space-filling design measures distances in (L1 on it is twice the
-#: Hamming distance of the genes): every space has it, and it reads nothing but the genes
-DESIGN_ENCODING = "onehot"
 #: surrogates are refitted once the told trials have grown by this share since the last
 #: fit: with batches of 10 that is every batch up to 500 trials (the benchmarked budgets
 #: are unchanged), every other one at 1,000, every tenth at 5,000
@@ -295,28 +288,8 @@ def hvi_2d(front: np.ndarray, points: np.ndarray, ref: np.ndarray) -> np.ndarray
     return np.clip(box - covered, 0.0, None)
 
 
-def maximin(pool: np.ndarray, fixed: np.ndarray, n: int) -> list[int]:
-    """Greedy maximin: indices of up to n rows of `pool`, each the farthest (L1) from the
-    `fixed` rows and the rows picked before it, ties broken by the larger mean distance
-    and then by the earlier row, so the picks depend only on the rows' order."""
-    if n <= 0 or not len(pool):
-        return []
-    nearest, total = np.full(len(pool), np.inf), np.zeros(len(pool))
-    for row in fixed:
-        d = np.abs(pool - row).sum(axis=1)
-        nearest, total = np.minimum(nearest, d), total + d
-    out: list[int] = []
-    for _ in range(min(n, len(pool))):
-        best = int(np.lexsort((-total, -nearest))[0])  # stable: ties to the earlier row
-        out.append(best)
-        d = np.abs(pool - pool[best]).sum(axis=1)
-        nearest, total = np.minimum(nearest, d), total + d
-        nearest[best] = -np.inf  # never picked again
-    return out
-
-
 class SurrogateStrategy(Strategy):
-    """Base of the strategies that search on surrogates: an initial design of `n_init`
+    """Base of the strategies that search on surrogates: a random design of `n_init`
     successful trials, then batches ranked by the surrogates, a share `local_share` of
     each batch from the told front's neighbourhood. Subclasses keep their own signature
     (it lists their options) and pass these on."""
@@ -331,11 +304,8 @@ class SurrogateStrategy(Strategy):
         n_init: int,
         batch_size: int,
         local_share: float,
-        design: str = "random",
     ) -> None:
         super().__init__(problem, seed)
-        if design not in DESIGNS:
-            raise ValueError(f"design must be one of {', '.join(DESIGNS)}, not {design!r}")
         require_at_least(2, n_init=n_init)
         require_at_least(1, batch_size=batch_size)
         require_fraction(local_share=local_share)
@@ -343,35 +313,7 @@ class SurrogateStrategy(Strategy):
         self.n_init = n_init
         self.batch_size = batch_size
         self.local_share = local_share
-        self.design = design
         self._models = ObjectiveModels(problem, predictor)
-
-    def initial_design(self, n: int) -> list[Architecture]:
-        """Up to n unseen architectures for the initial design: at random, or with
-        `design="maximin"` the greedy maximin picks (one-hot L1, i.e. Hamming distance on
-        the genes, to the told and the picked architectures) among `DESIGN_POOL` random
-        candidates per pick. Random draws leave whole regions of a small design unvisited
-        (on NB201, 20 random cells repeat a gene value on an edge more often than needed
-        and miss others); a model fitted on them cannot rank what it never saw. Only the
-        genes are read, so it holds on every space; a pick failing the precheck is skipped."""
-        if self.design == "random":
-            return self.random_new(n)
-        pool = self.random_new(DESIGN_POOL * n, checked=False)
-        X = self.space.encode(pool, DESIGN_ENCODING) if pool else np.zeros((0, 0))
-        told = [t.arch for t in self.trials]
-        fixed = self.space.encode(told, DESIGN_ENCODING) if told else X[:0]
-        out: list[Architecture] = []
-        alive = np.ones(len(pool), dtype=bool)
-        while len(out) < n and alive.any():
-            rows = np.flatnonzero(alive)
-            pick = int(rows[maximin(X[rows], fixed, 1)[0]])
-            alive[pick] = False
-            if self.problem.passes_precheck(pool[pick]):
-                out.append(pool[pick])
-                fixed = np.vstack([fixed, X[pick : pick + 1]])
-        if len(out) < n:
-            out += self.random_new(n - len(out), exclude={a.key for a in out})
-        return out
 
     def fitted_models(self) -> ObjectiveModels | None:
         """The surrogates refitted on the told trials; None during the random design or

@@ -8,12 +8,6 @@ a model trained on a few dozen points cannot predict a region it has never seen 
 the cells whose only live path is a skip connection: 84% accuracy at a tenth of the
 latency of any convolution, 2% of the space), and a front neighbour reaches it.
 
-The first `n_init` (10) evaluations are a space-filling design (`design="maximin"`):
-each pick is the random candidate farthest in Hamming distance from what was told and
-picked, so the first models see every gene value; with it, the surrogates can start after
-10 cells instead of 20 random ones (issue 20: lower HV gap at 50 evaluations on every
-tuning task; docs/benchmarks/strategies.md). `design="random", n_init=20` is the old start.
-
 The surrogates default to `predictor="auto"`: per objective, whichever of a Bayesian ridge
 and a boosted-tree model over the space's structural encoding ranks the told results better
 under cross-validation (on NB201, trees for accuracy, the ridge for latency). It is the
@@ -47,15 +41,14 @@ class LINAS(SurrogateStrategy):
         problem: Problem,
         seed: int = 0,
         predictor: str = "auto",
-        n_init: int = 10,
+        n_init: int = 20,
         batch_size: int = 10,
         inner_population: int = 50,
         inner_generations: int = 30,
         exhaustive: bool | None = None,
         local_share: float = 0.2,
-        design: str = "maximin",
     ) -> None:
-        super().__init__(problem, seed, predictor, n_init, batch_size, local_share, design)
+        super().__init__(problem, seed, predictor, n_init, batch_size, local_share)
         require_at_least(2, inner_population=inner_population)
         require_at_least(1, inner_generations=inner_generations)
         self.inner_population = inner_population
@@ -69,7 +62,7 @@ class LINAS(SurrogateStrategy):
         with single_threaded():
             models = self.fitted_models()
             if models is None:
-                return self.initial_design(n)
+                return self.random_new(n)
             if self._all is not None:
                 pool = [a for a in self._all if self.is_new(a)]
             else:
