@@ -26,8 +26,8 @@ def bench(
         "--method",
         "-m",
         help="Strategy (NAME or NAME:key=value,...) or baseline (pymoo-nsga2, optuna-nsga2, "
-        "optuna-tpe; botorch-qlognehvi when named), repeatable (default: every strategy and "
-        "the first three baselines).",
+        "optuna-tpe; optuna-tpe-multivariate and botorch-qlognehvi when named), repeatable "
+        "(default: every strategy and the first three baselines).",
     ),
     seeds: int = typer.Option(20, help="Seeds per method and task (0..N-1)."),
     budget: list[int] | None = typer.Option(

@@ -8,7 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hwnas.bench import Evaluator, context, parse_task, run_many, summary_frame, write_report
+from hwnas.bench import (
+    Evaluator,
+    context,
+    parse_task,
+    run_many,
+    run_one,
+    summary_frame,
+    write_report,
+)
 from hwnas.bench._indicators import indicators
 from hwnas.errors import SpecError, UnknownNameError
 from hwnas.indicators import front_share, hypervolume_ratio, igd
@@ -231,3 +239,11 @@ def test_botorch_baseline_runs_in_the_harness() -> None:
     )  # fmt: skip
     assert result.evaluations == 14
     assert 0 <= result.at[14]["hv_gap"] <= result.at[10]["hv_gap"] <= 1
+
+
+def test_tpe_multivariate_baseline_runs_and_is_seeded() -> None:
+    pytest.importorskip("optuna")
+    task = parse_task("cifar10:fpga")
+    runs = [run_one("optuna-tpe-multivariate", task, seed, (15,)) for seed in (0, 0, 1)]
+    assert all(r.evaluations == 15 for r in runs)
+    assert runs[0].at == runs[1].at != runs[2].at
