@@ -228,7 +228,9 @@ def network_cost(
     layers: Sequence[dict[str, Any]], accel: Accelerator, cache: LayerCache | None = None
 ) -> dict[str, Any]:
     """Energy (pJ) and latency (cycles) of a network's layers run one after another on
-    `accel`, each distinct layer evaluated once and kept in `cache`."""
+    `accel`, each distinct layer evaluated once and kept in `cache`. A layer ZigZag finds
+    no mapping for (the accelerator's memories cannot hold it) fails the network with
+    ZigZag's reason, and is remembered as such."""
     cache = default_cache() if cache is None else cache
     context = json.dumps(
         {"accelerator": accel.digest, **MAPPING_OPTIONS, "zigzag": zigzag_version()},
@@ -236,12 +238,26 @@ def network_cost(
     )
     keys = [layer_key(layer) for layer in layers]
     known = cache.get_many(context, set(keys))
+    failed = cache.failures(context, set(keys) - set(known))
     computed = 0
     for key, layer in zip(keys, layers):
-        if key not in known:
-            known[key] = evaluate_layer(layer, accel)
-            cache.put(context, key, *known[key])
-            computed += 1
+        if key in known:
+            continue
+        if key not in failed:
+            try:
+                known[key] = evaluate_layer(layer, accel)
+            except _unmappable() as exc:
+                failed[key] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}"
+                cache.put_failure(context, key, failed[key])
+            else:
+                cache.put(context, key, *known[key])
+                computed += 1
+                continue
+        loops = dict(zip(layer["loop_dims"], layer["loop_sizes"]))
+        raise EvaluationError(
+            f"ZigZag found no mapping of the {layer['operator_type']} layer {loops} on "
+            f"{accel.name}: {failed[key]}"
+        )
     return {
         "energy_pj": sum(known[k][0] for k in keys),
         "cycles": sum(known[k][1] for k in keys),
@@ -249,6 +265,21 @@ def network_cost(
         "distinct_layers": len(set(keys)),
         "layers_evaluated_now": computed,
     }
+
+
+def _unmappable() -> tuple[type[Exception], ...]:
+    """ZigZag's exceptions for a layer that has no valid mapping on an accelerator."""
+    from zigzag.opt.loma.engine import NoValidLoopOrderingFoundException
+    from zigzag.opt.loma.memory_allocator import (
+        MemoryHierarchyTooSmallException,
+        MemoryTooSmallException,
+    )
+
+    return (
+        NoValidLoopOrderingFoundException,
+        MemoryHierarchyTooSmallException,
+        MemoryTooSmallException,
+    )
 
 
 # --- the target --------------------------------------------------------------------------------

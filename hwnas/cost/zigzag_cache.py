@@ -39,6 +39,10 @@ class LayerCache:
                 "CREATE TABLE IF NOT EXISTS layers (context TEXT NOT NULL, layer TEXT NOT NULL, "
                 "energy_pj REAL NOT NULL, cycles REAL NOT NULL, PRIMARY KEY (context, layer))"
             )
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS unmappable (context TEXT NOT NULL, layer TEXT NOT NULL, "
+                "reason TEXT NOT NULL, PRIMARY KEY (context, layer))"
+            )
             db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             db.execute(
                 "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
@@ -81,6 +85,26 @@ class LayerCache:
             db.execute(
                 "INSERT OR IGNORE INTO layers VALUES (?, ?, ?, ?)",
                 (context, layer, energy_pj, cycles),
+            )
+
+    def failures(self, context: str, layers: set[str]) -> dict[str, str]:
+        """The layers ZigZag found no mapping for on this context's accelerator, and why:
+        an accelerator too small for a layer stays so, so the search is not paid twice."""
+        found: dict[str, str] = {}
+        with self._connect() as db:
+            for layer in layers:
+                row = db.execute(
+                    "SELECT reason FROM unmappable WHERE context = ? AND layer = ?",
+                    (context, layer),
+                ).fetchone()
+                if row is not None:
+                    found[layer] = str(row[0])
+        return found
+
+    def put_failure(self, context: str, layer: str, reason: str) -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO unmappable VALUES (?, ?, ?)", (context, layer, reason)
             )
 
     def __len__(self) -> int:

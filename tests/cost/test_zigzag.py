@@ -289,3 +289,28 @@ def test_a_graph_whose_shapes_stay_unknown_is_a_clear_failure() -> None:
     ctx = EvalContext(space, "fashion-mnist")
     with pytest.raises(HwnasError, match="shape of .* unknown"):
         network_layers(ctx, space.sample(np.random.default_rng(3)))
+
+
+def test_a_layer_without_a_mapping_fails_with_the_reason_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An accelerator too small for a layer stays so: the second network asking is
+    answered from the cache, with ZigZag's reason, and ZigZag is not asked again."""
+    from zigzag.opt.loma.engine import NoValidLoopOrderingFoundException
+
+    import hwnas.cost.zigzag as zz
+    from hwnas.errors import EvaluationError
+
+    calls = []
+
+    def refuse(layer: dict[str, object], accel: object) -> tuple[float, float]:
+        calls.append(layer)
+        raise NoValidLoopOrderingFoundException("No valid loop ordering was found for layer.\nmore")
+
+    monkeypatch.setattr(zz, "evaluate_layer", refuse)
+    cache = LayerCache(tmp_path / "c.sqlite")
+    layers = _layers()
+    for _ in range(2):
+        with pytest.raises(EvaluationError, match="no mapping of the Conv layer .* loop ordering"):
+            network_cost(layers, load_accelerator("tpu_like"), cache)
+    assert len(calls) == 1
