@@ -197,7 +197,7 @@ def evaluate_layer(layer: dict[str, Any], accel: Accelerator) -> tuple[float, fl
             raise HwnasError(f"ZigZag refused the layer {layer}")
         from zigzag.parser.mapping_validator import MappingValidator
 
-        mapping_validator = MappingValidator(accel.mapping)
+        mapping_validator = MappingValidator(_with_pooling(accel))
         mapping = mapping_validator.normalized_data
         mapping_validator.validate()
         stages = [
@@ -222,6 +222,26 @@ def evaluate_layer(layer: dict[str, Any], accel: Accelerator) -> tuple[float, fl
         )
         cme = main.run()[0][0]
     return float(cme.energy_total), float(cme.latency_total2)
+
+
+def _with_pooling(accel: Accelerator) -> list[dict[str, Any]]:
+    """The accelerator's mapping hints, with one for pooling where they have none: the
+    channels (G) over the array's first dimension, as ZigZag's own TPU-like mapping does;
+    ZigZag's default (output x input channels) would leave a pooling layer one PE."""
+    if any(entry.get("name") == "Pooling" for entry in accel.mapping):
+        return accel.mapping
+    array = accel.hardware.get("operational_array", {})
+    dims = list(array.get("dimensions", ["D1", "D2"]))
+    rows = int(list(array.get("sizes", [1]))[0])
+    links = next(
+        (e["memory_operand_links"] for e in accel.mapping if e.get("name") == "default"),
+        {"O": "O", "W": "I2", "I": "I1"},
+    )
+    spatial = {dims[0]: [f"G, {rows}"], **{d: ["C, 1"] for d in dims[1:2]}}
+    return [
+        *accel.mapping,
+        {"name": "Pooling", "spatial_mapping": spatial, "memory_operand_links": links},
+    ]
 
 
 def network_cost(

@@ -1,5 +1,7 @@
 """ONNX graphs as ZigZag layers: Conv, Gemm and MatMul nodes in ZigZag's user format, as
-its own ONNX parser writes them (so that hwnas's per-layer sum is ZigZag's figure)."""
+its own ONNX parser writes them (so that hwnas's per-layer sum is ZigZag's figure), and
+pooling as ZigZag's `Pooling` operator, which its ONNX parser leaves out (a pooling-heavy
+network would otherwise cost nothing for its pooling; `pooling=False` reads as ZigZag)."""
 
 from __future__ import annotations
 
@@ -13,10 +15,14 @@ from hwnas.errors import HwnasError
 _PRECISION = {"W": 8, "I": 8, "O_final": 8, "O": 16}
 
 
-def onnx_layers(model: Any) -> list[dict[str, Any]]:
+POOLS = ("AveragePool", "MaxPool", "GlobalAveragePool", "GlobalMaxPool")
+
+
+def onnx_layers(model: Any, pooling: bool = True) -> list[dict[str, Any]]:
     """The Conv, Gemm and MatMul nodes of an ONNX model (a `ModelProto` or its bytes) as
-    ZigZag layers in its user format, as its ONNX parser writes them; a symbolic batch
-    axis is 1. Other nodes (adds, pooling, activations) cost nothing, as in ZigZag."""
+    ZigZag layers in its user format, as its ONNX parser writes them, and its pooling
+    nodes (unless `pooling` is False, as ZigZag's parser does); a symbolic batch axis is 1.
+    Other nodes (adds, activations, reductions) cost nothing, as in ZigZag."""
     onnx = optional_import("onnx", "zigzag targets")
     if isinstance(model, bytes):
         model = onnx.load_from_string(model)
@@ -59,10 +65,35 @@ def onnx_layers(model: Any) -> list[dict[str, Any]]:
             if attrs.get("transA"):
                 ins = [ins[1], ins[0]]
             layer = _matmul(ins, shape(node.output[0], node), weights_constant)
+        elif pooling and node.op_type in POOLS:
+            ins, out = shape(node.input[0], node), shape(node.output[0], node)
+            if node.op_type.startswith("Global"):
+                attrs = {"kernel_shape": ins[2:4]}
+            layer = _pool(attrs, ins, out)
+            node_type = "Pooling"
         else:
             continue
-        layers.append({"operator_type": node.op_type, **layer})
+        if node.op_type not in POOLS:
+            node_type = node.op_type
+        layers.append({"operator_type": node_type, **layer})
     return layers
+
+
+def _pool(attrs: dict[str, Any], ins: list[int], out: list[int]) -> dict[str, Any]:
+    """A pooling window over each channel, as ZigZag's YAML workloads write one."""
+    kernel = list(attrs["kernel_shape"])
+    strides = list(attrs.get("strides", [1, 1]))
+    pads = list(attrs.get("pads", [0, 0, 0, 0]))
+    return {
+        "equation": "O[b][g][oy][ox]+=W[fx][fy]*I[b][g][iy][ix]",
+        "loop_dims": ["B", "G", "OX", "OY", "FX", "FY"],
+        "loop_sizes": [max(out[0], 1), out[1], out[3], out[2], kernel[0], kernel[1]],
+        "dimension_relations": [f"ix={strides[0]}*ox+1*fx", f"iy={strides[1]}*oy+1*fy"],
+        "operand_precision": {**_PRECISION, "W": 0},
+        "pr_loop_dims": ["IX", "IY"],
+        "pr_loop_sizes": [ins[3], ins[2]],
+        "padding": [[pads[0], pads[2]], [pads[1], pads[3]]],
+    }
 
 
 def _conv(attrs: dict[str, Any], ins: list[int], out: list[int]) -> dict[str, Any]:
@@ -129,11 +160,19 @@ def module_layers(model: Any, input_shape: tuple[int, ...]) -> list[dict[str, An
     import torch
     from torch import nn
 
+    POOL_MODULES = (nn.AvgPool2d, nn.MaxPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
     layers: list[dict[str, Any]] = []
     unsupported: list[str] = []
 
     def hook(module: Any, inputs: Any, output: Any) -> None:
         ins, out = list(inputs[0].shape), list(output.shape)
+        if isinstance(module, POOL_MODULES):
+            pool = _pool_attrs(module, ins)
+            if pool is None:
+                unsupported.append(type(module).__name__)
+            else:
+                layers.append({"operator_type": "Pooling", **_pool(pool, ins, out)})
+            return
         if isinstance(module, nn.Conv2d):
             if isinstance(module.padding, str) or module.padding_mode != "zeros":
                 unsupported.append(type(module).__name__)
@@ -155,7 +194,7 @@ def module_layers(model: Any, input_shape: tuple[int, ...]) -> list[dict[str, An
     handles = [
         m.register_forward_hook(hook)
         for m in meta.modules()
-        if isinstance(m, (nn.Conv2d, nn.Linear))
+        if isinstance(m, (nn.Conv2d, nn.Linear, *POOL_MODULES))
     ]
     try:
         with torch.no_grad():
@@ -166,6 +205,31 @@ def module_layers(model: Any, input_shape: tuple[int, ...]) -> list[dict[str, An
     return None if unsupported else layers
 
 
+def _pool_attrs(module: Any, ins: list[int]) -> dict[str, Any] | None:
+    """A pooling module's window as the exporter writes it; None for one it writes
+    otherwise (ceil mode, dilation, an adaptive output other than 1x1)."""
+    from torch import nn
+
+    def pair(value: Any) -> list[int]:
+        return [int(v) for v in value] if isinstance(value, (tuple, list)) else [int(value)] * 2
+
+    if isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
+        if pair(module.output_size) != [1, 1]:
+            return None
+        return {"kernel_shape": ins[2:4]}
+    if getattr(module, "ceil_mode", False) or pair(getattr(module, "dilation", 1)) != [1, 1]:
+        return None
+    ph, pw = pair(module.padding)
+    return {
+        "kernel_shape": pair(module.kernel_size),
+        "strides": pair(module.stride if module.stride is not None else module.kernel_size),
+        "pads": [ph, pw, ph, pw],
+    }
+
+
 def layer_macs(layer: dict[str, Any]) -> int:
-    """Multiply-accumulates of a ZigZag layer: the product of its loop sizes."""
+    """Multiply-accumulates of a ZigZag layer: the product of its loop sizes (none for
+    pooling, which the full count does not count either)."""
+    if layer["operator_type"] == "Pooling":
+        return 0
     return math.prod(int(s) for s in layer["loop_sizes"])

@@ -314,3 +314,35 @@ def test_a_layer_without_a_mapping_fails_with_the_reason_once(
         with pytest.raises(EvaluationError, match="no mapping of the Conv layer .* loop ordering"):
             network_cost(layers, load_accelerator("tpu_like"), cache)
     assert len(calls) == 1
+
+
+def test_pooling_is_priced_as_zigzags_pooling_operator_with_channels_over_the_array() -> None:
+    """ZigZag's ONNX parser leaves pooling out (an avg-pool edge of NB201 would cost
+    nothing); hwnas reads it as ZigZag's `Pooling` operator, unless asked to read as
+    ZigZag does, and gives accelerators without a pooling mapping one over the channels."""
+    from torch import nn
+
+    from hwnas.cost.zigzag import _with_pooling
+    from hwnas.models.onnx import to_onnx
+
+    net = nn.Sequential(nn.AvgPool2d(3, 1, 1), nn.MaxPool2d(2), nn.AdaptiveAvgPool2d(1))
+    graph = to_onnx(net, (4, 8, 8), dynamic_batch=False)
+    pools = onnx_layers(graph)
+    assert [p["operator_type"] for p in pools] == ["Pooling"] * 3
+    sizes = [dict(zip(p["loop_dims"], p["loop_sizes"])) for p in pools]
+    assert sizes[0] == {"B": 1, "G": 4, "OX": 8, "OY": 8, "FX": 3, "FY": 3}
+    assert pools[0]["padding"] == [[1, 1], [1, 1]]
+    assert sizes[1] == {"B": 1, "G": 4, "OX": 4, "OY": 4, "FX": 2, "FY": 2}
+    assert pools[1]["dimension_relations"] == ["ix=2*ox+1*fx", "iy=2*oy+1*fy"]
+    assert sizes[2] == {"B": 1, "G": 4, "OX": 1, "OY": 1, "FX": 4, "FY": 4}  # global
+    assert onnx_layers(graph, pooling=False) == []
+    from hwnas.cost.zigzag_layers import module_layers
+
+    assert sorted(map(layer_key, module_layers(net, (4, 8, 8)) or [])) == sorted(
+        map(layer_key, pools)
+    )
+    mapping = _with_pooling(load_accelerator("eyeriss_like"))
+    assert mapping[-1]["name"] == "Pooling"
+    assert mapping[-1]["spatial_mapping"] == {"D1": ["G, 14"], "D2": ["C, 1"]}
+    tpu = load_accelerator("tpu_like")  # has its own pooling mapping: kept
+    assert _with_pooling(tpu) == tpu.mapping
