@@ -232,7 +232,7 @@ def _with_pooling(accel: Accelerator) -> list[dict[str, Any]]:
         return accel.mapping
     array = accel.hardware.get("operational_array", {})
     dims = list(array.get("dimensions", ["D1", "D2"]))
-    rows = int(list(array.get("sizes", [1]))[0])
+    rows = int(array.get("sizes", [1])[0])
     links = next(
         (e["memory_operand_links"] for e in accel.mapping if e.get("name") == "default"),
         {"O": "O", "W": "I2", "I": "I1"},
