@@ -32,18 +32,19 @@ def log(msg: str) -> None:
 
 
 def pick_subnets(space: Any, dataset: str, n: int, seed: int) -> list[Any]:
-    """Smallest, largest and n-2 random architectures at evenly spaced MAC quantiles of a
-    random sample of 300."""
+    """Smallest, largest and n-2 other random architectures at evenly spaced MAC quantiles
+    of a random sample of 300."""
     from hwnas.cost.targets import analytic_counts
     from hwnas.supernet import largest_arch, smallest_arch
 
     rng = np.random.default_rng(seed)
+    ends = [smallest_arch(space), largest_arch(space)]
     pool = {a.key: a for a in (space.sample(rng) for _ in range(300))}
-    archs = list(pool.values())
+    archs = [a for key, a in pool.items() if key not in {e.key for e in ends}]
     macs = np.array([analytic_counts(space, a, dataset).macs for a in archs])
     order = np.argsort(macs)
     picks = [archs[order[int(q)]] for q in np.linspace(0, len(archs) - 1, n - 2)]
-    return [smallest_arch(space), *picks, largest_arch(space)]
+    return [ends[0], *picks, ends[1]]
 
 
 def top_k(inherited: list[float], standalone: list[float], k: int) -> float:
@@ -98,6 +99,7 @@ def standalone_accuracy(job: dict[str, Any]) -> tuple[str, int, float, float]:
     arch = space.parse(job["arch"])
     torch.manual_seed(job["seed"])  # initial weights; seed 0 is the supernet's
     cfg = TrainConfig(epochs=job["epochs"], batch_size=config.batch_size, lr=config.lr,
+                      weight_decay=config.weight_decay, optimizer=config.optimizer,
                       seed=job["seed"], device=job["device"])  # fmt: skip
     shape = space.arch_input_shape(arch, "fashion-mnist")
     model = fit(space.build(arch, "fashion-mnist"), train, shape, cfg)
@@ -108,7 +110,11 @@ def standalone_accuracy(job: dict[str, Any]) -> tuple[str, int, float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/supernet"))
-    ap.add_argument("--space", default="mbv3-tiny", help="mbv3-tiny (28-32 px layout) or mbv3")
+    ap.add_argument("--space", default="mbv3-tiny", help="mbv3-tiny (28-32 px layout), mbv3 or vit")
+    ap.add_argument(
+        "--restrict", action="append", default=[], metavar="DIM=V1,V2",
+        help="train and rank a sub-space only (as `hwnas supernet train --restrict`)",
+    )  # fmt: skip
     ap.add_argument("--data", default="fashion-mnist")
     ap.add_argument("--train-images", type=int, default=1000)
     ap.add_argument("--val-images", type=int, default=1000)
@@ -118,7 +124,9 @@ def main() -> None:
         help="the supernet's epochs (default: --epochs, the stand-alone schedule)",
     )  # fmt: skip
     ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=0.05)
+    ap.add_argument("--optimizer", default=None, help="sgd or adamw (default: the space's)")
+    ap.add_argument("--lr", type=float, default=None, help="default: the optimiser's")
+    ap.add_argument("--weight-decay", type=float, default=None, help="default: the optimiser's")
     ap.add_argument("--n-random", type=int, default=2)
     ap.add_argument("--top-k", type=int, nargs="+", default=[3, 5])
     ap.add_argument("--subnets", type=int, default=10)
@@ -150,10 +158,11 @@ def main() -> None:
     from scipy.stats import kendalltau, spearmanr
 
     from hwnas.cost.targets import analytic_counts
-    from hwnas.spaces import get_space
+    from hwnas.spaces._restrict import parse_restrict
     from hwnas.supernet import (
         SupernetConfig,
         subnet_from_checkpoint,
+        supernet_space,
         train_supernet,
         training_subset,
     )
@@ -172,13 +181,15 @@ def main() -> None:
         tmp.write_text(json.dumps(results, indent=2))
         tmp.replace(results_path)
 
-    config = SupernetConfig(
-        space=args.space, dataset="fashion-mnist", data=args.data,
-        epochs=args.supernet_epochs or args.epochs,
-        batch_size=args.batch_size, lr=args.lr, seed=args.seed, n_random=args.n_random,
-        train_images=args.train_images, distill=not args.no_distill,
+    restrict = parse_restrict(args.restrict) or None
+    config = SupernetConfig.for_space(
+        args.space, dataset="fashion-mnist", data=args.data,
+        epochs=args.supernet_epochs or args.epochs, batch_size=args.batch_size,
+        optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay, seed=args.seed,
+        n_random=args.n_random, train_images=args.train_images, distill=not args.no_distill,
+        restrict=restrict,
     )  # fmt: skip
-    space = get_space(args.space)
+    space = supernet_space(args.space, restrict)
     ds, train_split = training_subset(config)
     n_imgs_alone = len(train_split) * args.epochs
     chosen = np.random.default_rng(args.seed).permutation(len(ds.val))[: args.val_images]

@@ -1,8 +1,9 @@
 """Training and evaluating plain PyTorch image classifiers on a dataset split (the `torch`
 extra). One loop serves stand-alone training, fine-tuning an exported network and the
 stand-alone baselines the supernet is validated against, so they share one schedule:
-SGD with Nesterov momentum, cosine learning rate per step, label smoothing, light
-augmentation (random flips and shifts), `channels_last` memory format."""
+SGD with Nesterov momentum (or AdamW, for transformers), cosine learning rate per step,
+label smoothing, light augmentation (random flips and shifts), `channels_last` memory
+format."""
 
 from __future__ import annotations
 
@@ -26,6 +27,12 @@ Progress = Callable[Concatenate[int, int, _Reported], None]
 StepCallback = Progress[[]]
 
 
+#: the optimisers a schedule can name
+OPTIMIZERS: tuple[str, ...] = ("sgd", "adamw")
+#: share of an AdamW schedule's steps spent warming the learning rate up linearly
+ADAMW_WARMUP = 0.05
+
+
 @dataclass(frozen=True)
 class Schedule:
     """One training schedule, shared by `TrainConfig` and the supernet's configuration.
@@ -39,6 +46,9 @@ class Schedule:
     label_smoothing: float = 0.1
     augment: bool = True
     seed: int = 0
+    #: `sgd` (Nesterov, as OFA and BigNAS train convolutional networks) or `adamw` (as
+    #: DeiT and AutoFormer train transformers: SGD barely moves a ViT in a few epochs)
+    optimizer: str = "sgd"
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -46,6 +56,10 @@ class Schedule:
                 raise HwnasError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.lr <= 0:
             raise HwnasError(f"lr must be positive, got {self.lr}")
+        if self.optimizer not in OPTIMIZERS:
+            raise HwnasError(
+                f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"
+            )
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -117,9 +131,26 @@ def augment(x: torch.Tensor, generator: torch.Generator, max_shift: int = 2) -> 
 def make_optimizer(
     params: Any, config: Schedule, total_steps: int
 ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
-    """SGD (Nesterov) with a per-step cosine schedule, as OFA and BigNAS train."""
+    """SGD (Nesterov) with a per-step cosine schedule, as OFA and BigNAS train; or AdamW
+    with a linear warm-up over the first 5% of the steps, then cosine, as DeiT and
+    AutoFormer train transformers (`momentum` unused)."""
+    import math
+
     import torch
 
+    total = max(1, total_steps)
+    if config.optimizer == "adamw":
+        opt: torch.optim.Optimizer = torch.optim.AdamW(
+            params, lr=config.lr, weight_decay=config.weight_decay
+        )
+        warm = max(1, round(ADAMW_WARMUP * total))
+
+        def factor(step: int) -> float:
+            if step < warm:
+                return (step + 1) / warm
+            return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
+
+        return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
     opt = torch.optim.SGD(
         params,
         lr=config.lr,
@@ -127,7 +158,7 @@ def make_optimizer(
         weight_decay=config.weight_decay,
         nesterov=config.momentum > 0,
     )
-    return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, total_steps))
+    return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
 
 
 def fit(

@@ -11,7 +11,8 @@ from hwnas.cli._app import app, console, friendly, progress_bar
 from hwnas.errors import SpecError
 
 supernet_app = typer.Typer(
-    help="Weight-sharing supernet (mbv3, mbv3-tiny): train it once, evaluate any subnet from it.",
+    help="Weight-sharing supernet (mbv3, mbv3-tiny, vit): train it once, evaluate any subnet "
+    "from it.",
     no_args_is_help=True,
 )
 app.add_typer(supernet_app, name="supernet")
@@ -22,7 +23,15 @@ app.add_typer(supernet_app, name="supernet")
 def train(
     space: str = typer.Option(
         "mbv3",
-        help="Search space: mbv3, or mbv3-tiny (its 28-32 px layout, which trains on a CPU).",
+        help="Search space: mbv3, mbv3-tiny (its 28-32 px layout, which trains on a CPU) or "
+        "vit (with --restrict to a CPU-sized sub-space).",
+    ),
+    restrict: list[str] = typer.Option(
+        [],
+        "--restrict",
+        help="Train only a sub-space: DIM=V1,V2 (shell patterns over "
+        "dimension names, e.g. 'heads_*=1,2'; `hwnas spaces SPACE` lists them). Repeatable; "
+        "a search on the supernet passes the same flags.",
     ),
     data: str = typer.Option(
         "fashion-mnist", help="Training images: NAME[:PATH] of hwnas.datasets."
@@ -38,7 +47,15 @@ def train(
         False, help="Continue the checkpoint at --out (same settings); start it if absent."
     ),
     batch_size: int = typer.Option(128, help="Images per step."),
-    lr: float = typer.Option(0.05, help="Peak learning rate (SGD Nesterov, cosine)."),
+    optimizer: str | None = typer.Option(
+        None, help="sgd (Nesterov) or adamw; default adamw for vit, sgd otherwise."
+    ),
+    lr: float | None = typer.Option(
+        None, help="Peak learning rate (cosine); default 0.05 for sgd, 0.001 for adamw."
+    ),
+    weight_decay: float | None = typer.Option(
+        None, help="Weight decay; default 4e-5 for sgd, 0.05 for adamw."
+    ),
     seed: int = typer.Option(0, help="Seed of the weights, subnets, batches and augmentation."),
     n_random: int = typer.Option(2, help="Random subnets per step besides largest and smallest."),
     distill: bool = typer.Option(
@@ -58,14 +75,19 @@ def train(
     import torch
 
     from hwnas.cli._search import _dataset_of
+    from hwnas.spaces._restrict import parse_restrict
     from hwnas.supernet import SupernetConfig, train_supernet
+    from hwnas.training import OPTIMIZERS
 
     if threads is not None:
         torch.set_num_threads(threads)
-    config = SupernetConfig(
-        space=space, dataset=dataset or _dataset_of(space, data), data=data, epochs=epochs,
-        batch_size=batch_size, lr=lr, seed=seed, n_random=n_random, distill=distill,
-        train_images=train_images, split_seed=split_seed, checkpoint_every=checkpoint_every,
+    if optimizer is not None and optimizer not in OPTIMIZERS:
+        raise SpecError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+    config = SupernetConfig.for_space(
+        space, dataset=dataset or _dataset_of(space, data), data=data, epochs=epochs,
+        batch_size=batch_size, optimizer=optimizer, lr=lr, weight_decay=weight_decay, seed=seed,
+        n_random=n_random, distill=distill, train_images=train_images, split_seed=split_seed,
+        checkpoint_every=checkpoint_every, restrict=parse_restrict(restrict) or None,
     )  # fmt: skip
     with progress_bar() as bar:
         name = f"supernet {space}/{config.dataset}"

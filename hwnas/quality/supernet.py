@@ -20,6 +20,7 @@ from hwnas.errors import HwnasError, SpecError
 from hwnas.metrics import Metric
 from hwnas.quality import QualityEstimator, register_quality
 from hwnas.sources import EvalContext, Measurement, MetricSource
+from hwnas.spaces._restrict import allowed_choices, restrict_flags
 from hwnas.spaces.quant import QuantSpace
 
 
@@ -53,6 +54,7 @@ class SupernetSource(MetricSource):
                 f"supernet checkpoint {checkpoint} was trained for {meta['space']}/"
                 f"{meta['dataset']}, not {self.space.name}/{ctx.dataset}"
             )
+        _check_extent(checkpoint, self.space, meta["config"].get("restrict"))
 
     def check(self) -> None:
         """Load the supernet and the images now: weights that do not fit it, or data that
@@ -73,6 +75,26 @@ class SupernetSource(MetricSource):
             calib_images=self.calib_images, eval_images=self.eval_images, bits=bits,
         )  # fmt: skip
         return Measurement(acc, prov)
+
+
+def _check_extent(checkpoint: Path, space: Any, trained: dict[str, list[str]] | None) -> None:
+    """A supernet trained on a sub-space serves only searches inside it: refuse the others
+    before the search (their evaluations outside would all fail), naming the flags."""
+    if not trained:
+        return
+    inside = allowed_choices(space, trained)
+    searched = allowed_choices(space, getattr(space, "restriction", None))
+    outside = [
+        f"{dim.name}={','.join(str(dim.choices[c]) for c in sorted(set(s) - set(i)))}"
+        for dim, s, i in zip(space.dimensions, searched, inside)
+        if not set(s) <= set(i)
+    ]
+    if outside:
+        raise HwnasError(
+            f"supernet {checkpoint} was trained on a sub-space of {space.name} that leaves out "
+            f"{'; '.join(outside[:4])}{' ...' if len(outside) > 4 else ''}; search inside it: "
+            f"{restrict_flags(trained)}"
+        )
 
 
 #: training images the batch norms are recalibrated on, unless `calib=N` says otherwise

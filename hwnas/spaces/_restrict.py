@@ -28,6 +28,13 @@ def parse_restrict(items: Sequence[str]) -> dict[str, list[str]]:
     return out
 
 
+def restrict_flags(restrict: Mapping[str, Sequence[Any]] | None) -> str:
+    """A restriction as the command-line flags that search inside it."""
+    return " ".join(
+        f"--restrict '{k}={','.join(str(v) for v in vs)}'" for k, vs in (restrict or {}).items()
+    )
+
+
 def allowed_choices(
     space: SearchSpace, restrict: Mapping[str, Sequence[Any]] | None
 ) -> list[list[int]]:

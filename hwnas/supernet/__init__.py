@@ -1,6 +1,7 @@
-"""Weight-sharing supernet for the `mbv3` and `mbv3-tiny` spaces (the `torch` extra): train it once
-(BigNAS-style sandwich rule with in-place distillation), then take any architecture out of
-it as a static network with inherited weights and recalibrated batch norms.
+"""Weight-sharing supernets for the `mbv3`, `mbv3-tiny` and `vit` spaces (the `torch` extra):
+train one once (BigNAS-style sandwich rule with in-place distillation; a `restrict`ed
+sub-space where the whole space is too large for the machine), then take any architecture
+out of it as a static network with inherited weights and recalibrated batch norms.
 
 >>> from hwnas.supernet import SupernetConfig, train_supernet, subnet_from_checkpoint
 >>> train_supernet(SupernetConfig(epochs=3), "fmnist.safetensors")
@@ -19,7 +20,7 @@ import torch
 
 from hwnas.errors import HwnasError
 from hwnas.spaces._base import Architecture
-from hwnas.spaces.mbv3 import MBV3Space
+from hwnas.spaces._restrict import restrict_flags
 from hwnas.supernet._checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -32,6 +33,7 @@ from hwnas.supernet._elastic import (
     SUPERNET_SPACES,
     MBV3Supernet,
     largest_arch,
+    make_supernet,
     smallest_arch,
     supernet_space,
 )
@@ -51,21 +53,32 @@ DEFAULT_QUANT_CALIB = 512
 
 
 def _arch(space: Any, arch: Architecture | str) -> Architecture:
+    """`arch` as a point of the supernet's `space`; one outside the sub-space it was trained
+    on is refused with the flags that search inside it."""
+    from hwnas.spaces import get_space
+
+    whole = get_space(space.name)  # a restricted space would refuse to parse it at all
     if isinstance(arch, Architecture):
-        made = space.make(arch.genes)
+        made = whole.make(arch.genes)
         if made.key != arch.key:
             raise HwnasError(f"architecture {arch.key!r} is not a point of space {space.name!r}")
-        return made
-    return space.parse(arch)
+    else:
+        made = whole.parse(arch)
+    if not space.is_valid(made.genes):
+        raise HwnasError(
+            f"architecture {made.key!r} is outside the sub-space the supernet was trained on "
+            f"({restrict_flags(getattr(space, 'restriction', None))})"
+        )
+    return made
 
 
-def _space(ckpt: Checkpoint) -> MBV3Space:
+def _space(ckpt: Checkpoint) -> Any:
     if ckpt.space not in SUPERNET_SPACES:
         raise CheckpointError(
             f"{ckpt.path}: supernet of space {ckpt.space!r}; supernets exist for "
             f"{', '.join(SUPERNET_SPACES)}"
         )
-    return supernet_space(ckpt.space)
+    return supernet_space(ckpt.space, ckpt.restriction)
 
 
 def _split(ckpt: Checkpoint, data: str | None) -> tuple[str, Any]:
@@ -155,6 +168,7 @@ def subnet_from_checkpoint(
         "step": int(ckpt.meta["step"]),
         "epoch": ckpt.meta.get("epoch"),
         "space": ckpt.space,
+        "restrict": ckpt.restriction,
         "dataset": ckpt.dataset,
         "classes": ckpt.classes,
         "arch": arch.key,
@@ -252,6 +266,7 @@ __all__ = [
     "extract_subnet",
     "largest_arch",
     "load_checkpoint",
+    "make_supernet",
     "read_meta",
     "recalibrate_bn",
     "save_checkpoint",

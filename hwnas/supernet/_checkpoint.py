@@ -53,6 +53,18 @@ class Checkpoint:
     def config(self) -> dict[str, Any]:
         return dict(self.meta["config"])
 
+    @property
+    def restriction(self) -> dict[str, list[str]] | None:
+        """The sub-space it was trained on (None: the whole space)."""
+        restrict = self.config.get("restrict")
+        if restrict is None:
+            return None
+        if not isinstance(restrict, dict) or not all(
+            isinstance(v, list) and all(isinstance(c, str) for c in v) for v in restrict.values()
+        ):
+            raise CheckpointError(f"{self.path}: its restriction {restrict!r} was edited")
+        return dict(restrict) or None
+
     def model_state(self) -> dict[str, torch.Tensor]:
         return {k[len("model/") :]: v for k, v in self.tensors.items() if k.startswith("model/")}
 
@@ -68,7 +80,7 @@ class Checkpoint:
     def supernet(self) -> Any:
         """The supernet with the checkpoint's weights (CPU, eval mode), built once per
         loaded checkpoint and shared: read it, do not train it."""
-        from hwnas.supernet._elastic import SUPERNET_SPACES, MBV3Supernet
+        from hwnas.supernet._elastic import SUPERNET_SPACES, make_supernet
 
         if self._net is not None:
             return self._net
@@ -77,7 +89,7 @@ class Checkpoint:
                 f"{self.path}: supernet of space {self.space!r}; supernets exist for "
                 f"{', '.join(SUPERNET_SPACES)}"
             )
-        net = MBV3Supernet(self.dataset, self.classes, self.space)
+        net = make_supernet(self.space, self.dataset, self.classes, self.restriction)
         try:
             net.load_state_dict(self.model_state(), strict=True)
         except RuntimeError as exc:

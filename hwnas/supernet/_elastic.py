@@ -20,7 +20,7 @@ outputs equal those of the static network with the sliced weights copied in."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -28,37 +28,67 @@ import torch.nn.functional as F
 from torch import nn
 
 from hwnas.errors import UnknownNameError
-from hwnas.spaces._base import Architecture
+from hwnas.spaces._base import Architecture, SearchSpace
+from hwnas.spaces._restrict import allowed_choices
 from hwnas.spaces.mbv3 import DEPTHS, MAX_DEPTH, STAGES, BlockConfig, MBV3Space, make_divisible
 
 #: the spaces whose every network is a slice of one elastic supernet
-SUPERNET_SPACES: tuple[str, ...] = ("mbv3", "mbv3-tiny")
+SUPERNET_SPACES: tuple[str, ...] = ("mbv3", "mbv3-tiny", "vit")
+#: those of them `MBV3Supernet` holds
+MBV3_SPACES: tuple[str, ...] = ("mbv3", "mbv3-tiny")
 
 
-def supernet_space(name: str) -> MBV3Space:
-    """The space a supernet of this name holds; other names are refused, listing these."""
+def supernet_space(name: str, restrict: Mapping[str, Sequence[Any]] | None = None) -> Any:
+    """The space (or the sub-space `restrict` leaves of it) a supernet of this name holds;
+    other names are refused, listing these."""
     from hwnas.spaces import get_space
+    from hwnas.spaces._restrict import restrict_space
 
     if name not in SUPERNET_SPACES:
         raise UnknownNameError("space with a supernet", name, SUPERNET_SPACES)
-    space = get_space(name)
-    assert isinstance(space, MBV3Space)
-    return space
+    return restrict_space(get_space(name), restrict)
 
 
-def _extreme(space: MBV3Space, pick: Callable[[Sequence[Any]], Any]) -> Architecture:
-    """Every choice at `pick` (max or min) of its dimension's numeric choices."""
-    return space.make([d.choices.index(pick(d.choices)) for d in space.dimensions])
+def _extreme(space: SearchSpace, largest: bool) -> Architecture:
+    """Every dimension at the largest (or smallest) choice its space allows: numeric choices
+    by value, the others by position (their dimensions list the largest first, as `vit`'s
+    patch levels `fine`, `coarse`)."""
+    allowed = allowed_choices(space, getattr(space, "restriction", None))
+    genes = []
+    for dim, ok in zip(space.dimensions, allowed):
+        if all(isinstance(dim.choices[i], (int, float)) for i in ok):
+            pick = max if largest else min
+            genes.append(pick(ok, key=lambda i: dim.choices[i]))
+        else:
+            genes.append(min(ok) if largest else max(ok))
+    return space.make(genes)
 
 
-def largest_arch(space: MBV3Space) -> Architecture:
+def largest_arch(space: SearchSpace) -> Architecture:
     """Widest, deepest, largest kernels and expand ratios, full resolution."""
-    return _extreme(space, max)
+    return _extreme(space, largest=True)
 
 
-def smallest_arch(space: MBV3Space) -> Architecture:
+def smallest_arch(space: SearchSpace) -> Architecture:
     """Narrowest, shallowest, smallest kernels and expand ratios, lowest resolution."""
-    return _extreme(space, min)
+    return _extreme(space, largest=False)
+
+
+def make_supernet(
+    name: str,
+    dataset: str,
+    classes: int | None = None,
+    restrict: Mapping[str, Sequence[Any]] | None = None,
+) -> nn.Module:
+    """The supernet of space `name` (restricted to `restrict`) for `dataset`, with `classes`
+    outputs: an `MBV3Supernet` (its weights always the whole space's) or a `VitSupernet`
+    (the sub-space's largest weights only: a CPU-sized transformer supernet)."""
+    space = supernet_space(name, restrict)
+    if name == "vit":
+        from hwnas.supernet._vit import VitSupernet
+
+        return VitSupernet(space, dataset, classes, largest_arch(space))
+    return MBV3Supernet(dataset, classes, name)
 
 
 def _pad_to(t: torch.Tensor, full: torch.Size, centred: int = 0) -> torch.Tensor:
@@ -265,7 +295,9 @@ class MBV3Supernet(nn.Module):
 
     def __init__(self, dataset: str, classes: int | None = None, space: str = "mbv3") -> None:
         super().__init__()
-        self.space = supernet_space(space)
+        if space not in MBV3_SPACES:
+            raise UnknownNameError("space of an MBV3 supernet", space, MBV3_SPACES)
+        self.space: MBV3Space = supernet_space(space)
         self.dataset = dataset
         self.max_plan = self.space.plan(largest_arch(self.space), dataset, classes)
         self.classes: int = self.max_plan["head"]["classes"]

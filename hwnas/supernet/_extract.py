@@ -25,9 +25,11 @@ def _copy_conv_bn(
 
 
 @torch.no_grad()
-def extract_subnet(supernet: MBV3Supernet, arch: Architecture) -> nn.Module:
-    """The static network of `arch` (exactly `MBV3Space().build(arch, dataset, classes)`)
-    with the supernet's weights and batch-norm statistics for it; in eval mode, on the CPU."""
+def extract_subnet(supernet: nn.Module, arch: Architecture) -> nn.Module:
+    """The static network of `arch` (exactly `space.build(arch, dataset, classes)`) with the
+    supernet's weights and batch-norm statistics for it; in eval mode, on the CPU."""
+    if not isinstance(supernet, MBV3Supernet):
+        return supernet.extract(arch)  # type: ignore[operator]
     space = supernet.space
     static: Any = space.build(arch, supernet.dataset, supernet.classes)
     plan, pairs = supernet.layout(arch)

@@ -23,6 +23,12 @@ from hwnas.errors import HwnasError
 from hwnas.supernet._checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from hwnas.training import Progress, Schedule
 
+#: learning rate and weight decay of each optimiser, unless given
+OPTIMIZER_DEFAULTS: dict[str, dict[str, float]] = {
+    "sgd": {"lr": 0.05, "weight_decay": 4e-5},
+    "adamw": {"lr": 1e-3, "weight_decay": 0.05},
+}
+
 
 @dataclass(frozen=True)
 class SupernetConfig(Schedule):
@@ -45,15 +51,30 @@ class SupernetConfig(Schedule):
     test_fraction: float = 0.1
     #: also checkpoint every this many steps (None: at the end of each epoch only)
     checkpoint_every: int | None = None
+    #: train the sub-space `{dimension pattern: [choices]}` only (the CLI's --restrict):
+    #: a `vit` supernet then holds just that sub-space's largest weights
+    restrict: dict[str, list[str]] | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.restrict is not None:  # as JSON stores it, so a resume compares equal
+            normal = {str(k): [str(v) for v in vs] for k, vs in sorted(self.restrict.items())}
+            object.__setattr__(self, "restrict", normal or None)
         if self.n_random < 0:
             raise HwnasError(f"n_random must be at least 0, got {self.n_random}")
         if self.train_images is not None and self.train_images < 1:
             raise HwnasError(f"train_images must be at least 1, got {self.train_images}")
         if self.checkpoint_every is not None and self.checkpoint_every < 1:
             raise HwnasError(f"checkpoint_every must be at least 1, got {self.checkpoint_every}")
+
+    @classmethod
+    def for_space(cls, space: str, **changes: Any) -> SupernetConfig:
+        """A configuration with the optimiser a space trains with by default (AdamW at lr
+        1e-3, weight decay 0.05 for `vit`; SGD at 0.05, 4e-5 for the convolutional spaces)
+        and its learning rate and weight decay, unless `changes` give them."""
+        optimizer = changes.get("optimizer") or ("adamw" if space == "vit" else "sgd")
+        base = {"space": space, "optimizer": optimizer, **OPTIMIZER_DEFAULTS[optimizer]}
+        return cls(**{**base, **{k: v for k, v in changes.items() if v is not None}})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SupernetConfig:
@@ -105,7 +126,7 @@ def _restore(
         for group in opt.param_groups:  # SGD would fail on a wrong-shaped buffer steps later
             for param in group["params"]:
                 for key, value in opt.state.get(param, {}).items():
-                    if getattr(value, "shape", param.shape) != param.shape:
+                    if key != "step" and getattr(value, "shape", param.shape) != param.shape:
                         raise ValueError(f"optimizer {key} of shape {tuple(value.shape)}")
         fresh, stored = schedule.state_dict(), meta["scheduler"]
         if not isinstance(stored, dict) or any(
@@ -149,11 +170,11 @@ def train_supernet(
     import torch
     import torch.nn.functional as F
 
-    from hwnas.supernet._elastic import MBV3Supernet, largest_arch, smallest_arch, supernet_space
+    from hwnas.supernet._elastic import largest_arch, make_supernet, smallest_arch, supernet_space
     from hwnas.training import augment, batch_indices, image_tensors, make_optimizer, resolve_device
 
     out = Path(out)
-    space = supernet_space(config.space)
+    space = supernet_space(config.space, config.restrict)
     space.input_shape(config.dataset)  # unknown dataset -> clear error
     stored: dict[str, Any] | None = None
     if out.exists():
@@ -186,7 +207,7 @@ def train_supernet(
     x, y = image_tensors(train, space.input_shape(config.dataset))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)  # the initial weights depend on the seed alone
-        net = MBV3Supernet(config.dataset, classes, config.space)
+        net = make_supernet(config.space, config.dataset, classes, config.restrict)
     steps_per_epoch = -(-len(y) // config.batch_size)
     total = steps_per_epoch * config.epochs
     opt, schedule = make_optimizer(net.parameters(), config, total)
