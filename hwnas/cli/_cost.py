@@ -70,8 +70,10 @@ def measure_arch(
         out.update(counts.summary())
         if counts.bits is not None:  # a quantised architecture: its bits, not int8
             from hwnas.cost import bits
+            from hwnas.cost.roofline import BITS_RULE
 
             out.update(bits.summary(counts))
+            out["roofline_precision"] = BITS_RULE
         for name in builtin_specs():
             spec = load_spec(name)
             # a network that does not fit the device's memories has no latency there

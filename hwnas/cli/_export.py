@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from hwnas.cli._app import app, console, friendly, progress_bar
+from hwnas.models.qat import DEFAULT_BATCH, DEFAULT_LR
 from hwnas.report.console import plural
 
 
@@ -44,6 +45,13 @@ def export_command(
         help="Quantise a float run's architecture with this policy (w=8;a=8: every block at "
         "the widest bits): model.onnx becomes the QDQ int8 graph (needs --data or a supernet).",
     ),
+    qat_steps: int = typer.Option(
+        0,
+        help="Quantisation-aware fine-tuning of a quantised architecture for this many steps "
+        f"on --data's training images (Adam, batch {DEFAULT_BATCH}, seeded with --seed) before "
+        "the int8 export; 0: post-training quantisation only.",
+    ),
+    qat_lr: float = typer.Option(DEFAULT_LR, help="Quantisation-aware fine-tuning learning rate."),
 ) -> None:
     """Export one evaluated architecture of a run: model.onnx, weights.safetensors and a
     model card with every metric's provenance."""
@@ -58,13 +66,15 @@ def export_command(
             result = export_run(
                 run_dir, pick, out, finetune_epochs=finetune_epochs, data=data,
                 train_config=train_config, opset=opset, device=device, seed=seed,
-                overwrite=force, command=command, quant=quant,
+                overwrite=force, command=command, quant=quant, qat_steps=qat_steps,
+                qat_lr=qat_lr,
                 on_step=lambda done, total: bar.update(task, completed=done, total=total),
             )  # fmt: skip
     else:
         result = export_run(
             run_dir, pick, out, finetune_epochs=finetune_epochs, data=data, opset=opset,
             device=device, seed=seed, overwrite=force, command=command, quant=quant,
+            qat_steps=qat_steps, qat_lr=qat_lr,
         )  # fmt: skip
     card = result.card
     console.print(
@@ -91,6 +101,16 @@ def export_command(
             soft_wrap=True,
         )
     quantised = card.get("quantisation")
+    if quantised is not None and "qat" in quantised:
+        qat = quantised["qat"]
+        console.print(
+            f"  quantisation-aware fine-tuning, {plural(qat['steps'], 'step')} "
+            f"({qat['seconds']:.1f} s): PyTorch fake quantisation "
+            f"{qat['accuracy_pytorch_fake_quant_before']:.2f}% -> "
+            f"{quantised['accuracy_pytorch_fake_quant']:.2f}%",
+            highlight=False,
+            soft_wrap=True,
+        )
     if quantised is not None:
         console.print(
             f"  int8 QDQ ({quantised['policy']}): ONNX Runtime "

@@ -1,7 +1,16 @@
 """Roofline latency of analytical counts on a device spec: per layer max(ops / peak ops,
 bytes / bandwidth), divided by the spec's measured `efficiency` when it has one; a network
 whose activations or weights exceed the spec's SRAM or flash does not fit, and has no
-roofline latency. The shipped specs and their sources are hwnas/data/devices/*.json."""
+roofline latency. The shipped specs and their sources are hwnas/data/devices/*.json.
+
+A quantised architecture's counts (`Counts.bits` set, `hwnas.spaces.quant`) are priced at
+its own bits, layer by layer (`hwnas.cost.bits.layer_bits`): weights move at the layer's
+weight bits (packed: 4-bit weights are half the bytes of 8-bit ones), its input and output
+at its activation bits, biases at 32; the layer computes at the peak of the narrowest
+precision the spec lists that holds its wider bit-width (2..8 bits: int8, as no shipped
+runtime has sub-byte kernels, so sub-8-bit weights save memory traffic, not compute;
+16: fp16, else fp32; 32: fp32). Fit is checked with `hwnas.cost.bits`' flash and peak
+memory at those bits."""
 
 from __future__ import annotations
 
@@ -151,7 +160,10 @@ def load_spec(name_or_path: str) -> DeviceSpec:
 def roofline_seconds(counts: Counts, spec: DeviceSpec, precision: str | None = None) -> float:
     """Sum over layers of max(compute time, memory time): ops are 2 per MAC (1 per output
     element for layers without MACs); bytes are the layer's input, output and weights. The
-    sum is divided by the spec's efficiency, when it has one."""
+    sum is divided by the spec's efficiency, when it has one. Every layer is at `precision`
+    (default: a quantised architecture's own bits, else the spec's precision)."""
+    if precision is None and counts.bits is not None:
+        return _at_bits(counts, spec)
     precision = precision or spec.default_precision
     if precision not in spec.peak_ops_per_s:
         raise UnknownNameError(f"precision of device {spec.name!r}", precision, spec.peak_ops_per_s)
@@ -167,16 +179,72 @@ def roofline_seconds(counts: Counts, spec: DeviceSpec, precision: str | None = N
     return total / (spec.efficiency or 1.0)
 
 
+def _at_bits(counts: Counts, spec: DeviceSpec) -> float:
+    """The roofline of a quantised architecture at each layer's bits (the module's rule)."""
+    from hwnas.cost.bits import layer_bits
+
+    total = 0.0
+    for layer in counts.layers:
+        w, a = layer_bits(counts.bits, layer.name)
+        ops = 2 * layer.macs if layer.macs else layer.out_elems
+        moved = (
+            (layer.in_elems + layer.out_elems) * a / 8 + layer.weights * w / 8 + 4 * layer.biases
+        )
+        peak_ops = spec.peak_ops_per_s[compute_precision(spec, max(w, a))]
+        total += max(ops / peak_ops, moved / spec.memory_bandwidth_bytes_per_s)
+    return total / (spec.efficiency or 1.0)
+
+
+#: how a quantised architecture is priced, for provenance
+BITS_RULE = (
+    "per layer at the architecture's bits: weights at weight bits, input and output at "
+    "activation bits, biases at 32; compute at the peak of the narrowest listed precision "
+    "holding the wider of the two (sub-8-bit computes at the int8 rate)"
+)
+
+
+def bits_provenance(counts: Counts, spec: DeviceSpec) -> dict[str, Any]:
+    """What a quantised architecture's roofline was priced at: its bits, the rule, and the
+    peaks its layers computed at."""
+    from hwnas.cost.bits import layer_bits
+
+    used = {compute_precision(spec, max(layer_bits(counts.bits, la.name))) for la in counts.layers}
+    return {
+        "bits": [f"{b.block}:w{b.w}a{b.a}" for b in counts.bits or ()],
+        "precision": BITS_RULE,
+        "compute_at": sorted(used, key=_BITS.__getitem__),
+    }
+
+
+def compute_precision(spec: DeviceSpec, bits: int) -> str:
+    """The narrowest precision `spec` gives a peak for that holds `bits`-bit operands."""
+    for name, width in sorted(_BITS.items(), key=lambda item: item[1]):
+        if width >= bits and name in spec.peak_ops_per_s:
+            return name
+    raise SpecError(
+        f"device spec {spec.name!r} gives no peak_ops_per_s for {bits}-bit operands (it has "
+        f"{', '.join(spec.peak_ops_per_s)}); add one for "
+        f"{next(n for n, w in _BITS.items() if w >= bits)}"
+    )
+
+
 def misfit(counts: Counts, spec: DeviceSpec, precision: str | None = None) -> str | None:
     """Why the network does not fit the spec's memories at `precision` (None: it fits, or
     the spec gives no sizes): peak activation memory against SRAM, weight storage against
-    flash, in kB (1000 bytes) as `peak_memory_kb` and `flash_kb` report them."""
-    bits = _BITS[precision or spec.default_precision]
+    flash, in kB (1000 bytes) as `peak_memory_kb` and `flash_kb` report them. Default
+    precision: a quantised architecture's own bits, else the spec's."""
+    if precision is None and counts.bits is not None:
+        from hwnas.cost import bits
+
+        peak, flash = bits.peak_memory_bytes(counts), bits.flash_bytes(counts)
+    else:
+        width = _BITS[precision or spec.default_precision]
+        peak, flash = counts.peak_memory_bytes(width), counts.flash_bytes(width)
     over = [
         f"{what} {need / 1e3:.6g} kB > {where} {have / 1e3:.6g} kB"
         for what, need, where, have in (
-            ("peak memory", counts.peak_memory_bytes(bits), "SRAM", spec.sram_bytes),
-            ("weights", counts.flash_bytes(bits), "flash", spec.flash_bytes),
+            ("peak memory", peak, "SRAM", spec.sram_bytes),
+            ("weights", flash, "flash", spec.flash_bytes),
         )
         if have is not None and need > have
     ]

@@ -285,13 +285,19 @@ class RooflineSource(MetricSource):
     def evaluate_one(self, arch: Architecture) -> Measurement:
         """The roofline latency; a network that does not fit the device's memories fails
         (its evaluation, not the search), since no latency can be had on that device."""
-        from hwnas.cost.roofline import misfit, roofline_seconds
+        from hwnas.cost.roofline import bits_provenance, misfit, roofline_seconds
 
         classes, head = network_classes(self.ctx)
         counts = analytic_counts(self.ctx.space, arch, self.ctx.dataset, classes)
         if reason := misfit(counts, self.spec):
             raise EvaluationError(reason)
-        return Measurement(roofline_seconds(counts, self.spec) * 1e3, {**self.provenance, **head})
+        provenance = {**self.provenance, **head}
+        if counts.bits is not None:  # a quantised architecture: at its bits
+            provenance.update(
+                meaning=f"roofline latency on {self.spec.name} at the architecture's bits",
+                **bits_provenance(counts, self.spec),
+            )
+        return Measurement(roofline_seconds(counts, self.spec) * 1e3, provenance)
 
 
 @register_target_resolver("roofline:SPEC")

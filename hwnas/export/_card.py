@@ -154,14 +154,21 @@ def render_card(card: dict[str, Any]) -> str:
             lines.append(
                 f"- {md_code(k)}: {md_code(json.dumps(v) if isinstance(v, (dict, list)) else v)}"
             )
-    else:
-        trained = "finetuned" in w
+    tuned = " and ".join(
+        what
+        for key, what in (
+            ("finetuned", "fine-tuned"),
+            ("quantisation_aware_steps", "trained quantisation-aware"),
+        )
+        if key in w
+    )
+    if w["kind"] != "supernet":
         lines.append(
-            ("Freshly initialised, then fine-tuned (below). " if trained else "**UNTRAINED**: ")
+            (f"Freshly initialised, then {tuned} (below). " if tuned else "**UNTRAINED**: ")
             + f"{w['init']}; {w['why']}."
         )
-    if "finetuned" in w and w["kind"] == "supernet":
-        lines.append("Then fine-tuned (below).")
+    elif tuned:
+        lines.append(f"Then {tuned} (below).")
     acc = card["accuracy_after_export"]
     if acc is not None:
         lines += [
@@ -192,6 +199,10 @@ def render_card(card: dict[str, Any]) -> str:
         if "train_config" in acc:
             cfg = ", ".join(f"{k}={v}" for k, v in acc["train_config"].items())
             lines.append(f"- schedule (hwnas.training.fit): {md_code(cfg)}")
+        if "quantisation_aware_steps" in w:
+            lines.append("- (float weights before quantisation-aware training: see Quantisation)")
+    if "quantisation" in card:
+        lines += _quantisation_lines(card["quantisation"])
     lines += [
         "",
         "## Metrics recorded by the search",
@@ -244,6 +255,38 @@ def render_card(card: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _quantisation_lines(q: dict[str, Any]) -> list[str]:
+    """The card's quantisation section: the policy, the calibration, the measured accuracy
+    of the int8 file beside PyTorch's prediction, and QAT when it ran."""
+    calib = q["calibration"]
+    lines = [
+        "",
+        "## Quantisation",
+        "",
+        (
+            f"`model.onnx` is the int8 QDQ graph of policy {md_code(q['policy'])} (bits "
+            f"{md_code(', '.join(q['bits']))}), calibrated on {calib['images']} images of "
+            f"{md_code(calib['data'])} ({calib['from']})."
+        ),
+        "",
+        (
+            f"- accuracy of `model.onnx` under ONNX Runtime: {q['accuracy_onnxruntime']:.2f}% "
+            f"on {calib['validation_images']} validation images; PyTorch fake quantisation "
+            f"predicted {q['accuracy_pytorch_fake_quant']:.2f}%"
+        ),
+    ]
+    qat = q.get("qat")
+    if qat is not None:
+        lines.append(
+            f"- quantisation-aware fine-tuning: {qat['steps']} steps ({qat['optimizer']}, lr "
+            f"{qat['lr']:g}, batch {qat['batch_size']}, seed {qat['seed']}, {qat['images']} "
+            f"training images, {qat['seconds']:.1f} s); PyTorch fake quantisation "
+            f"{qat['accuracy_pytorch_fake_quant_before']:.2f}% before, "
+            f"{q['accuracy_pytorch_fake_quant']:.2f}% after"
+        )
+    return lines
 
 
 def describe(space: SearchSpace, arch: Architecture) -> dict[str, Any]:

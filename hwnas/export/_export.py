@@ -13,10 +13,17 @@ from hwnas.errors import HwnasError, SpecError
 from hwnas.export._card import build_card, render_card
 from hwnas.export._layout import CARD_JSON, CARD_MD, ONNX_FILE, WEIGHTS_FILE, ExportError
 from hwnas.export._pick import Picked, pick_evaluation
-from hwnas.export._quant import calibration, quantise_export, quantised_arch
+from hwnas.export._quant import (
+    calibration,
+    qat_export,
+    qat_training_images,
+    quantise_export,
+    quantised_arch,
+)
 from hwnas.export._weights import finetune, supernet_checkpoint, supernet_weights
 from hwnas.export._write import onnx_checked, safetensors_bytes, write_files
 from hwnas.models.onnx import OPSET
+from hwnas.models.qat import DEFAULT_BATCH, DEFAULT_LR, QatConfig
 from hwnas.results import Results, load_results
 from hwnas.spaces import Architecture, SearchSpace
 from hwnas.spaces.quant import QuantSpace
@@ -61,6 +68,9 @@ def export_run(
     command: str | None = None,
     on_step: StepCallback | None = None,
     quant: str | None = None,
+    qat_steps: int = 0,
+    qat_lr: float = DEFAULT_LR,
+    qat_batch_size: int = DEFAULT_BATCH,
 ) -> ExportResult:
     """Export the evaluation `pick` chooses (see `pick_evaluation`) into `out` (default
     RUN_DIR/export-trialN): model.onnx, weights.safetensors, model_card.md/json.
@@ -78,12 +88,25 @@ def export_run(
     policy, every block at its widest bits) is written as the static QDQ int8 graph
     ONNX Runtime runs, calibrated on training images; the card's `quantisation` records
     the policy, the calibration and the file's accuracy under ONNX Runtime (see
-    `hwnas.export._quant`)."""
+    `hwnas.export._quant`). `qat_steps` > 0 fine-tunes it quantisation-aware first
+    (`hwnas.models.qat`: Adam at `qat_lr`, batches of `qat_batch_size` training images of
+    `data`, seeded with `seed`); the card's `quantisation.qat` records the settings and
+    the fake-quantised accuracy before and after."""
     if finetune_epochs < 0:
         raise SpecError(f"finetune_epochs must be 0 or more, got {finetune_epochs}")
     if finetune_epochs and not data:
         raise SpecError("fine-tuning needs a dataset: give data (e.g. --data digits)")
+    qat = QatConfig(qat_steps, qat_lr, qat_batch_size, seed, device)
+    if qat.steps and not data:
+        raise SpecError(
+            "quantisation-aware fine-tuning needs training images: give data (e.g. --data digits)"
+        )
     run = load_results(run_dir)
+    if qat.steps and quant is None and not isinstance(run.space, QuantSpace):
+        raise SpecError(
+            f"quantisation-aware fine-tuning needs a quantised architecture, and run {run_dir} "
+            f"searched the float space {run.space.name!r}: give a policy (e.g. --quant 'w=4;a=8')"
+        )
     picked = pick_evaluation(run, pick)
     out_dir = Path(out) if out is not None else default_out_dir(run_dir, picked)
     names = (ONNX_FILE, WEIGHTS_FILE, CARD_MD, CARD_JSON)
@@ -120,6 +143,16 @@ def export_run(
             kind = "trained" if weights["kind"] == "untrained" else weights["kind"]
             weights = {**weights, "kind": kind, "finetuned": accuracy["train_config"]}
     model = model.cpu().to(memory_format=torch.contiguous_format).eval()  # type: ignore[call-overload]
+    calib = None
+    qat_record: dict[str, Any] | None = None
+    if isinstance(space, QuantSpace):
+        calib = calibration(checkpoint, run.config.quality, float_arch, shape, data, seed)
+        if qat.steps:
+            assert data is not None  # refused above
+            train = qat_training_images(checkpoint, data, shape, qat.steps * qat.batch_size, seed)
+            model, qat_record = qat_export(model, space, arch, *calib[:3], train, qat)
+            kind = "trained" if weights["kind"] == "untrained" else weights["kind"]
+            weights = {**weights, "kind": kind, "quantisation_aware_steps": qat.steps}
 
     onnx_bytes, check = onnx_checked(model, shape, opset, seed)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -128,8 +161,10 @@ def export_run(
         run, picked, shape, classes, n_params, weights, accuracy, check, opset, command
     )
     if isinstance(space, QuantSpace):
-        calib = calibration(checkpoint, run.config.quality, float_arch, shape, data, seed)
+        assert calib is not None
         onnx_bytes, card["quantisation"] = quantise_export(model, onnx_bytes, space, arch, *calib)
+        if qat_record is not None:
+            card["quantisation"]["qat"] = qat_record
         card["space"]["name"] = space.name
         card["architecture"] = {**card["architecture"], "key": arch.key, "genes": list(arch.genes)}
     weights_bytes = safetensors_bytes(state, card)

@@ -2,10 +2,13 @@
 float graph, checked as any export, quantised to the static QDQ int8 model ONNX Runtime
 runs (`hwnas.models.qdq`), its ranges calibrated on training images; the card records the
 policy, the calibration images, and the accuracy of the written file under ONNX Runtime
-beside the one PyTorch's fake quantisation predicts (`hwnas.models.quant`)."""
+beside the one PyTorch's fake quantisation predicts (`hwnas.models.quant`). Optional
+quantisation-aware fine-tuning (`hwnas.models.qat`) runs between the two: the exported
+weights are then the fine-tuned ones, and the card holds the accuracy before and after."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +20,8 @@ from hwnas.spaces.quant import QuantSpace
 
 if TYPE_CHECKING:
     from torch import nn
+
+    from hwnas.models.qat import QatConfig
 
 #: training images that calibrate a quantised export without a supernet's own count
 DEFAULT_CALIB_IMAGES = 512
@@ -95,6 +100,73 @@ def calibration(
     return images, val_x, val_y, prov
 
 
+def qat_training_images(
+    checkpoint: Path | None, data: str, shape: tuple[int, ...], n: int, seed: int
+) -> tuple[Any, Any, dict[str, Any]]:
+    """(images, labels, provenance): `n` images (at most; drawn with `seed`) of the training
+    split that keeps the validation images out: the supernet's split of `data` for a
+    supernet run, else `data` split with the export's seed (as `calibration` splits it)."""
+    from hwnas.datasets import load_dataset
+    from hwnas.training import image_tensors
+
+    loaded = load_dataset(data)
+    if checkpoint is not None:
+        from hwnas.supernet import SupernetConfig, read_meta
+
+        cfg = SupernetConfig.from_dict(read_meta(checkpoint)["config"])
+        train = loaded.split(cfg.val_fraction, cfg.test_fraction, cfg.split_seed).train
+        prov = {"from": "training split of the supernet's split", "split_seed": cfg.split_seed}
+    else:
+        train = loaded.split(seed=seed).train
+        prov = {"from": "training split", "split_seed": seed}
+    order = np.random.default_rng(seed).permutation(len(train))
+    chosen = np.sort(order[: min(n, len(train))])
+    images, labels = image_tensors(train.take(chosen), shape)
+    return images, labels, {"data": data, **prov, "draw_seed": seed}
+
+
+def qat_export(
+    model: nn.Module,
+    space: QuantSpace,
+    arch: Architecture,
+    images: Any,
+    val_x: Any,
+    val_y: Any,
+    train: tuple[Any, Any, dict[str, Any]],
+    config: QatConfig,
+) -> tuple[nn.Module, dict[str, Any]]:
+    """The network after quantisation-aware fine-tuning on `train` (images, labels,
+    provenance), and the card's `quantisation.qat` (settings, loss, and the fake-quantised
+    validation accuracy before it; the section's PyTorch figure is the one after)."""
+    from hwnas.models.qat import quantisation_aware
+
+    bits = space.policy(arch)
+    before = fake_quant_accuracy(model, bits, images, val_x, val_y)
+    x, y, prov = train
+    tuned, record = quantisation_aware(model, bits, images, x, y, config)
+    return tuned, {
+        **record,
+        "training_images": prov,
+        "accuracy_pytorch_fake_quant_before": before,
+        "note": "the exported weights are the fine-tuned ones, on their grids; "
+        "accuracy_after_export (if any) is of the float weights before QAT",
+    }
+
+
+def fake_quant_accuracy(
+    model: nn.Module, bits: Sequence[Any], images: Any, val_x: Any, val_y: Any
+) -> float:
+    """Validation accuracy (%) of `model` fake-quantised at `bits`, ranges from `images`."""
+    import torch
+
+    from hwnas.models.quant import fake_quantise
+
+    fake = fake_quantise(model, bits, images)
+    with torch.no_grad():
+        predicted = torch.cat([fake(val_x[i : i + 256]) for i in range(0, len(val_x), 256)])
+    return 100.0 * float((predicted.argmax(1).numpy() == val_y.numpy()).mean())
+
+
 def quantise_export(
     model: nn.Module,
     onnx_bytes: bytes,
@@ -106,19 +178,12 @@ def quantise_export(
     calib_prov: dict[str, Any],
 ) -> tuple[bytes, dict[str, Any]]:
     """The QDQ int8 model and the card's `quantisation` section."""
-    import torch
-
     from hwnas.models.qdq import SETTINGS, ort_accuracy, quantise_onnx
-    from hwnas.models.quant import fake_quantise
 
     bits = space.policy(arch)
     qdq = quantise_onnx(onnx_bytes, bits, images.numpy())
-    labels = val_y.numpy()
-    ort_acc = ort_accuracy(qdq, val_x.numpy(), labels)
-    fake = fake_quantise(model, bits, images)
-    with torch.no_grad():
-        predicted = torch.cat([fake(val_x[i : i + 256]) for i in range(0, len(val_x), 256)])
-    torch_acc = 100.0 * float((predicted.argmax(1).numpy() == labels).mean())
+    ort_acc = ort_accuracy(qdq, val_x.numpy(), val_y.numpy())
+    torch_acc = fake_quant_accuracy(model, bits, images, val_x, val_y)
     return qdq, {
         "policy": space.spec.text(),
         "space": space.name,

@@ -9,7 +9,8 @@ Per conv / linear layer, at its block's bits (`hwnas.spaces.quant.BlockBits`):
 * activations: the layer's input, per tensor, asymmetric over the range observed on the
   calibration images (always including 0), 2^a levels (ONNX Runtime's MinMax calibration
   of uint8 at a = 8).
-16 bits round to fp16, 32 bits leave the layer in fp32."""
+16 bits round to fp16, 32 bits leave the layer in fp32. Rounding passes gradients straight
+through (inside the observed range), so the same model fine-tunes (`hwnas.models.qat`)."""
 
 from __future__ import annotations
 
@@ -25,19 +26,40 @@ from torch import nn
 CALIB_BATCH = 64
 
 
+def conv_bn_pairs(model: nn.Module) -> list[tuple[str, str]]:
+    """The (convolution, batch norm) module names `fold_batchnorms` folds: a batch norm
+    that directly follows a convolution in an `nn.Sequential`."""
+    pairs = []
+    for prefix, seq in model.named_modules():
+        if isinstance(seq, nn.Sequential):
+            for first, second in itertools.pairwise(seq._modules):
+                conv, norm = seq._modules[first], seq._modules[second]
+                if isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d):
+                    pairs.append((_join(prefix, first), _join(prefix, second)))
+    return pairs
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def set_module(model: nn.Module, name: str, module: nn.Module) -> None:
+    """Replace the submodule at dotted path `name`."""
+    parent_name, _, attr = name.rpartition(".")
+    setattr(model.get_submodule(parent_name) if parent_name else model, attr, module)
+
+
 def fold_batchnorms(model: nn.Module) -> nn.Module:
     """A copy of `model` (eval mode) with each batch norm that directly follows a
     convolution in an `nn.Sequential` folded into it (and replaced by identity)."""
     from torch.nn.utils.fusion import fuse_conv_bn_eval
 
     model = copy.deepcopy(model).eval()
-    for seq in [m for m in model.modules() if isinstance(m, nn.Sequential)]:
-        names = list(seq._modules)
-        for first, second in itertools.pairwise(names):
-            conv, norm = seq._modules[first], seq._modules[second]
-            if isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d):
-                seq._modules[first] = fuse_conv_bn_eval(conv, norm)
-                seq._modules[second] = nn.Identity()
+    for conv, norm in conv_bn_pairs(model):
+        conv_module: Any = model.get_submodule(conv)
+        fused = fuse_conv_bn_eval(conv_module, model.get_submodule(norm))  # type: ignore[arg-type]
+        set_module(model, conv, fused)
+        set_module(model, norm, nn.Identity())
     return model
 
 
@@ -56,15 +78,19 @@ def quantise_weight(weight: torch.Tensor, bits: int) -> torch.Tensor:
 
 class FakeQuant(nn.Module):
     """A conv or linear layer whose input is fake-quantised at `a_bits` over the range it
-    observed while `observing`, and whose weight was fake-quantised at `w_bits`."""
+    observed while `observing`, and whose weight was fake-quantised at `w_bits` (unless
+    `round_weight` is False: QAT rounds it in the forward pass instead)."""
 
-    def __init__(self, layer: nn.Module, w_bits: int, a_bits: int) -> None:
+    def __init__(
+        self, layer: nn.Module, w_bits: int, a_bits: int, round_weight: bool = True
+    ) -> None:
         super().__init__()
         self.layer = layer
         self.w_bits, self.a_bits = w_bits, a_bits
         weight: torch.Tensor = layer.weight  # type: ignore[assignment]  # conv / linear
-        with torch.no_grad():
-            weight.copy_(quantise_weight(weight, w_bits))
+        if round_weight:
+            with torch.no_grad():
+                weight.copy_(quantise_weight(weight, w_bits))
         self.observing = True
         self.lo: torch.Tensor
         self.hi: torch.Tensor
@@ -81,14 +107,25 @@ class FakeQuant(nn.Module):
             levels = 2**self.a_bits - 1
             scale = torch.clamp((self.hi - self.lo) / levels, min=1e-12)
             zero = torch.clamp(torch.round(-self.lo / scale), 0, levels)
-            x = (torch.clamp(torch.round(x / scale) + zero, 0, levels) - zero) * scale
+            # clipping first changes no value (the range's ends round to 0 and `levels`, up
+            # to float ties); it stops the gradient outside the range and, with the rounding
+            # bypassed below, passes it straight through inside
+            x = torch.clamp(x, self.lo, self.hi)
+            q = (torch.clamp(torch.round(x / scale) + zero, 0, levels) - zero) * scale
+            x = x + (q - x).detach()
         return self.layer(x)
 
 
-def fake_quantise(model: nn.Module, bits: Sequence[Any], calibration: torch.Tensor) -> nn.Module:
+def fake_quantise(
+    model: nn.Module,
+    bits: Sequence[Any],
+    calibration: torch.Tensor,
+    round_weights: bool = True,
+) -> nn.Module:
     """A fake-quantised copy of `model` (eval mode, CPU): batch norms folded, every conv /
     linear layer a block of `bits` covers at that block's bits, activation ranges observed
-    on `calibration` (N, C, H, W). Layers no block covers stay float."""
+    on `calibration` (N, C, H, W). Layers no block covers stay float. `round_weights`
+    False keeps the float weights (QAT rounds them as it trains)."""
     model = fold_batchnorms(model).cpu()
     for name, module in list(model.named_modules()):
         if not isinstance(module, (nn.Conv2d, nn.Linear)):
@@ -96,9 +133,7 @@ def fake_quantise(model: nn.Module, bits: Sequence[Any], calibration: torch.Tens
         block = next((b for b in bits if b.covers(name)), None)
         if block is None or (block.w >= 32 and block.a >= 32):
             continue
-        parent_name, _, attr = name.rpartition(".")
-        parent = model.get_submodule(parent_name) if parent_name else model
-        setattr(parent, attr, FakeQuant(module, int(block.w), int(block.a)))
+        set_module(model, name, FakeQuant(module, int(block.w), int(block.a), round_weights))
     with torch.no_grad():
         for start in range(0, len(calibration), CALIB_BATCH):
             model(calibration[start : start + CALIB_BATCH])
