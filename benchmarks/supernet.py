@@ -100,6 +100,7 @@ def standalone_accuracy(job: dict[str, Any]) -> tuple[str, int, float, float]:
     torch.manual_seed(job["seed"])  # initial weights; seed 0 is the supernet's
     cfg = TrainConfig(epochs=job["epochs"], batch_size=config.batch_size, lr=config.lr,
                       weight_decay=config.weight_decay, optimizer=config.optimizer,
+                      augment=config.augment,
                       seed=job["seed"], device=job["device"])  # fmt: skip
     shape = space.arch_input_shape(arch, "fashion-mnist")
     model = fit(space.build(arch, "fashion-mnist"), train, shape, cfg)

@@ -56,6 +56,11 @@ def train(
     weight_decay: float | None = typer.Option(
         None, help="Weight decay; default 4e-5 for sgd, 0.05 for adamw."
     ),
+    augment: bool | None = typer.Option(
+        None, "--augment/--no-augment",
+        help="Random flips and shifts; default on, off for vit (they slow a ViT's short "
+        "schedules).",
+    ),
     seed: int = typer.Option(0, help="Seed of the weights, subnets, batches and augmentation."),
     n_random: int = typer.Option(2, help="Random subnets per step besides largest and smallest."),
     distill: bool = typer.Option(
@@ -85,7 +90,8 @@ def train(
         raise SpecError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
     config = SupernetConfig.for_space(
         space, dataset=dataset or _dataset_of(space, data), data=data, epochs=epochs,
-        batch_size=batch_size, optimizer=optimizer, lr=lr, weight_decay=weight_decay, seed=seed,
+        batch_size=batch_size, optimizer=optimizer, lr=lr, weight_decay=weight_decay,
+        augment=augment, seed=seed,
         n_random=n_random, distill=distill, train_images=train_images, split_seed=split_seed,
         checkpoint_every=checkpoint_every, restrict=parse_restrict(restrict) or None,
     )  # fmt: skip

@@ -71,9 +71,13 @@ class SupernetConfig(Schedule):
     def for_space(cls, space: str, **changes: Any) -> SupernetConfig:
         """A configuration with the optimiser a space trains with by default (AdamW at lr
         1e-3, weight decay 0.05 for `vit`; SGD at 0.05, 4e-5 for the convolutional spaces)
-        and its learning rate and weight decay, unless `changes` give them."""
+        and its learning rate and weight decay, unless `changes` give them. `vit` trains
+        without augmentation by default: on short CPU schedules the flips and shifts slowed
+        a ViT far more than they curbed over-fitting (docs/benchmarks/supernet.md)."""
         optimizer = changes.get("optimizer") or ("adamw" if space == "vit" else "sgd")
         base = {"space": space, "optimizer": optimizer, **OPTIMIZER_DEFAULTS[optimizer]}
+        if space == "vit":  # shifts move a ViT's patch grid: 52% vs 73% after 375 steps
+            base["augment"] = False
         return cls(**{**base, **{k: v for k, v in changes.items() if v is not None}})
 
     @classmethod

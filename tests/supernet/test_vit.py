@@ -149,6 +149,7 @@ def test_train_a_vit_supernet_from_the_command_line(cli, tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr
     config = read_meta(out)["config"]
     assert (config["optimizer"], config["lr"], config["weight_decay"]) == ("adamw", 1e-3, 0.05)
+    assert config["augment"] is False  # shifts slow a ViT's short schedules
     bad = cli(*[a if a != "heads_*=1" else "heads_*=9" for a in args[:-6]], "--out",
               str(tmp_path / "x.safetensors"))  # fmt: skip
     assert bad.returncode == 2 and "heads_0 has choices 1, 2" in bad.stderr
