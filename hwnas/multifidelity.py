@@ -102,22 +102,25 @@ def run(
 def resume(
     run_dir: str | Path,
     *,
-    budget: int | None = None,
     executor: ExecutorSpec = DEFAULT_EXECUTOR,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     callbacks: Sequence[Callback] = (),
+    **overrides: Any,
 ) -> Results:
-    """Continue the multi-fidelity run in `run_dir` (a larger `budget` extends it)."""
+    """Continue the multi-fidelity run in `run_dir`. `overrides` may raise the budget; any
+    other change (of the study or of `fidelities`, `eta`, `promote`) is refused."""
     stored = settings(run_dir)
     if stored is None:
-        raise HwnasError(f"{run_dir}: not a multi-fidelity run (no {SETTINGS_KEY} settings)")
+        raise HwnasError(
+            f"{run_dir}: not a multi-fidelity run; --fidelity cannot be added to a run "
+            "(start a new one)"
+        )
+    staged = {k: overrides.pop(k, stored[k]) for k in ("fidelities", "eta", "promote")}
     config = Study.load(run_dir).config.to_dict()
-    if budget is not None:
-        config["budget"] = budget
     return run(
-        stored["fidelities"], out_dir=run_dir, eta=stored["eta"], promote=stored["promote"],
-        executor=executor, workers=workers, progress=progress, callbacks=callbacks, **config,
+        staged.pop("fidelities"), out_dir=run_dir, executor=executor, workers=workers,
+        progress=progress, callbacks=callbacks, **staged, **{**config, **overrides},
     )  # fmt: skip
 
 
