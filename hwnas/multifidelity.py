@@ -93,7 +93,7 @@ def run(
         _search(config, rungs, full, schedule, make, progress)
         results = full.results()
     finally:
-        full.close()
+        _release(full)
     for callback in callbacks:
         callback(results)
     return results
@@ -215,10 +215,11 @@ def _open_full(
     study = _open(config, rung, config.budget, _Linking(make()))
     stored = study.ledger.get_meta(SETTINGS_KEY)
     if stored is None and len(study.ledger):
-        study.close()
+        _release(study)
         raise HwnasError(f"{out} holds a single-fidelity run; choose another directory")
     if stored is not None and stored != chosen:
         diff = [f"{k}: {stored.get(k)!r} -> {v!r}" for k, v in chosen.items() if stored.get(k) != v]
+        _release(study)
         raise ConfigConflictError(
             f"{out} was started with other multi-fidelity settings: " + "; ".join(diff)
         )
@@ -247,7 +248,7 @@ def _search(
     try:
         for number, counts in enumerate(schedule):
             if len(studies[0].ledger) < start + counts[0]:
-                studies[0].ledger.close()
+                _release(studies[0])
                 studies[0] = _open(config, rungs[0], start + counts[0], make())
                 studies[0].optimize()
             pool = [e for e in studies[0].results().rows if start <= e.trial < start + counts[0]]
@@ -258,8 +259,13 @@ def _search(
                 progress(len(full.ledger), config.budget)
     finally:
         for study in studies[:-1]:
-            study.close()
-            study.ledger.close()
+            _release(study)
+
+
+def _release(study: Study) -> None:
+    """Stop a study's workers and close its ledger."""
+    study.close()
+    study.ledger.close()
 
 
 def _promote(
