@@ -76,6 +76,9 @@ def run(
     round; the full-fidelity run's `Results`. A directory that holds this run continues it;
     `progress(done, budget)` follows the full-fidelity evaluations."""
     out = Path(out_dir)
+    unknown = sorted(set(study) - set(StudyConfig.__dataclass_fields__))
+    if unknown:
+        raise SpecError(f"unknown study argument(s) {', '.join(unknown)}")
     config = StudyConfig(**{**study, "strategy": study.get("strategy") or DEFAULT_STRATEGY})
     chosen = _settings(fidelities, eta, promote)
     resolved = resolve(config)

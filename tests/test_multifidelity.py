@@ -194,6 +194,7 @@ def test_the_run_directory_reads_like_a_search_run(tmp_path: Path) -> None:
         ({"eta": 1}, SpecError, "eta must be an integer of at least 2"),
         ({"promote": 0}, SpecError, "promote must be"),
         ({"quality": "tabular"}, SpecError, "offers no cheaper fidelity"),
+        ({"budjet": 3}, SpecError, "unknown study argument"),
     ],
 )
 def test_bad_settings_are_refused(
