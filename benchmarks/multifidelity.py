@@ -12,8 +12,10 @@ full-fidelity evaluations finished within the first T seconds: the front members
 accuracy is always their full-fidelity value. Normalised: accuracy over [70, 100] %, MACs
 over [smallest, largest] subnet of the space; reference point (70 %, largest).
 
-Runs go to WORK/single and WORK/multi (ledgers: a rerun continues where a kill stopped),
-the summary to benchmarks/results/multifidelity.json after every step.
+Runs go to WORK/seedN/single (shared by every multi-fidelity setting: it does not depend
+on them) and WORK/seedN/multi-TAG (ledgers: a rerun continues where a kill stopped), the
+summary to benchmarks/results/multifidelity_TAG.json after every step (TAG: fidelity, eta,
+promote).
 
     PYTHONPATH=. nice -n 19 python benchmarks/multifidelity.py --seconds 420 \
         [--checkpoint /tmp/rank/tiny/supernet.safetensors] [--fidelity val=500] \
@@ -39,7 +41,7 @@ from hwnas.pareto import hypervolume
 from hwnas.results import Evaluation, load_results
 from hwnas.study import Study
 
-RESULTS = Path(__file__).parent / "results" / "multifidelity.json"
+RESULTS = Path(__file__).parent / "results"
 ACC_FLOOR = 70.0
 
 
@@ -146,7 +148,10 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     work = Path(args.work) / f"seed{args.seed}"
-    runs = {"single": work / "single", "multi": work / "multi"}
+    tag = f"{args.fidelity.replace(',', '+')}-eta{args.eta}-p{args.promote}"
+    # the single-fidelity run is the same for every multi-fidelity setting: shared
+    runs = {"single": work / "single", "multi": work / f"multi-{tag}"}
+    args.results = RESULTS / f"multifidelity_{tag}.json"
     steps = {"single": step_single, "multi": step_multi}
     bounds = macs_bounds(args)
     while True:
@@ -158,7 +163,7 @@ def main() -> None:
         steps[name](runs[name], args)
         write(args, runs, bounds)
     write(args, runs, bounds)
-    log(json.dumps(json.loads(RESULTS.read_text())["at_budget"], indent=1))
+    log(json.dumps(json.loads(args.results.read_text())["at_budget"], indent=1))
 
 
 def write(args: argparse.Namespace, runs: dict[str, Path], bounds: tuple[float, float]) -> None:
@@ -183,8 +188,8 @@ def write(args: argparse.Namespace, runs: dict[str, Path], bounds: tuple[float, 
         else 0,
         "updated": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(RESULTS, json.dumps(summary, indent=1) + "\n")
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(args.results, json.dumps(summary, indent=1) + "\n")
 
 
 if __name__ == "__main__":
