@@ -40,7 +40,15 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("hwnas.ledger", "hwnas.results"),
     ("hwnas.executors",),
     ("hwnas.study",),
-    ("hwnas.report", "hwnas.export", "hwnas.bench", "hwnas.testing", "hwnas.dnas", "hwnas.gym"),
+    (
+        "hwnas.report",
+        "hwnas.export",
+        "hwnas.bench",
+        "hwnas.testing",
+        "hwnas.dnas",
+        "hwnas.gym",
+        "hwnas.multifidelity",
+    ),
     ("hwnas.cli", "hwnas.__main__", "hwnas"),
 )
 

@@ -7,9 +7,10 @@ import json
 import math
 import shlex
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.text import Text
@@ -18,6 +19,10 @@ from hwnas.cli._app import app, console, err_console, friendly, progress_bar, st
 from hwnas.errors import SpecError
 from hwnas.ledger import LEDGER_FILE
 from hwnas.report.console import plural
+
+if TYPE_CHECKING:
+    from hwnas.executors import Executor
+    from hwnas.results import Results
 
 
 def _parse_options(items: list[str]) -> dict[str, Any]:
@@ -116,8 +121,18 @@ def search(
     retries: int = typer.Option(
         1, help="Retries of an evaluation whose worker died or timed out (not of errors)."
     ),
+    fidelity: list[str] | None = typer.Option(
+        None,
+        "--fidelity",
+        help="A cheaper fidelity of the quality estimator (supernet: val=N, calib=N, e.g. "
+        "val=500), repeatable, cheapest first: successive halving evaluates many candidates "
+        "there and promotes the best 1/eta; --budget counts full-fidelity evaluations.",
+    ),
+    eta: int = typer.Option(3, help="With --fidelity: promote the best 1/eta of each round."),
+    promote: int = typer.Option(10, help="With --fidelity: full-fidelity evaluations per round."),
 ) -> None:
     """Search a space for the accuracy-versus-cost Pareto front."""
+    from hwnas import multifidelity
     from hwnas.executors import make_executor
     from hwnas.spaces import parse_restrict
     from hwnas.strategies import DEFAULT_STRATEGY
@@ -128,6 +143,14 @@ def search(
         raise SpecError("--ray-address needs --executor ray")
     options = {"address": ray_address} if ray_address is not None else {}
     runner = make_executor(executor, workers, timeout, retries, **options)
+    staged: dict[str, Any] = {
+        name: value
+        for name, value in {"fidelities": fidelity, "eta": eta, "promote": promote}.items()
+        if _explicit(ctx, _PARAM_OF.get(name, name))
+    }
+
+    def fresh() -> Executor:  # one executor per fidelity's study
+        return make_executor(executor, workers, timeout, retries, **options)
 
     if resume is not None:
         given: dict[str, Any] = {
@@ -152,28 +175,39 @@ def search(
             raise SpecError(
                 "--out and --resume are exclusive: a resumed run stays in its directory"
             )
-        study = Study.resume(_reachable(resume, "--resume"), executor=runner, **given)
+        resume = _reachable(resume, "--resume")
+        if fidelity or multifidelity.settings(resume) is not None:
+            _run_staged(
+                resume, partial(multifidelity.resume, resume, **given, **staged), fresh, quiet
+            )
+            return
+        study = Study.resume(resume, executor=runner, **given)
     else:
+        if staged and not fidelity:
+            raise SpecError("--eta and --promote need --fidelity (a multi-fidelity search)")
         strategy = strategy or DEFAULT_STRATEGY
         if data is not None and not _explicit(ctx, "dataset"):
             dataset = _dataset_of(space, data)
         run_dir = _reachable(out or _default_run_dir(space, dataset, strategy, seed), "--out")
-        study = Study(
-            space=space,
-            dataset=dataset,
-            objectives=objective or ["accuracy:max", "latency@pixel3:min"],
-            constraints=constraint or [],
-            strategy=strategy,
-            strategy_options=_parse_options(option or []),
-            budget=budget,
-            seed=seed,
-            quality=quality,
-            data=data,
-            restrict=parse_restrict(restrict or []),
-            quant=quant,
-            out_dir=run_dir,
-            executor=runner,
-        )
+        args: dict[str, Any] = {
+            "space": space,
+            "dataset": dataset,
+            "objectives": objective or ["accuracy:max", "latency@pixel3:min"],
+            "constraints": constraint or [],
+            "strategy": strategy,
+            "strategy_options": _parse_options(option or []),
+            "budget": budget,
+            "seed": seed,
+            "quality": quality,
+            "data": data,
+            "restrict": parse_restrict(restrict or []),
+            "quant": quant,
+        }
+        if fidelity:
+            start = partial(multifidelity.run, fidelity, eta=eta, promote=promote, **args)
+            _run_staged(run_dir, partial(start, out_dir=run_dir), fresh, quiet)
+            return
+        study = Study(**args, out_dir=run_dir, executor=runner)
     _run(study, quiet)
 
 
@@ -218,7 +252,12 @@ def _dataset_of(space: str, data: str) -> str:
     return name
 
 
-_PARAM_OF = {"objectives": "objective", "constraints": "constraint", "strategy_options": "option"}
+_PARAM_OF = {
+    "objectives": "objective",
+    "constraints": "constraint",
+    "strategy_options": "option",
+    "fidelities": "fidelity",
+}
 
 
 def _explicit(ctx: typer.Context, param: str) -> bool:
@@ -228,17 +267,13 @@ def _explicit(ctx: typer.Context, param: str) -> bool:
 
 
 def _run(study: Any, quiet: bool) -> None:
-    """Run the study, write its files and print its front; a run in which no evaluation
-    succeeded (all failed or infeasible) ends with why, on stderr, and exit code 1."""
+    """Run the study, write its files and print its front (`_finish`)."""
     from hwnas.report import write_outputs
-    from hwnas.report.console import print_results
-    from hwnas.report.outputs import OUTPUT_FILES
 
     cfg = study.config
     if quiet:
         with _interruptible(study):
             study.optimize(callbacks=[write_outputs])
-        console.print(str(study.out_dir))
     else:
         with _interruptible(study), progress_bar() as bar:
             task = bar.add_task(f"{cfg.strategy} on {cfg.space}/{cfg.dataset}", total=cfg.budget)
@@ -247,12 +282,54 @@ def _run(study: Any, quiet: bool) -> None:
                 callbacks=[write_outputs],
                 stages=stage_reporter(bar),
             )
-        print_results(study.results(), console)
+    _finish(study.results(), study.out_dir, quiet)
+
+
+def _run_staged(
+    run_dir: Path, start: Callable[..., Results], fresh: Callable[[], Executor], quiet: bool
+) -> None:
+    """Run a multi-fidelity search (`start`, given the executor, progress and callbacks),
+    its progress the full-fidelity evaluations; Ctrl-C says how to go on."""
+    from hwnas.report import write_outputs
+
+    try:
+        if quiet:
+            results = start(executor=fresh, callbacks=[write_outputs])
+        else:
+            with progress_bar() as bar:
+                task = bar.add_task(f"successive halving into {run_dir}", total=None)
+                results = start(
+                    executor=fresh,
+                    callbacks=[write_outputs],
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )
+    except KeyboardInterrupt:
+        err_console.print(
+            f"interrupted: every finished evaluation is saved in {run_dir} (the cheaper "
+            f"fidelities' in {run_dir / 'fidelity'}); continue with: "
+            f"hwnas search --resume {shlex.quote(str(run_dir))}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(130) from None
+    _finish(results, run_dir, quiet)
+
+
+def _finish(results: Results, run_dir: Path, quiet: bool) -> None:
+    """Print the run's front (or only its directory); a run in which no evaluation
+    succeeded (all failed or infeasible) ends with why, on stderr, and exit code 1."""
+    from hwnas.report.console import print_results
+    from hwnas.report.outputs import OUTPUT_FILES
+
+    if quiet:
+        console.print(str(run_dir))
+    else:
+        print_results(results, console)
         console.print(
-            f"Run files in {study.out_dir}: ledger.sqlite, {', '.join(OUTPUT_FILES)}, config.json",
+            f"Run files in {run_dir}: ledger.sqlite, {', '.join(OUTPUT_FILES)}, config.json",
             highlight=False,
         )
-    reason = _nothing_found(study)
+    reason = _nothing_found(results)
     if reason is not None:
         err_console.print(
             Text.assemble(("error:", "bold red"), f" {reason}"), highlight=False, soft_wrap=True
@@ -260,12 +337,12 @@ def _run(study: Any, quiet: bool) -> None:
         raise typer.Exit(1)
 
 
-def _nothing_found(study: Any) -> str | None:
+def _nothing_found(results: Results) -> str | None:
     """Why the run found no front (every evaluation failed or was infeasible: the first
     error, the constraints no evaluation met), or None when it found one."""
     from hwnas.trial import FAILED, INFEASIBLE, OK
 
-    rows = study.results().rows
+    rows = results.rows
     if not rows or any(r.status == OK for r in rows):
         return None
     failed = [r for r in rows if r.status == FAILED]
@@ -278,16 +355,16 @@ def _nothing_found(study: Any) -> str | None:
     if infeasible:
         unmet = [
             c.spec
-            for c in study.constraints
+            for c in results.constraints
             if not any(c.satisfied(r.metrics.get(c.metric.name, math.nan)) for r in infeasible)
         ]
-        specs = ", ".join(c.spec for c in study.constraints)
+        specs = ", ".join(c.spec for c in results.constraints)
         why = f"no evaluation met {', '.join(unmet)}" if unmet else f"none met all of {specs}"
         parts.append(f"{len(infeasible)} infeasible: {why}")
     return (
         f"no evaluation of the {len(rows)} succeeded, so the run has no Pareto front: "
         + "; ".join(parts)
-        + f" (files in {study.out_dir})"
+        + f" (files in {results.path})"
     )
 
 

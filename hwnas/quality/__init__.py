@@ -25,6 +25,17 @@ class QualityEstimator:
 
         raise SpecError(f"quality estimator {cls.name!r} takes no options (got {spec!r})")
 
+    def fidelity(self, option: str, ctx: EvalContext) -> str:
+        """The `--quality` spec of this estimator at the cheaper fidelity `option` (a
+        supernet's `val=500`), which multi-fidelity search evaluates many candidates at;
+        a `SpecError` when the option is unknown or not cheaper, or there is none."""
+        from hwnas.errors import SpecError
+
+        raise SpecError(
+            f"quality estimator {self.name!r} offers no cheaper fidelity ({option!r}); "
+            "multi-fidelity search needs one that does, e.g. supernet:CKPT with val=N"
+        )
+
 
 QUALITY: Registry[QualityEstimator] = Registry(
     "quality estimator",

@@ -148,6 +148,36 @@ class SupernetQuality(QualityEstimator):
         path, options = parse_spec(spec)
         return cls(str(path), options.get("calib", DEFAULT_CALIB_IMAGES), options.get("val"))
 
+    def fidelity(self, option: str, ctx: EvalContext) -> str:
+        """`val=N` and/or `calib=N` (`val=500,calib=500`): fewer validation images
+        evaluated, or fewer training images calibrating the batch norms, than here."""
+        path, options = Path(self.checkpoint), {"calib": self.calib_images}
+        for part in option.split(","):
+            match = _OPTION.match(part)
+            if match is None:
+                raise SpecError(f"fidelity {option!r}: the supernet's are val=N and calib=N")
+            options[match[1]] = int(match[2])
+        calib, val = options["calib"], options.get("val")
+        if val == 0:
+            raise SpecError(f"fidelity {option!r}: evaluate on at least one image")
+        if calib > self.calib_images or (calib == self.calib_images and val is None):
+            raise SpecError(f"fidelity {option!r} is not cheaper than {self.spec()!r}")
+        if val is not None and self.eval_images is not None and val >= self.eval_images:
+            raise SpecError(f"fidelity {option!r} is not cheaper than {self.spec()!r}")
+        if val is not None and self.eval_images is None:
+            from hwnas.supernet import evaluation_part
+
+            if not evaluation_part(path, ctx.data, "val", val)[1]:  # val= the whole split
+                raise SpecError(f"fidelity {option!r} is not cheaper than {self.spec()!r}")
+        return SupernetQuality(
+            str(path), calib, val if val is not None else self.eval_images
+        ).spec()
+
+    def spec(self) -> str:
+        """The `--quality` spec of this estimator."""
+        val = f",val={self.eval_images}" if self.eval_images is not None else ""
+        return f"supernet:{self.checkpoint},calib={self.calib_images}{val}"
+
     def source(self, ctx: EvalContext, metric: Metric) -> MetricSource:
         if not self.checkpoint:
             raise SpecError("quality supernet needs a checkpoint: supernet:CHECKPOINT.safetensors")

@@ -119,6 +119,26 @@ class TrainQuality(QualityEstimator):
             raise SpecError("quality train: epochs must be at least 1 and images at least 10")
         return cls(options)
 
+    def fidelity(self, option: str, ctx: EvalContext) -> str:
+        """`epochs=N` and/or `images=N`: shorter training, or on fewer images, than here."""
+        cheap = TrainQuality.with_spec(option).options
+        if "seed" in cheap or not cheap:
+            raise SpecError(f"fidelity {option!r}: the train estimator's are epochs=N and images=N")
+        options = {**self.options, **cheap}
+        total = len(_split(ctx.data or ctx.dataset).train) if "images" in cheap else 0
+        work = [
+            (o.get("epochs", DEFAULT_EPOCHS), min(o.get("images", total), total) if total else 0)
+            for o in (options, self.options)
+        ]
+        if work[0] == work[1] or any(a > b for a, b in zip(*work)):
+            raise SpecError(f"fidelity {option!r} is not cheaper than {self.spec()!r}")
+        return TrainQuality(options).spec()
+
+    def spec(self) -> str:
+        """The `--quality` spec of this estimator."""
+        options = ",".join(f"{k}={v}" for k, v in sorted(self.options.items()))
+        return f"train:{options}" if options else "train"
+
     def source(self, ctx: EvalContext, metric: Metric) -> MetricSource:
         if type(ctx.space).build is SearchSpace.build:  # the base class only refuses
             raise HwnasError(f"space {ctx.space.name!r} cannot build networks to train")

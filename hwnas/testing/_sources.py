@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from hwnas.cost import Target
-from hwnas.errors import HwnasError
+from hwnas.errors import HwnasError, SpecError
 from hwnas.metrics import Metric, parse_metric
 from hwnas.quality import QualityEstimator, get_quality
 from hwnas.sources import QUALITY_METRICS, EvalContext, Measurement, MetricSource, missing_modules
@@ -161,8 +161,9 @@ def check_quality(
     registered `NAME[:SPEC]` or an instance) keeps its contract on `space` / `dataset`: it
     has a name, serves `accuracy` with a source that passes `check_source` on `n` sampled
     architectures, serves `test_accuracy` the same way or refuses it with an `HwnasError`,
-    and on a space it knows nothing of serves valid measurements or refuses with an
-    `HwnasError` (never another exception). `data` is the context's image data spec."""
+    on a space it knows nothing of serves valid measurements or refuses with an
+    `HwnasError` (never another exception), and refuses a fidelity it does not offer with
+    a `SpecError` (multi-fidelity search asks). `data` is the context's image data spec."""
     if isinstance(estimator, str):
         estimator = get_quality(estimator)
     name = getattr(estimator, "name", None)
@@ -180,6 +181,15 @@ def check_quality(
         check_source(source, archs, base)
     foreign = EvalContext(TinySpace(), "synthetic", quality=str(name))
     _foreign(lambda: estimator.source(foreign, Metric("accuracy")), foreign, what)
+    try:
+        estimator.fidelity("no-such-fidelity=1", ctx)
+        refused: BaseException | None = None
+    except Exception as exc:  # noqa: BLE001 - which exception is the rule checked
+        refused = exc
+    expect(
+        isinstance(refused, SpecError),
+        f"{what}: fidelity('no-such-fidelity=1') must raise a SpecError, got {refused!r}",
+    )
 
 
 def _context(

@@ -81,3 +81,21 @@ def test_training_learns() -> None:
         scores[epochs] = get_quality(ctx.quality).source(ctx, Metric("accuracy")).evaluate([arch])
     assert scores[20][0].value > 40.0
     assert scores[20][0].value > scores[1][0].value + 20.0
+
+
+def test_cheaper_fidelities_are_shorter_training_or_fewer_images() -> None:
+    pytest.importorskip("sklearn")
+    ctx = EvalContext(get_space("fbnet"), "digits", "train")
+    full = get_quality("train:epochs=3")
+    assert full.fidelity("epochs=1", ctx) == "train:epochs=1"
+    assert full.fidelity("epochs=1, images=100", ctx) == "train:epochs=1,images=100"
+    assert get_quality("train").fidelity("images=100", ctx) == "train:images=100"
+    for option, message in [
+        ("epochs=5", "not cheaper"),
+        ("epochs=3", "not cheaper"),
+        ("images=100000", "not cheaper"),  # the whole training split, or more
+        ("seed=1", "epochs=N and images=N"),
+        ("lr=1", "expected epochs=N"),
+    ]:
+        with pytest.raises(hwnas.SpecError, match=message):
+            full.fidelity(option, ctx)
