@@ -57,7 +57,8 @@ def train(
         None, help="Weight decay; default 4e-5 for sgd, 0.05 for adamw."
     ),
     augment: bool | None = typer.Option(
-        None, "--augment/--no-augment",
+        None,
+        "--augment/--no-augment",
         help="Random flips and shifts; default on, off for vit (they slow a ViT's short "
         "schedules).",
     ),

@@ -150,7 +150,9 @@ def subnet_from_checkpoint(
     spec, ds = _split(ckpt, data)
     check_data(spec, ds, ckpt.path, ckpt.classes)
     calibration: dict[str, Any] = {"images": 0, "note": "supernet's shared statistics"}
-    if calib_images > 0:
+    if not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in net.modules()):
+        calibration = {"images": 0, "note": "no batch norms (layer norms need no statistics)"}
+    elif calib_images > 0:
         images, chosen = calibration_images(checkpoint, arch, data, calib_images)
         recalibrate_bn(net, images, CALIB_BATCH, device)
         net.cpu()

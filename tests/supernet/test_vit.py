@@ -83,6 +83,7 @@ def test_a_vit_supernet_trains_with_adamw_and_records_its_sub_space(vit_checkpoi
     assert any(name.endswith("/exp_avg_sq") for name in ckpt.tensors)  # AdamW's state saved
     net, prov = subnet_from_checkpoint(vit_checkpoint, "e64|fine|h2m3", data="digits")
     assert prov["restrict"] == ckpt.restriction and prov["space"] == "vit"
+    assert prov["calibration"]["images"] == 0  # layer norms: no statistics to recompute
     assert net.blocks[0].mlp.fc1.weight.shape == (192, 64)  # a leading slice of (384, 96)
     acc, _ = evaluate_subnet(vit_checkpoint, "e96|coarse|h1m4,h2m2", data="digits")
     assert 0 <= acc <= 100
