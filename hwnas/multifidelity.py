@@ -145,7 +145,8 @@ def settings(run_dir: str | Path) -> dict[str, Any] | None:
 def _settings(fidelities: Sequence[str], eta: int, promote: int) -> dict[str, Any]:
     if isinstance(fidelities, str):
         fidelities = [fidelities]
-    options = ["".join(f.split()) for f in fidelities]
+    # one name per fidelity: `calib=500,val=500` is `val=500,calib=500` (its folder too)
+    options = [",".join(sorted("".join(f.split()).split(","))) for f in fidelities]
     if not options or not all(options):
         raise SpecError("multi-fidelity search needs a cheaper fidelity, e.g. val=500")
     if len(set(options)) < len(options):

@@ -400,7 +400,8 @@ class Study:
                 self.executor.open(self._job())
                 self._evaluating = True
             self.ledger.set_meta(CALLER_KEY, True)
-            numbers = {a.key: len(recorded) + i for i, a in enumerate(missing)}
+            first = max((e.trial for e in recorded.values()), default=-1) + 1  # kills leave gaps
+            numbers = {a.key: first + i for i, a in enumerate(missing)}
             for key, (t, out) in self._record(missing, numbers).items():
                 recorded[key] = Evaluation(
                     t.number, key, t.arch.genes, t.status, dict(t.values), out.provenance,

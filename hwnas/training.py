@@ -132,8 +132,9 @@ def make_optimizer(
     params: Any, config: Schedule, total_steps: int
 ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
     """SGD (Nesterov) with a per-step cosine schedule, as OFA and BigNAS train; or AdamW
-    with a linear warm-up over the first 5% of the steps, then cosine, as DeiT and
-    AutoFormer train transformers (`momentum` unused)."""
+    with a linear warm-up over the first 5% of the steps, then cosine, the schedule DeiT
+    and AutoFormer train transformers with (`momentum` unused). Weight decay applies to
+    every parameter: DeiT's exemption of norms, biases and embeddings is not made."""
     import math
 
     import torch

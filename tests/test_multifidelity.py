@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 
 from hwnas import multifidelity
 from hwnas.errors import ConfigConflictError, HwnasError, SpecError
+from hwnas.executors import Executor, Job, make_executor
 from hwnas.metrics import Metric
 from hwnas.quality import QUALITY, QualityEstimator, register_quality
 from hwnas.results import load_results
@@ -169,6 +171,40 @@ def test_a_kill_in_a_round_loses_nothing(tmp_path: Path) -> None:
     low.ledger.close()
     finished = search(out)
     assert [e.arch for e in finished.rows] == [e.arch for e in reference.rows]
+
+
+class _Reversed(Executor):
+    """In-process evaluation that hands results back last first, as a pool's workers may
+    finish, and is killed after two of a promotion's four when armed."""
+
+    armed = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner = make_executor("inprocess", None)
+
+    def open(self, job: Job) -> None:
+        super().open(job)
+        self.inner.open(job)
+
+    def run(self, archs: Sequence[Any]) -> Iterator[tuple[Any, Any]]:
+        if len(archs) != 4:  # the low-fidelity batches of 6
+            yield from self.inner.run(archs)
+            return
+        for done, outcome in enumerate(reversed(list(self.inner.run(archs)))):
+            yield outcome
+            if _Reversed.armed and done == 1:
+                raise _Killed
+
+
+def test_a_kill_while_promoting_out_of_order_resumes(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    with pytest.raises(_Killed):
+        search(out, executor=_Reversed)
+    assert sorted(e.trial for e in load_results(out).rows) == [2, 3]  # 0 and 1 never came
+    _Reversed.armed = False
+    finished = search(out, executor=_Reversed)
+    assert len(finished.rows) == 12 and len({e.trial for e in finished.rows}) == 12
 
 
 def test_the_run_directory_reads_like_a_search_run(tmp_path: Path) -> None:

@@ -124,8 +124,8 @@ def search(
     fidelity: list[str] | None = typer.Option(
         None,
         "--fidelity",
-        help="A cheaper fidelity of the quality estimator (supernet: val=N, calib=N, e.g. "
-        "val=500), repeatable, cheapest first: successive halving evaluates many candidates "
+        help="A cheaper fidelity of the quality estimator (supernet: val=N, calib=N; train: "
+        "epochs=N, images=N; e.g. val=500), repeatable, cheapest first: successive halving evaluates many candidates "
         "there and promotes the best 1/eta; --budget counts full-fidelity evaluations.",
     ),
     eta: int = typer.Option(3, help="With --fidelity: promote the best 1/eta of each round."),
@@ -142,7 +142,6 @@ def search(
     if ray_address is not None and executor != "ray":
         raise SpecError("--ray-address needs --executor ray")
     options = {"address": ray_address} if ray_address is not None else {}
-    runner = make_executor(executor, workers, timeout, retries, **options)
     staged: dict[str, Any] = {
         name: value
         for name, value in {"fidelities": fidelity, "eta": eta, "promote": promote}.items()
@@ -151,6 +150,8 @@ def search(
 
     def fresh() -> Executor:  # one executor per fidelity's study
         return make_executor(executor, workers, timeout, retries, **options)
+
+    runner = fresh()  # a bad executor or option fails here, before anything runs
 
     if resume is not None:
         given: dict[str, Any] = {
@@ -304,14 +305,8 @@ def _run_staged(
                     progress=lambda done, total: bar.update(task, completed=done, total=total),
                 )
     except KeyboardInterrupt:
-        err_console.print(
-            f"interrupted: every finished evaluation is saved in {run_dir} (the cheaper "
-            f"fidelities' in {run_dir / 'fidelity'}); continue with: "
-            f"hwnas search --resume {shlex.quote(str(run_dir))}",
-            highlight=False,
-            soft_wrap=True,
-        )
-        raise typer.Exit(130) from None
+        saved = f"every finished evaluation is saved in {run_dir} (the cheaper fidelities' in "
+        raise _interrupted(f"{saved}{run_dir / 'fidelity'})", run_dir) from None
     _finish(results, run_dir, quiet)
 
 
@@ -375,14 +370,18 @@ def _interruptible(study: Any) -> Iterator[None]:
     try:
         yield
     except KeyboardInterrupt:
-        err_console.print(
-            f"interrupted: {plural(len(study.ledger), 'evaluation')} saved in "
-            f"{study.out_dir / LEDGER_FILE}; continue with: "
-            f"hwnas search --resume {shlex.quote(str(study.out_dir))}",
-            highlight=False,
-            soft_wrap=True,
-        )
-        raise typer.Exit(130) from None
+        saved = f"{plural(len(study.ledger), 'evaluation')} saved in {study.out_dir / LEDGER_FILE}"
+        raise _interrupted(saved, study.out_dir) from None
+
+
+def _interrupted(saved: str, run_dir: Path) -> typer.Exit:
+    """Exit code 130, saying what was kept and the command that goes on from there."""
+    err_console.print(
+        f"interrupted: {saved}; continue with: hwnas search --resume {shlex.quote(str(run_dir))}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    return typer.Exit(130)
 
 
 @app.command()

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-#: optimiser steps, learning rate and batch size when none are given
+#: learning rate and batch size when none are given
 DEFAULT_LR = 1e-3
 DEFAULT_BATCH = 64
 

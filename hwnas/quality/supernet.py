@@ -44,7 +44,7 @@ class SupernetSource(MetricSource):
         self.checkpoint = checkpoint
         self.calib_images = calib_images
         self.eval_images = eval_images
-        from hwnas.supernet import read_meta
+        from hwnas.supernet import read_meta, trained_restriction
 
         meta = read_meta(checkpoint)
         # a quantised space's networks are its wrapped space's, quantised after extraction
@@ -54,7 +54,7 @@ class SupernetSource(MetricSource):
                 f"supernet checkpoint {checkpoint} was trained for {meta['space']}/"
                 f"{meta['dataset']}, not {self.space.name}/{ctx.dataset}"
             )
-        _check_extent(checkpoint, self.space, meta["config"].get("restrict"))
+        _check_extent(checkpoint, ctx.space, self.space, trained_restriction(meta, checkpoint))
 
     def check(self) -> None:
         """Load the supernet and the images now: weights that do not fit it, or data that
@@ -77,13 +77,23 @@ class SupernetSource(MetricSource):
         return Measurement(acc, prov)
 
 
-def _check_extent(checkpoint: Path, space: Any, trained: dict[str, list[str]] | None) -> None:
+def _check_extent(
+    checkpoint: Path, searched_space: Any, space: Any, trained: dict[str, list[str]] | None
+) -> None:
     """A supernet trained on a sub-space serves only searches inside it: refuse the others
-    before the search (their evaluations outside would all fail), naming the flags."""
+    before the search (their evaluations outside would all fail), naming the flags.
+    `searched_space` is the study's (a quantised one adds bit dimensions to `space`)."""
     if not trained:
         return
     inside = allowed_choices(space, trained)
-    searched = allowed_choices(space, getattr(space, "restriction", None))
+    restriction = getattr(searched_space, "restriction", None)
+    by_name = dict(
+        zip(
+            (d.name for d in searched_space.dimensions),
+            allowed_choices(searched_space, restriction),
+        )
+    )
+    searched = [by_name[d.name] for d in space.dimensions]
     outside = [
         f"{dim.name}={','.join(str(dim.choices[c]) for c in sorted(set(s) - set(i)))}"
         for dim, s, i in zip(space.dimensions, searched, inside)
@@ -151,12 +161,20 @@ class SupernetQuality(QualityEstimator):
     def fidelity(self, option: str, ctx: EvalContext) -> str:
         """`val=N` and/or `calib=N` (`val=500,calib=500`): fewer validation images
         evaluated, or fewer training images calibrating the batch norms, than here."""
+        from hwnas.supernet import BATCH_NORM_FREE, read_meta
+
         path, options = Path(self.checkpoint), {"calib": self.calib_images}
         for part in option.split(","):
             match = _OPTION.match(part)
             if match is None:
                 raise SpecError(f"fidelity {option!r}: the supernet's are val=N and calib=N")
             options[match[1]] = int(match[2])
+            space = read_meta(path)["space"]
+            if match[1] == "calib" and space in BATCH_NORM_FREE:
+                raise SpecError(
+                    f"fidelity {option!r}: a {space} supernet has no batch norms to calibrate, "
+                    "so calib= is no cheaper; use val=N"
+                )
         calib, val = options["calib"], options.get("val")
         if val == 0:
             raise SpecError(f"fidelity {option!r}: evaluate on at least one image")

@@ -28,6 +28,7 @@ from hwnas.supernet._checkpoint import (
     read_meta,
     save_checkpoint,
     trained_classes,
+    trained_restriction,
 )
 from hwnas.supernet._elastic import (
     SUPERNET_SPACES,
@@ -46,6 +47,8 @@ from hwnas.supernet._train import (
     training_subset,
 )
 
+#: spaces whose networks have no batch norms (nothing to recalibrate: `calib=` costs nothing)
+BATCH_NORM_FREE: tuple[str, ...] = ("vit",)
 #: batch size of batch-norm recalibration
 CALIB_BATCH = 256
 #: calibration images of quantisation ranges when batch norms keep the shared statistics
@@ -256,6 +259,7 @@ def evaluate_subnet(
 
 
 __all__ = [
+    "BATCH_NORM_FREE",
     "SUPERNET_SPACES",
     "Checkpoint",
     "CheckpointError",
@@ -277,5 +281,6 @@ __all__ = [
     "supernet_space",
     "train_supernet",
     "trained_classes",
+    "trained_restriction",
     "training_subset",
 ]

@@ -56,14 +56,7 @@ class Checkpoint:
     @property
     def restriction(self) -> dict[str, list[str]] | None:
         """The sub-space it was trained on (None: the whole space)."""
-        restrict = self.config.get("restrict")
-        if restrict is None:
-            return None
-        if not isinstance(restrict, dict) or not all(
-            isinstance(v, list) and all(isinstance(c, str) for c in v) for v in restrict.values()
-        ):
-            raise CheckpointError(f"{self.path}: its restriction {restrict!r} was edited")
-        return dict(restrict) or None
+        return trained_restriction(self.meta, self.path)
 
     def model_state(self) -> dict[str, torch.Tensor]:
         return {k[len("model/") :]: v for k, v in self.tensors.items() if k.startswith("model/")}
@@ -100,6 +93,18 @@ class Checkpoint:
             ) from None
         self._net = net.eval()
         return self._net
+
+
+def trained_restriction(meta: dict[str, Any], path: Path) -> dict[str, list[str]] | None:
+    """The sub-space a checkpoint was trained on (None: the whole space), checked."""
+    restrict = meta["config"].get("restrict")
+    if restrict is None:
+        return None
+    if not isinstance(restrict, dict) or not all(
+        isinstance(v, list) and all(isinstance(c, str) for c in v) for v in restrict.values()
+    ):
+        raise CheckpointError(f"{path}: its restriction {restrict!r} was edited")
+    return dict(restrict) or None
 
 
 def trained_classes(meta: dict[str, Any]) -> int:

@@ -12,7 +12,8 @@ entanglement): one set of the largest weights, every network a slice of them.
   embedding (their shapes differ); the class token and every block are shared.
 
 A supernet covers the largest network of its (possibly restricted) space, so a CPU-sized
-supernet holds only the weights of the sub-space it trains. The forward pass uses the same
+supernet holds only the weights of the sub-space it trains (both patch levels' projections
+are always built; a sub-space of one level leaves the other's untrained). The forward pass uses the same
 operations in the same order as `hwnas.models.vit`, so a subnet's outputs equal those of
 the static network with the sliced weights copied in (`extract`)."""
 

@@ -76,3 +76,26 @@ def test_a_float_runs_architecture_exports_quantised_with_quant(
     card = json.loads((tmp_path / "e" / "model_card.json").read_text())
     assert card["space"]["name"] == "mbv3+quant:w=8;a=8"
     assert card["quantisation"]["calibration"]["data"] == small_data
+
+
+def test_a_quantised_search_on_a_sub_space_supernet_stays_inside_it(
+    small_data: str, tmp_path: Path
+) -> None:
+    import torch
+
+    from hwnas.supernet import train_supernet
+
+    from .conftest import tiny_config
+
+    torch.set_num_threads(1)
+    restrict = {"width": ["0.5"]}
+    ckpt = tmp_path / "half.safetensors"
+    config = tiny_config(space="mbv3-tiny", restrict=restrict, train_images=8, n_random=0)
+    train_supernet(config, ckpt, device="cpu")
+    study = Study(
+        space="mbv3-tiny", dataset="fashion-mnist", data=small_data, quant="w=4,8;a=8",
+        restrict=restrict, quality=f"supernet:{ckpt},calib=8,val=20", strategy="random",
+        objectives=["accuracy:max", "macs:min"], budget=1, out_dir=tmp_path / "run",
+    )  # fmt: skip
+    rows = study.optimize().results().rows
+    assert [r.status for r in rows] == ["ok"], [r.error for r in rows]

@@ -156,3 +156,17 @@ def test_train_a_vit_supernet_from_the_command_line(cli, tmp_path: Path) -> None
     assert bad.returncode == 2 and "heads_0 has choices 1, 2" in bad.stderr
     wrong = cli(*args[:-6], "--optimizer", "adam", "--out", str(tmp_path / "y.safetensors"))
     assert wrong.returncode == 2 and "--optimizer must be one of sgd, adamw" in wrong.stderr
+
+
+def test_calibration_is_no_cheaper_fidelity_of_a_vit_supernet(vit_checkpoint: Path) -> None:
+    from hwnas.errors import SpecError
+    from hwnas.quality import get_quality
+    from hwnas.sources import EvalContext
+    from hwnas.spaces import get_space
+    from hwnas.spaces._restrict import restrict_space
+
+    quality = get_quality(f"supernet:{vit_checkpoint}")
+    ctx = EvalContext(restrict_space(get_space("vit"), SMALL), "fashion-mnist", data="digits")
+    with pytest.raises(SpecError, match="no batch norms to calibrate.*use val=N"):
+        quality.fidelity("calib=500", ctx)
+    assert quality.fidelity("val=40", ctx).endswith(",val=40")
