@@ -14,7 +14,8 @@ status=0
 
 nvidia-smi -L
 timeout 180 python3 -m pytest -q -p no:cacheprovider tests/supernet/test_gpu.py \
-  tests/supernet/test_extract.py tests/cost/test_measure.py tests/test_training.py > "$out/tests.log" 2>&1
+  tests/supernet/test_extract.py tests/supernet/test_vit.py tests/cost/test_measure.py \
+  tests/test_training.py > "$out/tests.log" 2>&1
 echo "tests: exit $?"; tail -5 "$out/tests.log"
 
 # sandwich steps at batch 128 with the default (static shapes on CUDA): the first steps

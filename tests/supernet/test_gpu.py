@@ -75,3 +75,22 @@ def test_fit_learns_on_the_gpu() -> None:
     fit(model, digits.train, (1, 8, 8), cfg)
     assert next(model.parameters()).device.type == "cuda"
     assert evaluate(model, digits.val, (1, 8, 8), device="cuda") > 80.0
+
+
+def test_a_vit_supernet_trains_on_the_gpu_like_on_the_cpu(tmp_path: Path) -> None:
+    from hwnas.supernet import SupernetConfig
+
+    restrict = {"embed": ["64", "96"], "depth": ["1", "2"], "heads_*": ["1", "2"]}
+    config = SupernetConfig.from_dict(
+        {**tiny_config(space="vit", restrict=restrict).as_dict(), "optimizer": "adamw",  # type: ignore[attr-defined]
+         "lr": 1e-3, "weight_decay": 0.05, "augment": False}
+    )  # fmt: skip
+    losses = {}
+    for device in ("cuda", "cpu"):
+        path = tmp_path / f"vit-{device}.safetensors"
+        losses[device] = train_supernet(config, path, device=device)["history"][0]["loss"]
+    assert math.isclose(losses["cuda"], losses["cpu"], rel_tol=1e-2), losses
+    net, prov = subnet_from_checkpoint(
+        tmp_path / "vit-cuda.safetensors", "e96|fine|h2m4,h1m2", data="digits", device="cuda"
+    )
+    assert prov["calibration"]["images"] == 0 and next(net.parameters()).device.type == "cpu"
