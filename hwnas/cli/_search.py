@@ -388,6 +388,7 @@ def _interrupted(saved: str, run_dir: Path) -> typer.Exit:
 @friendly
 def show(run_dir: Path = typer.Argument(..., help="A run directory.")) -> None:
     """Print a run's front and summary again."""
+    from hwnas import multifidelity
     from hwnas.report.console import print_results
     from hwnas.results import load_results
 
@@ -399,4 +400,13 @@ def show(run_dir: Path = typer.Argument(..., help="A run directory.")) -> None:
         + f", strategy {cfg.strategy}, budget {cfg.budget}, seed {cfg.seed}",
         highlight=False,
     )
+    staged = multifidelity.settings(run_dir)
+    if staged is not None:
+        console.print(
+            f"multi-fidelity: {', '.join(staged['fidelities'])} promoted to the full fidelity "
+            f"(eta {staged['eta']}, {staged['promote']} per round); their evaluations are in "
+            f"{run_dir / multifidelity.FIDELITY_DIR}",
+            highlight=False,
+            soft_wrap=True,
+        )
     print_results(results, console)

@@ -61,6 +61,9 @@ def test_search_with_a_fidelity_from_the_command_line(cli, checkpoint: Path) -> 
     assert again.returncode == 0, again.stderr
     shown = cli("show", "run")
     assert shown.returncode == 0 and "budget 4" in shown.stdout
+    assert "multi-fidelity: val=40 promoted to the full fidelity (eta 2, 2 per round)" in (
+        " ".join(shown.stdout.split())
+    )
 
 
 def test_run_directory_holds_full_fidelity_values_with_links(
