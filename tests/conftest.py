@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,25 @@ def three_classes(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The spec of a 3-class `folder:` dataset, written once per test session."""
     pytest.importorskip("PIL")
     return write_image_folder(tmp_path_factory.mktemp("three-classes"))
+
+
+@pytest.fixture
+def tiny_nb201(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """NB201 cells in a 1-cell-per-stage, 4-channel skeleton: the same code path as the
+    real networks, a fraction of their training time (the export and QAT tests)."""
+    torch = pytest.importorskip("torch")
+    from hwnas.models.nb201 import TinyNetwork
+    from hwnas.spaces.nb201 import NB201Space, cell
+
+    monkeypatch.setattr(
+        NB201Space,
+        "build",
+        lambda self, arch, dataset, classes=None: TinyNetwork(
+            cell(arch.genes), classes or 10, C=4, N=1
+        ),
+    )
+    # one thread: two test workers on two cores would otherwise fight over them
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -10,7 +10,6 @@ import shutil
 import subprocess
 import sys
 import types
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,28 +53,6 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def run(run_dir: Path) -> Any:
     return load_results(run_dir)
-
-
-@pytest.fixture
-def tiny_nb201(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """NB201 cells in a 1-cell-per-stage, 4-channel skeleton: the same code path as the
-    real networks, a fraction of their training time."""
-    torch = pytest.importorskip("torch")
-    from hwnas.models.nb201 import TinyNetwork
-    from hwnas.spaces.nb201 import NB201Space, cell
-
-    monkeypatch.setattr(
-        NB201Space,
-        "build",
-        lambda self, arch, dataset, classes=None: TinyNetwork(
-            cell(arch.genes), classes or 10, C=4, N=1
-        ),
-    )
-    # one thread: two test workers on two cores would otherwise fight over them
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _evaluations(run_dir: Path) -> pd.DataFrame:

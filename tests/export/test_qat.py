@@ -4,7 +4,6 @@ record on the card, and the cases it refuses."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,26 +29,6 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = runner.invoke(app, [*args, "-o", "accuracy:max", "-o", "params:min"])
     assert result.exit_code == 0, result.output
     return out
-
-
-@pytest.fixture
-def tiny_nb201(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """NB201 cells in a 1-cell-per-stage, 4-channel skeleton, on one thread (as
-    tests/test_export.py's): the real code path at a fraction of the time."""
-    from hwnas.models.nb201 import TinyNetwork
-    from hwnas.spaces.nb201 import NB201Space, cell
-
-    monkeypatch.setattr(
-        NB201Space,
-        "build",
-        lambda self, arch, dataset, classes=None: TinyNetwork(
-            cell(arch.genes), classes or 10, C=4, N=1
-        ),
-    )
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_qat_fine_tunes_before_the_int8_export_and_the_card_says_so(
