@@ -19,10 +19,10 @@ from typing import Any
 
 from hwnas.cost import Target, register_target_resolver
 from hwnas.cost.zigzag import (
-    DEFAULT_CLOCK_MHZ,
     Accelerator,
     ZigZagSource,
     ZigZagTarget,
+    make_target,
     network_layers,
     parse_target,
     validate,
@@ -163,13 +163,5 @@ def _resolve(name: str) -> Target | None:
     accel, mhz = parse_target(name)
     if accel != SEARCHED:
         return None
-    return SearchedTarget(
-        name,
-        "ZigZag analytical model of the accelerator each architecture's genes describe"
-        + (f" at {mhz:g} MHz" if mhz != DEFAULT_CLOCK_MHZ else ""),
-        "ZigZag (KU Leuven, MIT licence), https://github.com/KULeuven-MICAS/zigzag",
-        kind="analytic",
-        metrics=("latency", "energy"),
-        accel=SEARCHED,
-        clock_mhz=mhz,
-    )
+    what = "ZigZag analytical model of the accelerator each architecture's genes describe"
+    return make_target(SearchedTarget, name, SEARCHED, mhz, what)

@@ -459,10 +459,17 @@ def _resolve(name: str) -> Target | None:
     if accel == "searched":  # the genes' accelerator: hwnas.cost.accel claims it
         return None
     load_accelerator(accel)  # an unknown name or a bad file fails now, not mid-search
-    return ZigZagTarget(
+    return make_target(ZigZagTarget, name, accel, mhz, f"ZigZag analytical model of {accel}")
+
+
+def make_target(
+    cls: type[ZigZagTarget], name: str, accel: str, mhz: float, what: str
+) -> ZigZagTarget:
+    """A ZigZag target named `name`, described as `what` (at its clock when not the
+    default); both resolvers (`zigzag:ACCEL`, `zigzag:searched`) build theirs here."""
+    return cls(
         name,
-        f"ZigZag analytical model of {accel}"
-        + (f" at {mhz:g} MHz" if mhz != DEFAULT_CLOCK_MHZ else ""),
+        what + (f" at {mhz:g} MHz" if mhz != DEFAULT_CLOCK_MHZ else ""),
         "ZigZag (KU Leuven, MIT licence), https://github.com/KULeuven-MICAS/zigzag",
         kind="analytic",
         metrics=("latency", "energy"),

@@ -13,6 +13,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 SCHEMA_VERSION = 1
 #: where the default cache lives: $HWNAS_CACHE_DIR, else $XDG_CACHE_HOME/hwnas, else ~/.cache/hwnas
@@ -68,17 +69,21 @@ class LayerCache:
         finally:
             db.close()
 
-    def get_many(self, context: str, layers: set[str]) -> dict[str, tuple[float, float]]:
-        found: dict[str, tuple[float, float]] = {}
+    def _lookup(self, sql: str, context: str, layers: set[str]) -> dict[str, tuple[Any, ...]]:
+        """The row `sql` selects for each of `layers` that has one (one connection)."""
+        found: dict[str, tuple[Any, ...]] = {}
         with self._connect() as db:
             for layer in layers:
-                row = db.execute(
-                    "SELECT energy_pj, cycles FROM layers WHERE context = ? AND layer = ?",
-                    (context, layer),
-                ).fetchone()
+                row = db.execute(sql, (context, layer)).fetchone()
                 if row is not None:
-                    found[layer] = (float(row[0]), float(row[1]))
+                    found[layer] = tuple(row)
         return found
+
+    def get_many(self, context: str, layers: set[str]) -> dict[str, tuple[float, float]]:
+        rows = self._lookup(
+            "SELECT energy_pj, cycles FROM layers WHERE context = ? AND layer = ?", context, layers
+        )
+        return {layer: (float(r[0]), float(r[1])) for layer, r in rows.items()}
 
     def put(self, context: str, layer: str, energy_pj: float, cycles: float) -> None:
         with self._connect() as db:
@@ -90,16 +95,10 @@ class LayerCache:
     def failures(self, context: str, layers: set[str]) -> dict[str, str]:
         """The layers ZigZag found no mapping for on this context's accelerator, and why:
         an accelerator too small for a layer stays so, so the search is not paid twice."""
-        found: dict[str, str] = {}
-        with self._connect() as db:
-            for layer in layers:
-                row = db.execute(
-                    "SELECT reason FROM unmappable WHERE context = ? AND layer = ?",
-                    (context, layer),
-                ).fetchone()
-                if row is not None:
-                    found[layer] = str(row[0])
-        return found
+        rows = self._lookup(
+            "SELECT reason FROM unmappable WHERE context = ? AND layer = ?", context, layers
+        )
+        return {layer: str(r[0]) for layer, r in rows.items()}
 
     def put_failure(self, context: str, layer: str, reason: str) -> None:
         with self._connect() as db:
