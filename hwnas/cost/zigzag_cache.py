@@ -18,7 +18,7 @@ from typing import Any
 SCHEMA_VERSION = 1
 #: where the default cache lives: $HWNAS_CACHE_DIR, else $XDG_CACHE_HOME/hwnas, else ~/.cache/hwnas
 CACHE_ENV = "HWNAS_CACHE_DIR"
-_QUIET = threading.Lock()
+_QUIET = threading.RLock()  # re-entrant: a caller may wrap evaluate_layer, which takes it too
 
 
 def cache_dir() -> Path:

@@ -28,7 +28,7 @@ from hwnas.cost.zigzag import (
     onnx_layers,
     parse_target,
 )
-from hwnas.cost.zigzag_cache import CACHE_ENV, LayerCache
+from hwnas.cost.zigzag_cache import CACHE_ENV, LayerCache, quiet_zigzag
 
 
 @pytest.fixture(scope="session")
@@ -346,3 +346,23 @@ def test_pooling_is_priced_as_zigzags_pooling_operator_with_channels_over_the_ar
     assert mapping[-1]["spatial_mapping"] == {"D1": ["G, 14"], "D2": ["C, 1"]}
     tpu = load_accelerator("tpu_like")  # has its own pooling mapping: kept
     assert _with_pooling(tpu) == tpu.mapping
+
+
+def test_quieting_zigzag_nests_without_deadlock() -> None:
+    """A caller may quiet ZigZag around `evaluate_layer`, which quiets it too: the inner
+    level holds inside, the outer one is restored after (a plain lock hung here)."""
+    import logging
+
+    levels: list[int] = []
+
+    def nested() -> None:
+        with quiet_zigzag(), quiet_zigzag(logging.CRITICAL):
+            levels.append(logging.getLogger("zigzag").level)
+        levels.append(logging.getLogger("zigzag").level)
+
+    before = logging.getLogger("zigzag").level
+    worker = threading.Thread(target=nested, daemon=True)
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive()
+    assert levels == [logging.CRITICAL, before]
