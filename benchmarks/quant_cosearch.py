@@ -58,9 +58,14 @@ def _front(rows: list[list[float]]) -> np.ndarray:
     return pareto_mask(F)
 
 
+def _common(args: argparse.Namespace, seed: int, quality: str) -> dict[str, Any]:
+    """The study settings both arms share."""
+    return {"space": args.space, "quality": quality, "strategy": args.strategy, "seed": seed}
+
+
 def quantise_after(args: argparse.Namespace, seed: int, quality: str) -> dict[str, Any]:
     start = time.perf_counter()
-    common = {"space": args.space, "quality": quality, "strategy": args.strategy, "seed": seed}
+    common = _common(args, seed, quality)
     search = _study(args.out / "runs" / f"float-{seed}", budget=args.budget, **common)
     search.optimize()
     keys, rows = _rows(search)
@@ -85,14 +90,9 @@ def quantise_after(args: argparse.Namespace, seed: int, quality: str) -> dict[st
 def joint(args: argparse.Namespace, seed: int, quality: str, budget: int) -> dict[str, Any]:
     start = time.perf_counter()
     study = _study(
-        args.out / "runs" / f"joint-{seed}",
-        space=args.space,
-        quality=quality,
-        strategy=args.strategy,
-        seed=seed,
-        budget=budget,
-        quant=POLICY,
-    )
+        args.out / "runs" / f"joint-{seed}", budget=budget, quant=POLICY,
+        **_common(args, seed, quality),
+    )  # fmt: skip
     study.optimize()
     keys, rows = _rows(study)
     return {
