@@ -34,7 +34,7 @@ def trained(arch: Any, args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
     from hwnas.spaces import get_space
     from hwnas.training import TrainConfig, fit, image_tensors
 
-    base = get_space("mbv3")
+    base = get_space(args.space)
     ds = load_dataset(args.data).split(seed=args.seed)
     shape = base.arch_input_shape(arch, "fashion-mnist")
     import torch
@@ -60,7 +60,8 @@ def supernet_subnet(arch: Any, args: argparse.Namespace) -> tuple[Any, Any, Any,
     net, _ = subnet_from_checkpoint(ckpt, arch, calib_images=n, device="cpu")
     images, _ = calibration_images(ckpt, arch, None, n)
     part, _ = evaluation_part(ckpt, None, "val", None)
-    val_x, val_y = image_tensors(part, get_space("mbv3").arch_input_shape(arch, "fashion-mnist"))
+    shape = get_space(args.space).arch_input_shape(arch, "fashion-mnist")
+    val_x, val_y = image_tensors(part, shape)
     return net, images, val_x, val_y
 
 
@@ -102,6 +103,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--checkpoint", type=Path, default=None)
+    parser.add_argument("--space", default="mbv3", help="the networks' space (the checkpoint's)")
     parser.add_argument("--data", default="digits")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--networks", type=int, default=5)
@@ -118,8 +120,8 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
-    space = get_space("mbv3+quant:w=8;a=8")
-    base = get_space("mbv3")
+    space = get_space(f"{args.space}+quant:w=8;a=8")
+    base = get_space(args.space)
     rng = np.random.default_rng(args.seed)
     pool = [base.sample(rng) for _ in range(40)]
     pool.sort(key=lambda a: analytic_counts(base, a, "fashion-mnist").macs)

@@ -6,9 +6,14 @@ Per conv / linear layer, at its block's bits (`hwnas.spaces.quant.BlockBits`):
   Runtime's QDQ model) does, so the weights quantised are the deployed ones;
 * weights: per output channel, symmetric, levels -(2^(w-1)-1)..2^(w-1)-1 (ONNX Runtime's
   symmetric int8 range at w = 8);
-* activations: the layer's input, per tensor, asymmetric over the range observed on the
-  calibration images (always including 0), 2^a levels (ONNX Runtime's MinMax calibration
-  of uint8 at a = 8).
+* activations: per tensor, asymmetric over the range observed on the calibration images
+  (always including 0), 2^a levels (ONNX Runtime's MinMax calibration of uint8 at a = 8),
+  at every tensor ONNX Runtime's static quantiser quantises, not only each conv / linear
+  input: the network input and each tensor an op it quantises (conv, linear, add, mul,
+  pooling, matmul, ReLU, softmax, reshapes...) reads or writes, at the bits of the block
+  that writes it; a ReLU after such an op is fused (only its output is quantised), as
+  ONNX Runtime removes it. Leaving those tensors in float predicted up to 8 points more
+  than the deployed int8 file scored (docs/benchmarks/quantisation.md).
 16 bits round to fp16, 32 bits leave the layer in fp32. Rounding passes gradients straight
 through (inside the observed range), so the same model fine-tunes (`hwnas.models.qat`)."""
 
@@ -16,11 +21,14 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Sequence
+import operator
+import warnings
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
-from torch import nn
+from torch import fx, nn
+from torch.nn import functional as F
 
 #: images per forward pass while observing activation ranges
 CALIB_BATCH = 64
@@ -63,6 +71,14 @@ def fold_batchnorms(model: nn.Module) -> nn.Module:
     return model
 
 
+def weight_scale(weight: torch.Tensor, bits: int) -> torch.Tensor:
+    """The per-output-channel step of a symmetric `bits`-bit grid for `weight` (shaped to
+    broadcast against it)."""
+    flat = weight.detach().reshape(weight.shape[0], -1)
+    scale = flat.abs().amax(dim=1).clamp(min=1e-12) / (2 ** (bits - 1) - 1)
+    return scale.reshape(-1, *([1] * (weight.dim() - 1)))
+
+
 def quantise_weight(weight: torch.Tensor, bits: int) -> torch.Tensor:
     """Per-output-channel symmetric fake quantisation of a weight tensor."""
     if bits >= 32:
@@ -70,34 +86,26 @@ def quantise_weight(weight: torch.Tensor, bits: int) -> torch.Tensor:
     if bits == 16:
         return weight.half().float()
     qmax = 2 ** (bits - 1) - 1
-    flat = weight.detach().reshape(weight.shape[0], -1)
-    scale = flat.abs().amax(dim=1).clamp(min=1e-12) / qmax
-    scale = scale.reshape(-1, *([1] * (weight.dim() - 1)))
+    scale = weight_scale(weight, bits)
     return torch.clamp(torch.round(weight / scale), -qmax, qmax) * scale
 
 
-class FakeQuant(nn.Module):
-    """A conv or linear layer whose input is fake-quantised at `a_bits` over the range it
-    observed while `observing`, and whose weight was fake-quantised at `w_bits` (unless
-    `round_weight` is False: QAT rounds it in the forward pass instead)."""
+class ActQuant(nn.Module):
+    """Fake quantisation of one tensor at `a_bits`, per tensor, over the range it observed
+    while `observing` (16 bits: fp16; 32: unchanged). Non-float values pass through."""
 
-    def __init__(
-        self, layer: nn.Module, w_bits: int, a_bits: int, round_weight: bool = True
-    ) -> None:
+    def __init__(self, a_bits: int) -> None:
         super().__init__()
-        self.layer = layer
-        self.w_bits, self.a_bits = w_bits, a_bits
-        weight: torch.Tensor = layer.weight  # type: ignore[assignment]  # conv / linear
-        if round_weight:
-            with torch.no_grad():
-                weight.copy_(quantise_weight(weight, w_bits))
+        self.a_bits = a_bits
         self.observing = True
         self.lo: torch.Tensor
         self.hi: torch.Tensor
         self.register_buffer("lo", torch.tensor(0.0))
         self.register_buffer("hi", torch.tensor(0.0))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: Any) -> Any:
+        if not (isinstance(x, torch.Tensor) and x.is_floating_point()):
+            return x
         if self.observing:
             self.lo = torch.minimum(self.lo, x.detach().min())
             self.hi = torch.maximum(self.hi, x.detach().max())
@@ -105,7 +113,7 @@ class FakeQuant(nn.Module):
             x = x.half().float()
         elif self.a_bits < 16:
             levels = 2**self.a_bits - 1
-            scale = torch.clamp((self.hi - self.lo) / levels, min=1e-12)
+            scale = self.step()
             zero = torch.clamp(torch.round(-self.lo / scale), 0, levels)
             # clipping first changes no value (the range's ends round to 0 and `levels`, up
             # to float ties); it stops the gradient outside the range and, with the rounding
@@ -113,7 +121,160 @@ class FakeQuant(nn.Module):
             x = torch.clamp(x, self.lo, self.hi)
             q = (torch.clamp(torch.round(x / scale) + zero, 0, levels) - zero) * scale
             x = x + (q - x).detach()
-        return self.layer(x)
+        return x
+
+    def step(self) -> torch.Tensor:
+        """The quantisation step over the observed range."""
+        return torch.clamp((self.hi - self.lo) / (2**self.a_bits - 1), min=1e-12)
+
+
+class FakeQuant(nn.Module):
+    """A conv or linear layer whose input is fake-quantised at `a_bits` (`ActQuant`) and
+    whose weight is fake-quantised at `w_bits` once `round_weight` is called (QAT rounds it
+    in the forward pass instead)."""
+
+    def __init__(self, layer: nn.Module, w_bits: int, a_bits: int) -> None:
+        super().__init__()
+        self.layer = layer
+        self.w_bits, self.a_bits = w_bits, a_bits
+        self.input = ActQuant(a_bits)
+
+    def round_weight(self) -> None:
+        """Round the weight to its grid, and the bias to int32 at the step of input times
+        weight, as ONNX Runtime stores it (once the input's range is calibrated)."""
+        weight: torch.Tensor = self.layer.weight  # type: ignore[assignment]  # conv / linear
+        bias: torch.Tensor | None = self.layer.bias  # type: ignore[assignment]
+        with torch.no_grad():
+            if bias is not None and self.w_bits < 16 and self.a_bits < 16:
+                step = weight_scale(weight, self.w_bits).reshape(-1) * self.input.step()
+                bias.copy_(torch.round(bias / step) * step)
+            weight.copy_(quantise_weight(weight, self.w_bits))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer(self.input(x))
+
+
+#: ops whose ONNX counterparts ONNX Runtime's static quantiser quantises (inputs and
+#: outputs): its QDQ and QLinear registries, as PyTorch modules, functions and methods
+_QUANTISED_MODULES = (
+    nn.Conv1d, nn.Conv2d, nn.Linear, nn.ReLU, nn.ReLU6, nn.Hardtanh, nn.LeakyReLU,
+    nn.Sigmoid, nn.AdaptiveAvgPool2d, nn.AvgPool2d, nn.MaxPool2d, nn.Flatten, nn.Unflatten,
+    nn.Softmax, nn.LayerNorm, nn.BatchNorm2d,
+)  # fmt: skip
+_QUANTISED_FUNCTIONS = {
+    operator.add, operator.mul, operator.getitem, torch.add, torch.mul, torch.matmul,
+    torch.bmm, torch.cat, torch.flatten, torch.reshape, torch.transpose, torch.permute,
+    torch.relu, torch.sigmoid, torch.softmax, F.relu, F.relu6, F.hardtanh, F.sigmoid,
+    F.softmax, F.linear, F.conv2d, F.layer_norm, F.adaptive_avg_pool2d, F.avg_pool2d,
+    F.max_pool2d,
+}  # fmt: skip
+_QUANTISED_METHODS = {
+    "add", "mul", "matmul", "flatten", "view", "reshape", "transpose", "permute",
+    "unflatten", "squeeze", "unsqueeze", "softmax", "relu", "sigmoid",
+}  # fmt: skip
+#: activations ONNX Runtime removes after a quantised op (Relu, Clip)
+_FUSED_MODULES = (nn.ReLU, nn.ReLU6, nn.Hardtanh)
+_FUSED_FUNCTIONS = {torch.relu, F.relu, F.relu6, F.hardtanh}
+#: modules that compute nothing in eval mode (a folded batch norm is an identity)
+_TRANSPARENT = (nn.Identity, nn.Dropout)
+
+
+def _module(traced: fx.GraphModule, node: fx.Node) -> nn.Module | None:
+    return traced.get_submodule(str(node.target)) if node.op == "call_module" else None
+
+
+def _quantised_op(traced: fx.GraphModule, node: fx.Node) -> bool:
+    if node.op == "call_module":
+        return isinstance(_module(traced, node), _QUANTISED_MODULES)
+    if node.op == "call_function":
+        return node.target in _QUANTISED_FUNCTIONS
+    return node.op == "call_method" and node.target in _QUANTISED_METHODS
+
+
+def _fused_activation(traced: fx.GraphModule, node: fx.Node) -> bool:
+    if node.op == "call_module":
+        return isinstance(_module(traced, node), _FUSED_MODULES)
+    return (node.op == "call_function" and node.target in _FUSED_FUNCTIONS) or (
+        node.op == "call_method" and node.target == "relu"
+    )
+
+
+def _module_path(node: fx.Node) -> str:
+    """The dotted name of the module whose forward made `node` ('' at the top)."""
+    if node.op == "call_module":
+        return str(node.target)
+    stack = node.meta.get("nn_module_stack") or {}
+    return str(list(stack.values())[-1][0]) if stack else ""
+
+
+def _block_bits(node: fx.Node, bits: Sequence[Any]) -> int | None:
+    """The activation bits of the integer block `node` belongs to; None where the node stays
+    float (no block covers it, or its block is at 16 / 32 bits: ONNX Runtime leaves such
+    blocks' nodes out, `hwnas.models.qdq.float_nodes`)."""
+    path = _module_path(node)
+    block = next((b for b in bits if b.covers(path)), None)
+    return None if block is None or block.w >= 16 or block.a >= 16 else int(block.a)
+
+
+def _quantised_tensors(traced: fx.GraphModule, bits: Sequence[Any]) -> list[tuple[fx.Node, int]]:
+    """The nodes whose outputs ONNX Runtime quantises, with their bits: those a quantised
+    op of an integer block writes (at its bits) or reads (at the reader's), except the
+    input of a ReLU / clip that alone reads a quantised op's output (ONNX Runtime removes
+    the activation and quantises only its output)."""
+
+    def quantised(node: fx.Node) -> int | None:
+        return _block_bits(node, bits) if _quantised_op(traced, node) else None
+
+    points = []
+    for node in traced.graph.nodes:
+        if node.op not in ("placeholder", "call_module", "call_function", "call_method"):
+            continue
+        writer = quantised(node)
+        users = list(node.users)
+        if (
+            writer is not None
+            and len(users) == 1
+            and _fused_activation(traced, users[0])
+            and quantised(users[0]) is not None
+        ):
+            continue
+        readers = [b for user in users if (b := quantised(user)) is not None]
+        if writer is not None or readers:
+            points.append((node, writer if writer is not None else min(readers)))
+    return points
+
+
+def _other_than(node: fx.Node) -> Callable[[fx.Node], bool]:
+    return lambda user: user is not node
+
+
+def _quantise_tensors(model: nn.Module, bits: Sequence[Any]) -> nn.Module:
+    """`model` traced with an `ActQuant` after every tensor ONNX Runtime would quantise
+    (`_quantised_tensors`). A network torch.fx cannot trace keeps its layer inputs
+    quantised only, with a warning."""
+    try:
+        traced = fx.symbolic_trace(model)
+    except Exception as exc:  # noqa: BLE001 - tracing fails in many ways; the fallback is safe
+        warnings.warn(
+            f"{type(model).__name__} cannot be traced ({exc}); only conv / linear inputs are "
+            "fake-quantised, so the prediction ignores the int8 tensors between them",
+            stacklevel=3,
+        )
+        return model
+    graph = traced.graph
+    for node in list(graph.nodes):
+        if isinstance(_module(traced, node), _TRANSPARENT):
+            node.replace_all_uses_with(node.args[0])
+            graph.erase_node(node)
+    for index, (node, a_bits) in enumerate(_quantised_tensors(traced, bits)):
+        name = f"tensor_quant_{index}"
+        traced.add_submodule(name, ActQuant(a_bits))
+        with graph.inserting_after(node):
+            quantised = graph.call_module(name, (node,))
+        node.replace_all_uses_with(quantised, delete_user_cb=_other_than(quantised))
+    graph.lint()
+    traced.recompile()
+    return traced
 
 
 def fake_quantise(
@@ -123,21 +284,25 @@ def fake_quantise(
     round_weights: bool = True,
 ) -> nn.Module:
     """A fake-quantised copy of `model` (eval mode, CPU): batch norms folded, every conv /
-    linear layer a block of `bits` covers at that block's bits, activation ranges observed
-    on `calibration` (N, C, H, W). Layers no block covers stay float. `round_weights`
-    False keeps the float weights (QAT rounds them as it trains)."""
-    model = fold_batchnorms(model).cpu()
+    linear layer a block of `bits` covers at that block's bits, and every tensor ONNX
+    Runtime would quantise, activation ranges observed on `calibration` (N, C, H, W) with
+    float weights. Layers no block covers stay float. `round_weights` False keeps the
+    float weights (QAT rounds them as it trains)."""
+    model = _quantise_tensors(fold_batchnorms(model).cpu(), bits)
     for name, module in list(model.named_modules()):
         if not isinstance(module, (nn.Conv2d, nn.Linear)):
             continue
         block = next((b for b in bits if b.covers(name)), None)
         if block is None or (block.w >= 32 and block.a >= 32):
             continue
-        set_module(model, name, FakeQuant(module, int(block.w), int(block.a), round_weights))
+        set_module(model, name, FakeQuant(module, int(block.w), int(block.a)))
+    # ranges observed on the float network, as ONNX Runtime calibrates; weights rounded after
     with torch.no_grad():
         for start in range(0, len(calibration), CALIB_BATCH):
             model(calibration[start : start + CALIB_BATCH])
     for module in model.modules():
-        if isinstance(module, FakeQuant):
+        if isinstance(module, ActQuant):
             module.observing = False
+        elif isinstance(module, FakeQuant) and round_weights:
+            module.round_weight()
     return model.eval()

@@ -93,10 +93,16 @@ def test_zero_steps_is_post_training_quantisation(digits: dict[str, Any]) -> Non
     tuned, record = quantisation_aware(
         d["net"], bits, calib, d["x"][:64], d["y"][:64], QatConfig(0)
     )
+    # zero steps return the post-training-quantised weights themselves
+    ptq_weights = fake_quantise(d["net"], bits, calib).state_dict()
+    for key, value in fold_batchnorms(tuned).state_dict().items():
+        if key.endswith("weight") and value.dim() > 1:
+            assert torch.allclose(value, ptq_weights[key.replace(".weight", ".layer.weight")])
+    # quantised again, only the activation ranges differ (calibrated on the rounded weights)
     with torch.no_grad():
         ptq = fake_quantise(d["net"], bits, calib)(d["x"][d["val"]])
         again = fake_quantise(tuned, bits, calib)(d["x"][d["val"]])
-    assert torch.allclose(ptq, again, atol=1e-4)
+    assert (ptq.argmax(1) == again.argmax(1)).float().mean() > 0.97
     assert record["loss_first_steps"] is None
 
 
