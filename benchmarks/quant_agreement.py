@@ -1,17 +1,19 @@
-"""Quantised accuracy, predicted vs deployed: for 5 trained `mbv3` networks at uniform 8
-bits, the accuracy hwnas predicts (PyTorch fake quantisation, `hwnas.models.quant`: what
-`--quality supernet:CKPT` reports for an `mbv3+quant` architecture) against the accuracy of
-the QDQ int8 ONNX graph `hwnas export` writes (`hwnas.models.qdq`), run by ONNX Runtime, on
-the same validation images with the same calibration images. Target: within 0.5 points.
+"""Quantised accuracy, predicted vs deployed: for networks at uniform 8 bits, the accuracy
+hwnas predicts (PyTorch fake quantisation, `hwnas.models.quant`: what `--quality
+supernet:CKPT` reports for a `+quant` architecture) against the accuracy of the QDQ int8
+ONNX graph `hwnas export` writes (`hwnas.models.qdq`), run by ONNX Runtime, on the same
+validation images with the same calibration images. Target: within 0.5 points.
 
-    PYTHONPATH=. python benchmarks/quant_agreement.py --out benchmarks/results/quant_agreement
+    PYTHONPATH=. python benchmarks/quant_agreement.py --checkpoint tiny.safetensors \
+        --space mbv3-tiny --networks 10 --threads 1 \
+        --out benchmarks/results/quant_agreement_supernet
 
-Sized for a 2-core CPU: the networks are the 5 with the fewest MACs among 40 seeded samples,
-each trained here with `hwnas.training.fit` on scikit-learn's digits (1,797 real 8x8 images,
-resized to Fashion-MNIST's 28x28 input; no download). `--checkpoint CKPT` takes subnets of a
-trained supernet instead (batch norms recalibrated, as a search evaluates them); training
-one on this machine took ~35 s a step under the load of a shared 2-core host, too slow here.
-Results go to OUT/results.json after every network (a rerun skips what is done)."""
+The networks are the N with the fewest MACs among 40 seeded samples of `--space`: subnets
+of the `--checkpoint` supernet (batch norms recalibrated, as a search evaluates them;
+validated on its 6,000 Fashion-MNIST images), or without one, networks trained here with
+`hwnas.training.fit` on scikit-learn's digits (1,797 real 8x8 images resized to 28x28, no
+download; 179 validation images). Results go to OUT/results.json after every network (a
+rerun skips what is done)."""
 
 from __future__ import annotations
 

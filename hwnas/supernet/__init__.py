@@ -238,8 +238,9 @@ def evaluate_subnet(
         prov["quantisation"] = {
             "bits": [f"{b.block}:w{b.w}a{b.a}" for b in bits],
             "method": "post-training fake quantisation in PyTorch (hwnas.models.quant): batch "
-            "norms folded, weights per channel symmetric, activations per tensor over "
-            "the observed range",
+            "norms folded, weights per channel symmetric, biases int32, every tensor ONNX "
+            "Runtime's static quantiser quantises per tensor over the range observed on "
+            "the float network",
             "calibration": {
                 "images": len(images),
                 "from": "training split",
