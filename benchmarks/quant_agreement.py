@@ -134,7 +134,8 @@ def main() -> None:
     results.setdefault("networks", {})
     results["settings"] = {
         "networks": "supernet subnets" if args.checkpoint else "trained here with fit",
-        "checkpoint": str(args.checkpoint), "data": args.data, "epochs": args.epochs,
+        "checkpoint": str(args.checkpoint),
+        **({} if args.checkpoint else {"data": args.data, "epochs": args.epochs}),
         "calib_images": args.calib_images, "space": space.name, "seed": args.seed,
         "threads": args.threads,
     }  # fmt: skip

@@ -151,7 +151,10 @@ def unfold_batchnorms(model: nn.Module, folded: nn.Module) -> nn.Module:
         if key in state and state[key].shape == value.shape:
             state[key] = value
     for conv_name, norm_name in conv_bn_pairs(out):
-        conv: Any = folded.get_submodule(conv_name)
+        try:
+            conv: Any = folded.get_submodule(conv_name)
+        except AttributeError:  # never called in eval mode, so not traced: left as it was
+            continue
         norm: Any = out.get_submodule(norm_name)
         bias = conv.bias.detach() if conv.bias is not None else torch.zeros(conv.out_channels)
         state[f"{conv_name}.weight"] = conv.weight.detach()

@@ -28,7 +28,6 @@ from typing import Any
 
 import torch
 from torch import fx, nn
-from torch.nn import functional as F
 
 #: images per forward pass while observing activation ranges
 CALIB_BATCH = 64
@@ -74,8 +73,9 @@ def fold_batchnorms(model: nn.Module) -> nn.Module:
 def weight_scale(weight: torch.Tensor, bits: int) -> torch.Tensor:
     """The per-output-channel step of a symmetric `bits`-bit grid for `weight` (shaped to
     broadcast against it)."""
-    flat = weight.detach().reshape(weight.shape[0], -1)
-    scale = flat.abs().amax(dim=1).clamp(min=1e-12) / (2 ** (bits - 1) - 1)
+    amax = weight.detach().reshape(weight.shape[0], -1).abs().amax(dim=1)
+    # an all-zero channel gets step 1, as ONNX Runtime has it (its bias step follows)
+    scale = torch.where(amax > 0, amax / (2 ** (bits - 1) - 1), torch.ones_like(amax))
     return scale.reshape(-1, *([1] * (weight.dim() - 1)))
 
 
@@ -94,21 +94,23 @@ class ActQuant(nn.Module):
     """Fake quantisation of one tensor at `a_bits`, per tensor, over the range it observed
     while `observing` (16 bits: fp16; 32: unchanged). Non-float values pass through."""
 
-    def __init__(self, a_bits: int) -> None:
+    def __init__(self, a_bits: int, fixed: tuple[float, float] | None = None) -> None:
         super().__init__()
         self.a_bits = a_bits
         self.observing = True
+        self.fixed = fixed is not None
         self.lo: torch.Tensor
         self.hi: torch.Tensor
-        self.register_buffer("lo", torch.tensor(0.0))
-        self.register_buffer("hi", torch.tensor(0.0))
+        self.register_buffer("lo", torch.tensor(fixed[0] if fixed else 0.0))
+        self.register_buffer("hi", torch.tensor(fixed[1] if fixed else 0.0))
 
     def forward(self, x: Any) -> Any:
         if not (isinstance(x, torch.Tensor) and x.is_floating_point()):
             return x
         if self.observing:
-            self.lo = torch.minimum(self.lo, x.detach().min())
-            self.hi = torch.maximum(self.hi, x.detach().max())
+            if not self.fixed:
+                self.lo = torch.minimum(self.lo, x.detach().min())
+                self.hi = torch.maximum(self.hi, x.detach().max())
         elif self.a_bits == 16:
             x = x.half().float()
         elif self.a_bits < 16:
@@ -124,8 +126,10 @@ class ActQuant(nn.Module):
         return x
 
     def step(self) -> torch.Tensor:
-        """The quantisation step over the observed range."""
-        return torch.clamp((self.hi - self.lo) / (2**self.a_bits - 1), min=1e-12)
+        """The quantisation step over the observed range (1 for an empty range, as ONNX
+        Runtime has it)."""
+        span = self.hi - self.lo
+        return torch.where(span > 0, span / (2**self.a_bits - 1), torch.ones_like(span))
 
 
 class FakeQuant(nn.Module):
@@ -154,104 +158,40 @@ class FakeQuant(nn.Module):
         return self.layer(self.input(x))
 
 
-#: ops whose ONNX counterparts ONNX Runtime's static quantiser quantises (inputs and
-#: outputs): its QDQ and QLinear registries, as PyTorch modules, functions and methods
-_QUANTISED_MODULES = (
-    nn.Conv1d, nn.Conv2d, nn.Linear, nn.ReLU, nn.ReLU6, nn.Hardtanh, nn.LeakyReLU,
-    nn.Sigmoid, nn.AdaptiveAvgPool2d, nn.AvgPool2d, nn.MaxPool2d, nn.Flatten, nn.Unflatten,
-    nn.Softmax, nn.LayerNorm, nn.BatchNorm2d,
-)  # fmt: skip
-_QUANTISED_FUNCTIONS = {
-    operator.add, operator.mul, operator.getitem, torch.add, torch.mul, torch.matmul,
-    torch.bmm, torch.cat, torch.flatten, torch.reshape, torch.transpose, torch.permute,
-    torch.relu, torch.sigmoid, torch.softmax, F.relu, F.relu6, F.hardtanh, F.sigmoid,
-    F.softmax, F.linear, F.conv2d, F.layer_norm, F.adaptive_avg_pool2d, F.avg_pool2d,
-    F.max_pool2d,
-}  # fmt: skip
-_QUANTISED_METHODS = {
-    "add", "mul", "matmul", "flatten", "view", "reshape", "transpose", "permute",
-    "unflatten", "squeeze", "unsqueeze", "softmax", "relu", "sigmoid",
-}  # fmt: skip
-#: activations ONNX Runtime removes after a quantised op (Relu, Clip)
-_FUSED_MODULES = (nn.ReLU, nn.ReLU6, nn.Hardtanh)
-_FUSED_FUNCTIONS = {torch.relu, F.relu, F.relu6, F.hardtanh}
 #: modules that compute nothing in eval mode (a folded batch norm is an identity)
 _TRANSPARENT = (nn.Identity, nn.Dropout)
 
 
-def _module(traced: fx.GraphModule, node: fx.Node) -> nn.Module | None:
-    return traced.get_submodule(str(node.target)) if node.op == "call_module" else None
-
-
-def _quantised_op(traced: fx.GraphModule, node: fx.Node) -> bool:
-    if node.op == "call_module":
-        return isinstance(_module(traced, node), _QUANTISED_MODULES)
-    if node.op == "call_function":
-        return node.target in _QUANTISED_FUNCTIONS
-    return node.op == "call_method" and node.target in _QUANTISED_METHODS
-
-
-def _fused_activation(traced: fx.GraphModule, node: fx.Node) -> bool:
-    if node.op == "call_module":
-        return isinstance(_module(traced, node), _FUSED_MODULES)
-    return (node.op == "call_function" and node.target in _FUSED_FUNCTIONS) or (
-        node.op == "call_method" and node.target == "relu"
-    )
-
-
-def _module_path(node: fx.Node) -> str:
-    """The dotted name of the module whose forward made `node` ('' at the top)."""
-    if node.op == "call_module":
-        return str(node.target)
-    stack = node.meta.get("nn_module_stack") or {}
-    return str(list(stack.values())[-1][0]) if stack else ""
-
-
-def _block_bits(node: fx.Node, bits: Sequence[Any]) -> int | None:
-    """The activation bits of the integer block `node` belongs to; None where the node stays
-    float (no block covers it, or its block is at 16 / 32 bits: ONNX Runtime leaves such
-    blocks' nodes out, `hwnas.models.qdq.float_nodes`)."""
-    path = _module_path(node)
-    block = next((b for b in bits if b.covers(path)), None)
-    return None if block is None or block.w >= 16 or block.a >= 16 else int(block.a)
-
-
-def _quantised_tensors(traced: fx.GraphModule, bits: Sequence[Any]) -> list[tuple[fx.Node, int]]:
-    """The nodes whose outputs ONNX Runtime quantises, with their bits: those a quantised
-    op of an integer block writes (at its bits) or reads (at the reader's), except the
-    input of a ReLU / clip that alone reads a quantised op's output (ONNX Runtime removes
-    the activation and quantises only its output)."""
-
-    def quantised(node: fx.Node) -> int | None:
-        return _block_bits(node, bits) if _quantised_op(traced, node) else None
-
-    points = []
-    for node in traced.graph.nodes:
-        if node.op not in ("placeholder", "call_module", "call_function", "call_method"):
-            continue
-        writer = quantised(node)
-        users = list(node.users)
-        if (
-            writer is not None
-            and len(users) == 1
-            and _fused_activation(traced, users[0])
-            and quantised(users[0]) is not None
-        ):
-            continue
-        readers = [b for user in users if (b := quantised(user)) is not None]
-        if writer is not None or readers:
-            points.append((node, writer if writer is not None else min(readers)))
-    return points
+def _passes_through(traced: fx.GraphModule, node: fx.Node) -> fx.Node | None:
+    """The input `node` returns unchanged, as the ONNX export drops it: an identity or
+    dropout module, or `0 + x` (Python's `sum` over tensors starts with it); else None."""
+    if (
+        node.op == "call_module"
+        and node.args
+        and isinstance(traced.get_submodule(str(node.target)), _TRANSPARENT)
+    ):
+        return node.args[0] if isinstance(node.args[0], fx.Node) else None
+    if node.target is operator.add and len(node.args) == 2 and not node.kwargs:
+        left, right = node.args
+        if isinstance(right, fx.Node) and type(left) in (int, float) and left == 0:
+            return right
+        if isinstance(left, fx.Node) and type(right) in (int, float) and right == 0:
+            return left
+    return None
 
 
 def _other_than(node: fx.Node) -> Callable[[fx.Node], bool]:
     return lambda user: user is not node
 
 
-def _quantise_tensors(model: nn.Module, bits: Sequence[Any]) -> nn.Module:
+def _quantise_tensors(model: nn.Module, bits: Sequence[Any], example: torch.Tensor) -> nn.Module:
     """`model` traced with an `ActQuant` after every tensor ONNX Runtime would quantise
-    (`_quantised_tensors`). A network torch.fx cannot trace keeps its layer inputs
-    quantised only, with a warning."""
+    (`hwnas.models._quant_graph`); `example` (a batch) tells tensors from other values. A
+    network torch.fx cannot trace keeps its layer inputs quantised only, with a warning."""
+    from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
+
+    from hwnas.models._quant_graph import plan
+
     try:
         traced = fx.symbolic_trace(model)
     except Exception as exc:  # noqa: BLE001 - tracing fails in many ways; the fallback is safe
@@ -263,14 +203,25 @@ def _quantise_tensors(model: nn.Module, bits: Sequence[Any]) -> nn.Module:
         return model
     graph = traced.graph
     for node in list(graph.nodes):
-        if isinstance(_module(traced, node), _TRANSPARENT):
-            node.replace_all_uses_with(node.args[0])
+        passes = _passes_through(traced, node)
+        if passes is not None:
+            node.replace_all_uses_with(passes)
             graph.erase_node(node)
-    for index, (node, a_bits) in enumerate(_quantised_tensors(traced, bits)):
-        name = f"tensor_quant_{index}"
-        traced.add_submodule(name, ActQuant(a_bits))
+    with torch.no_grad():
+        ShapeProp(traced).propagate(example)
+    tensors = {
+        node
+        for node in graph.nodes
+        if isinstance(meta := node.meta.get("tensor_meta"), TensorMetadata)
+        and meta.dtype.is_floating_point
+    }
+    names: dict[fx.Node, str] = {}
+    for index, (node, point) in enumerate(plan(traced, bits, tensors).items()):
+        if point.share is None:
+            names[node] = f"tensor_quant_{index}"
+            traced.add_submodule(names[node], ActQuant(point.bits, point.fixed))
         with graph.inserting_after(node):
-            quantised = graph.call_module(name, (node,))
+            quantised = graph.call_module(names[point.share or node], (node,))
         node.replace_all_uses_with(quantised, delete_user_cb=_other_than(quantised))
     graph.lint()
     traced.recompile()
@@ -286,16 +237,16 @@ def fake_quantise(
     """A fake-quantised copy of `model` (eval mode, CPU): batch norms folded, every conv /
     linear layer a block of `bits` covers at that block's bits, and every tensor ONNX
     Runtime would quantise, activation ranges observed on `calibration` (N, C, H, W) with
-    float weights. Layers no block covers stay float. `round_weights` False keeps the
-    float weights (QAT rounds them as it trains)."""
-    model = _quantise_tensors(fold_batchnorms(model).cpu(), bits)
+    float weights. Layers no block covers are int8, as the exported file has them.
+    `round_weights` False keeps the float weights (QAT rounds them as it trains)."""
+    model = _quantise_tensors(fold_batchnorms(model).cpu(), bits, calibration[:1])
     for name, module in list(model.named_modules()):
         if not isinstance(module, (nn.Conv2d, nn.Linear)):
             continue
         block = next((b for b in bits if b.covers(name)), None)
-        if block is None or (block.w >= 32 and block.a >= 32):
-            continue
-        set_module(model, name, FakeQuant(module, int(block.w), int(block.a)))
+        w_bits, a_bits = (8, 8) if block is None else (int(block.w), int(block.a))
+        if w_bits < 32 or a_bits < 32:
+            set_module(model, name, FakeQuant(module, w_bits, a_bits))
     # ranges observed on the float network, as ONNX Runtime calibrates; weights rounded after
     with torch.no_grad():
         for start in range(0, len(calibration), CALIB_BATCH):

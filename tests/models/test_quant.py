@@ -12,7 +12,7 @@ pytest.importorskip("onnxruntime")
 
 from hwnas.models.onnx import to_onnx
 from hwnas.models.qdq import float_nodes, node_module, quantise_onnx
-from hwnas.models.quant import ActQuant, FakeQuant, fake_quantise, fold_batchnorms, quantise_weight
+from hwnas.models.quant import FakeQuant, fake_quantise, fold_batchnorms, quantise_weight
 from hwnas.spaces import get_space
 
 
@@ -78,26 +78,56 @@ def test_float_blocks_are_left_out_of_the_int8_graph(built: Any) -> None:
     assert node_module("/blocks/blocks.1/body/body.0/body.0.0/Conv") == "blocks.1.body.0.0"
 
 
-@pytest.mark.parametrize("float_tail", [0, 7])
-def test_every_tensor_onnx_runtime_quantises_is_fake_quantised(built: Any, float_tail: int) -> None:
-    """Not only each conv / linear input: the adds, activations, pooling and gates between
-    them, as many as the QDQ graph has quantisers, and none in float blocks."""
-    import onnx
-
-    space, net, shape, x = built
-    key = "ofa-min#" + ",".join(["w8a8"] * (13 - float_tail) + ["w32a32"] * float_tail)
-    bits = space.policy(space.parse(key))
-    qdq = quantise_onnx(to_onnx(net, shape), bits, x[:8])
-    graph = onnx.load_from_string(qdq).graph
-    quantisers = sum(node.op_type == "QuantizeLinear" for node in graph.node)
-    fake = fake_quantise(net, bits, torch.from_numpy(x[:8]))
-    points = [n for n, m in fake.named_modules() if isinstance(m, ActQuant) and "." not in n]
-    assert quantisers > 13 and len(points) == quantisers
-    import onnxruntime as ort
-
-    got = ort.InferenceSession(qdq, providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+def _random_network(name: str, dataset: str, seed: int) -> tuple[Any, Any, Any]:
+    """A seeded network of `name` with batch-norm statistics, a policy whose blocks are each
+    w8a8 or float (what ONNX Runtime can run), and 16 random inputs."""
+    space = get_space(f"{name}+quant:w=8,32;a=8,32")
+    rng = np.random.default_rng(seed)
+    arch = space.sample(rng)
+    entries = rng.choice(["w8a8", "w32a32"], size=len(space.policy(arch)), p=[0.7, 0.3])
+    arch = space.parse(arch.key.split("#")[0] + "#" + ",".join(entries))
+    torch.manual_seed(seed)
+    net = space.build(arch, dataset, classes=10).train()
+    x = torch.randn(16, *space.arch_input_shape(arch, dataset))
     with torch.no_grad():
-        assert np.abs(got - fake(torch.from_numpy(x)).numpy()).max() < 1e-6
+        net(x)
+    return net.eval(), space.policy(arch), x
+
+
+def _ort_grids(qdq: bytes) -> list[tuple[float, int]]:
+    """(scale, zero point) of each tensor ONNX Runtime quantises (bar constants), in graph
+    order."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load_from_string(qdq)
+    constants = {o for n in model.graph.node if n.op_type == "Constant" for o in n.output}
+    init = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    return [
+        (float(init[n.input[1]]), int(init[n.input[2]]))
+        for n in model.graph.node
+        if n.op_type == "QuantizeLinear" and n.input[0] not in constants
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "dataset"),
+    [("mbv3", "fashion-mnist"), ("mbv2", "fashion-mnist"), ("fbnet", "fashion-mnist")],
+)  # fmt: skip
+def test_fake_quantisation_quantises_the_tensors_onnx_runtime_does(name: str, dataset: str) -> None:
+    """Every tensor ONNX Runtime's QDQ graph quantises, and only those, in the same order,
+    on the same grid (both calibrate the float network): adds, pooling, gates, logits, not
+    only each conv / linear input; float blocks left out; ReLUs after a conv fused."""
+    net, bits, x = _random_network(name, dataset, seed=1)
+    grids = _ort_grids(quantise_onnx(to_onnx(net, tuple(x.shape[1:])), bits, x[:8].numpy()))
+    fake = fake_quantise(net, bits, x[:8])
+    calls = [n for n in fake.graph.nodes if str(n.target).startswith("tensor_quant")]
+    assert len(calls) == len(grids) > 10
+    for call, (scale, zero) in zip(calls, grids, strict=True):
+        quantiser = fake.get_submodule(str(call.target))
+        step = float(quantiser.step())
+        assert step == pytest.approx(scale, rel=1e-5), call
+        assert round(-float(quantiser.lo) / step) == zero, call
 
 
 def test_a_relu_after_a_quantised_op_is_fused_and_biases_round_to_int32() -> None:
