@@ -160,6 +160,11 @@ class FakeQuant(nn.Module):
 
 #: modules that compute nothing in eval mode (a folded batch norm is an identity)
 _TRANSPARENT = (nn.Identity, nn.Dropout)
+#: parameter-free modules: two applied to the same input compute the same tensor
+_STATELESS = (
+    nn.ReLU, nn.ReLU6, nn.Hardtanh, nn.Hardswish, nn.Hardsigmoid, nn.Sigmoid, nn.SiLU,
+    nn.GELU, nn.LeakyReLU, nn.AvgPool2d, nn.MaxPool2d, nn.AdaptiveAvgPool2d, nn.Flatten,
+)  # fmt: skip
 
 
 def _passes_through(traced: fx.GraphModule, node: fx.Node) -> fx.Node | None:
@@ -177,6 +182,24 @@ def _passes_through(traced: fx.GraphModule, node: fx.Node) -> fx.Node | None:
             return right
         if isinstance(left, fx.Node) and type(right) in (int, float) and right == 0:
             return left
+    return None
+
+
+def _computed_before(
+    traced: fx.GraphModule, node: fx.Node, computed: dict[tuple[Any, ...], fx.Node]
+) -> fx.Node | None:
+    """An earlier node computing what `node` does (the same parameter-free module type and
+    settings on the same inputs), which the ONNX export merges into one: NB201's edges
+    each start with a ReLU of the same node. Records `node` when it is the first."""
+    if node.op != "call_module":
+        return None
+    module = traced.get_submodule(str(node.target))
+    if not isinstance(module, _STATELESS) or node.kwargs:
+        return None
+    key = (type(module), module.extra_repr(), tuple(node.args))
+    if key in computed:
+        return computed[key]
+    computed[key] = node
     return None
 
 
@@ -202,10 +225,11 @@ def _quantise_tensors(model: nn.Module, bits: Sequence[Any], example: torch.Tens
         )
         return model
     graph = traced.graph
+    computed: dict[tuple[Any, ...], fx.Node] = {}
     for node in list(graph.nodes):
-        passes = _passes_through(traced, node)
-        if passes is not None:
-            node.replace_all_uses_with(passes)
+        same = _passes_through(traced, node) or _computed_before(traced, node, computed)
+        if same is not None:
+            node.replace_all_uses_with(same)
             graph.erase_node(node)
     with torch.no_grad():
         ShapeProp(traced).propagate(example)
