@@ -26,6 +26,8 @@ KIND = "hwnas-latency-predictor"
 #: ridge penalty on the correction's slopes, relative to their scale (keeps tiny samples sane)
 RIDGE = 1e-6
 FEATURES = ("intercept", "lut_sum_ms", "n_layers")
+#: fewer measured networks than this fit the table's scale only
+FULL_FIT_SAMPLES = 5
 
 
 def _features(lut_sum: float, n_layers: int) -> list[float]:
@@ -145,10 +147,15 @@ def fit_correction(
     lut_sums: Sequence[float], n_layers: Sequence[int], measured: Sequence[float]
 ) -> list[float]:
     """Least squares on relative error (rows weighted by 1/measured), with a tiny ridge on
-    the slopes so that one or two samples still give a defined answer."""
+    the slopes. Below `FULL_FIT_SAMPLES` samples only the table's scale is fitted (measured
+    = c x LUT sum): three free coefficients on two noisy samples extrapolated to negative
+    latencies on a loaded host."""
     X = np.array([_features(s, n) for s, n in zip(lut_sums, n_layers)], dtype=np.float64)
     y = np.asarray(measured, dtype=np.float64)
     w = 1.0 / y
+    if len(y) < FULL_FIT_SAMPLES:
+        ratio = X[:, 1] * w
+        return [0.0, float(ratio.sum() / max(float(ratio @ ratio), 1e-300)), 0.0]
     A, b = X * w[:, None], y * w
     gram = A.T @ A
     penalty = RIDGE * np.diag(np.r_[0.0, np.diag(gram)[1:]]) + 1e-12 * np.eye(len(FEATURES))

@@ -26,6 +26,9 @@ def test_fit_recovers_a_linear_law() -> None:
     coef = fit_correction(sums, layers, measured)
     np.testing.assert_allclose(coef, [0.5, 1.2, 0.03], rtol=1e-4, atol=1e-4)
     assert len(fit_correction([2.0], [3], [4.0])) == 3  # one sample still gives an answer
+    # with few samples only the scale is fitted, so no network is predicted below zero
+    few = fit_correction([1.0, 1.1], [10, 30], [3.0, 2.0])
+    assert few[0] == few[2] == 0.0 and few[1] > 0
 
 
 def test_kendall_tau_and_errors() -> None:
