@@ -9,10 +9,7 @@ Per conv / linear layer, at its block's bits (`hwnas.spaces.quant.BlockBits`):
 * activations: per tensor, asymmetric over the range observed on the calibration images
   (always including 0), 2^a levels (ONNX Runtime's MinMax calibration of uint8 at a = 8),
   at every tensor ONNX Runtime's static quantiser quantises, not only each conv / linear
-  input: the network input and each tensor an op it quantises (conv, linear, add, mul,
-  pooling, matmul, ReLU, softmax, reshapes...) reads or writes, at the bits of the block
-  that writes it; a ReLU after such an op is fused (only its output is quantised), as
-  ONNX Runtime removes it. Leaving those tensors in float predicted up to 8 points more
+  input (where, and at which bits: `hwnas.models._quant_graph`). Leaving those tensors in float predicted up to 8 points more
   than the deployed int8 file scored (docs/benchmarks/quantisation.md).
 16 bits round to fp16, 32 bits leave the layer in fp32. Rounding passes gradients straight
 through (inside the observed range), so the same model fine-tunes (`hwnas.models.qat`)."""
