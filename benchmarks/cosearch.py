@@ -13,6 +13,11 @@ Hypervolume of each run's front (accuracy max, energy min, latency min), objecti
 min-max normalised over every evaluation of every run, reference point (1, 1, 1).
 
     PYTHONPATH=. python benchmarks/cosearch.py --out /tmp/cosearch --seeds 5 --budget 60
+
+The summary pairs the seeds: the joint run's HV minus each baseline's, how many seeds the
+joint run is ahead on, and the paired t-test's and Wilcoxon signed-rank test's p-values.
+Each run's wall time is kept (`seconds`): with an empty cache it is the cost of a
+co-search on this machine (`--variants joint --budget 300`).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import numpy as np
 
 OBJECTIVES = ["accuracy:max", "energy@zigzag:searched:min", "latency@zigzag:searched:min"]
 RESNET_CELL = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|"
+VARIANTS = ("joint", "fixed-accelerator", "fixed-network")
 TEMPLATE = {
     "pe_array": ["14x12"],
     "weight_buffer_kb": [32],
@@ -49,7 +55,7 @@ def restriction(variant: str) -> dict[str, list[Any]] | None:
     return {d.name: [d.choices[g]] for d, g in zip(space.dimensions, arch.genes)}
 
 
-def run(variant: str, seed: int, budget: int, strategy: str) -> list[list[float]]:
+def run(variant: str, seed: int, budget: int, strategy: str) -> tuple[list[list[float]], float]:
     import hwnas
 
     start = time.perf_counter()
@@ -71,10 +77,9 @@ def run(variant: str, seed: int, budget: int, strategy: str) -> list[list[float]
     frame = frame[frame["status"] == "ok"]
     names = [o.rpartition(":")[0] for o in OBJECTIVES]
     rows = frame[names].to_numpy(dtype=float).tolist()
-    print(
-        f"{variant} seed {seed}: {len(rows)} ok in {time.perf_counter() - start:.0f}s", flush=True
-    )
-    return rows
+    seconds = time.perf_counter() - start
+    print(f"{variant} seed {seed}: {len(rows)} ok in {seconds:.0f}s", flush=True)
+    return rows, seconds
 
 
 def summarise(runs: dict[str, dict[str, list[list[float]]]]) -> dict[str, Any]:
@@ -95,7 +100,29 @@ def summarise(runs: dict[str, dict[str, list[list[float]]]]) -> dict[str, Any]:
             "hv_std": float(np.std(hvs)),
             "hv": hvs,
         }
+    for baseline in ("fixed-accelerator", "fixed-network"):
+        out[f"joint_minus_{baseline}"] = _paired(runs, out, baseline)
     return out
+
+
+def _paired(runs: dict[str, Any], out: dict[str, Any], baseline: str) -> dict[str, Any] | None:
+    """The joint run's HV minus the baseline's, seed by seed."""
+    from scipy.stats import ttest_rel, wilcoxon
+
+    seeds = [s for s in runs.get("joint", {}) if s in runs.get(baseline, {})]
+    if "joint" not in out or baseline not in out or len(seeds) < 2:
+        return None
+    joint = dict(zip(runs["joint"], out["joint"]["hv"]))
+    other = dict(zip(runs[baseline], out[baseline]["hv"]))
+    diff = np.array([joint[s] - other[s] for s in seeds])
+    return {
+        "seeds": len(seeds),
+        "mean": float(diff.mean()),
+        "std": float(diff.std()),
+        "joint_ahead": int((diff > 0).sum()),
+        "t_test_p": float(ttest_rel([joint[s] for s in seeds], [other[s] for s in seeds]).pvalue),
+        "wilcoxon_p": float(wilcoxon(diff).pvalue) if np.any(diff != 0) else 1.0,
+    }
 
 
 def main() -> None:
@@ -104,19 +131,28 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--budget", type=int, default=60)
     parser.add_argument("--strategy", default="linas")
+    parser.add_argument(
+        "--variants", default=",".join(VARIANTS), help="comma-separated, of " + ", ".join(VARIANTS)
+    )
     args = parser.parse_args()
+    variants = [v for v in args.variants.split(",") if v]
+    if not set(variants) <= set(VARIANTS):
+        parser.error(f"--variants: choose from {', '.join(VARIANTS)}")
     args.out.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("HWNAS_CACHE_DIR", str(args.out / "cache"))
     path = args.out / "results.json"
     data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
     data.update(budget=args.budget, strategy=args.strategy, objectives=OBJECTIVES)
     runs = data.setdefault("runs", {})
+    times = data.setdefault("seconds", {})
     for seed in range(args.seeds):
-        for variant in ("joint", "fixed-accelerator", "fixed-network"):
+        for variant in variants:
             done = runs.setdefault(variant, {})
             if str(seed) in done:
                 continue
-            done[str(seed)] = run(variant, seed, args.budget, args.strategy)
+            done[str(seed)], times.setdefault(variant, {})[str(seed)] = run(
+                variant, seed, args.budget, args.strategy
+            )
             data["load_average"] = os.getloadavg()
             data["summary"] = summarise(runs)
             tmp = path.with_suffix(".tmp")

@@ -136,11 +136,12 @@ class HwnasEnv(gymnasium.Env):  # type: ignore[misc,name-defined]
             )
         self._steps += 1
         terminated = self._steps >= self.episode_length
-        if not self.space.is_valid(genes):
+        try:
+            arch = self.space.make(genes)
+        except SpecError as exc:  # an invalid architecture: the space says why
             info = {"arch": None, "genes": genes, "status": FAILED, "feasible": False,
-                    "error": f"{self.space.name}: invalid architecture {genes}"}  # fmt: skip
+                    "error": str(exc)}  # fmt: skip
             return self._flagged(failed=True), WORST, terminated, False, info
-        arch = self.space.make(genes)
         if self.remaining() <= 0 and self.study.lookup(arch) is None:
             info = {"arch": arch.key, "status": None, "feasible": False, "budget_spent": True}
             return self._flagged(failed=False), WORST, False, True, info

@@ -276,7 +276,7 @@ class Ledger:
         out: dict[str, Trial] = {}
         for row in self.rows():
             with self._reading(f"trial {row['trial']}"):
-                arch = space.make(row["genes"])
+                arch = space.restore(row["genes"])
                 if arch.key != row["arch"]:
                     raise ValueError(f"genes {row['genes']} are {arch.key}, not {row['arch']}")
             out[arch.key] = Trial(row["trial"], arch, row["status"], row["metrics"], row["error"])

@@ -88,7 +88,7 @@ class Pictures:
         ident = (run.space.name, key)
         if ident not in self._index:
             try:
-                arch = run.space.make(genes) if genes is not None else run.space.parse(key)
+                arch = run.space.restore(genes) if genes is not None else run.space.parse(key)
                 svg = draw_architecture(run.space, arch)
             except Exception:  # noqa: BLE001 - a report never fails on one picture
                 return None

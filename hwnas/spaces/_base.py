@@ -82,6 +82,15 @@ class SearchSpace:
 
     def make(self, genes: Sequence[int]) -> Architecture:
         """Check and canonicalise a gene vector into an `Architecture`."""
+        return self._make(genes, valid=True)
+
+    def restore(self, genes: Sequence[int]) -> Architecture:
+        """An architecture a ledger recorded: checked and canonicalised as `make` does, but
+        kept when a validity rule added since rejects it, since an evaluation that was
+        recorded is never dropped."""
+        return self._make(genes, valid=False)
+
+    def _make(self, genes: Sequence[int], valid: bool) -> Architecture:
         genes = tuple(int(g) for g in genes)
         if len(genes) != len(self.dimensions):
             raise SpecError(f"{self.name}: expected {len(self.dimensions)} genes, got {len(genes)}")
@@ -90,7 +99,7 @@ class SearchSpace:
                 raise SpecError(
                     f"{self.name}: gene {dim.name}={g} out of range 0..{len(dim.choices) - 1}"
                 )
-        if not self.is_valid(genes):
+        if valid and not self.is_valid(genes):
             raise SpecError(f"{self.name}: invalid architecture {genes}")
         canon = self.canonical(genes)
         return Architecture(key=self.key(canon), genes=canon)

@@ -15,7 +15,16 @@ stand in for a circuit model and are stated here so that a figure can be read: a
 per-access energy scales with the square root of its capacity and its area linearly
 (from the template's values); a multiplier's energy and area scale with the square of its
 bit width (array multipliers); register files keep their size in bits. The key is the
-network's key, `#`, and the accelerator: `...#14x12,w64,a1024,ws,b8`."""
+network's key, `#`, and the accelerator: `...#14x12,w64,a1024,ws,b8`.
+
+A pair is valid only when the accelerator can run every layer of the network, as far as
+that is known without ZigZag: ZigZag's loop-order search (LOMA) fills each PE's weight
+register file first, and a memory level must hold everything the levels below it hold. A
+layer whose weights, split over the array, fit the register files whole therefore needs
+the weight buffer to hold all of them; when it cannot, no loop ordering exists. Only a
+32x32 array with the 32 KB buffer and the `ws` dataflow (1,024 register files of 64 B over
+a 32 KB buffer) can break the rule; the pairs that do are left out of the space, so a
+search spends no evaluation on them (`unmappable`)."""
 
 from __future__ import annotations
 
@@ -27,7 +36,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from hwnas.errors import HwnasError, SpecError
+from hwnas._imports import optional_import
+from hwnas.errors import DependencyError, HwnasError, SpecError
 from hwnas.spaces._base import Architecture, Dimension, SearchSpace
 
 MARK = "+accel"
@@ -42,6 +52,41 @@ _KEY = re.compile(r"^(\d+)x(\d+),w(\d+),a(\d+),(\w+),b(\d+)$")
 #: the template's global buffers: (capacity in KB, read, write pJ per access, area)
 _WEIGHT_SRAM = (64, 20.0, 25.0, 6.0)
 _ACT_SRAM = (1024, 100.0, 130.0, 25.0)
+#: bits of weights each PE's register file holds (the template's `rf_64B_W`)
+_PE_WEIGHT_BITS = 512
+
+
+def weights_overflow(
+    shape: tuple[int, int, int, int], choices: dict[str, Any]
+) -> tuple[int, int] | None:
+    """(the layer's weight bits, the weight buffer's bits) when a layer of weight shape
+    (groups, output channels per group, input channels per group, kernel taps) cannot be
+    mapped on the accelerator of `choices`; None when this rule does not rule it out.
+
+    Its weights split over the array (the loops the dataflow unrolls, each padded up to a
+    multiple of the array's side) fit one PE's register file, so ZigZag's allocator puts
+    them all there and the weight buffer above must hold the whole layer. Checked against
+    ZigZag 3.9 on 24 layer shapes and 8 accelerators (tests/spaces/test_accel.py)."""
+    groups, k, c, taps = shape
+    rows, cols = (int(x) for x in str(choices["pe_array"]).split("x"))
+    bits = int(choices["bits"])
+    unrolled = dict(zip(UNROLL[str(choices["dataflow"])], (rows, cols)))
+    per_pe = groups * taps
+    for loop, size in (("K", k), ("C", c)):
+        per_pe *= math.ceil(size / min(size, unrolled.get(loop, 1)))
+    total, buffer = groups * k * c * taps * bits, int(choices["weight_buffer_kb"]) * 8192
+    if per_pe * bits <= _PE_WEIGHT_BITS and total > buffer:
+        return total, buffer
+    return None
+
+
+def _can_overflow(choices: dict[str, Any]) -> bool:
+    """Whether the PE array's weight register files, over the weights the array keeps
+    apart, can hold more than the weight buffer: otherwise `weights_overflow` never fires."""
+    rows, cols = (int(x) for x in str(choices["pe_array"]).split("x"))
+    unrolled = dict(zip(UNROLL[str(choices["dataflow"])], (rows, cols)))
+    apart = unrolled.get("K", 1) * unrolled.get("C", 1)
+    return _PE_WEIGHT_BITS * apart > int(choices["weight_buffer_kb"]) * 8192
 
 
 def _template() -> dict[str, Any]:
@@ -155,13 +200,68 @@ class AccelSpace(SearchSpace):
         self.base = base
         self.dimensions = (*base.dimensions, *self.ACCEL_DIMENSIONS)
         self._n = len(base.dimensions)
+        self._weights: dict[tuple[int, ...], tuple[tuple[int, int, int, int], ...]] = {}
 
     def _split(self, genes: Sequence[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
         genes = tuple(int(g) for g in genes)
         return genes[: self._n], genes[self._n :]
 
     def is_valid(self, genes: Sequence[int]) -> bool:
-        return self.base.is_valid(self._split(genes)[0])
+        return self.base.is_valid(self._split(genes)[0]) and self.unmappable(genes) is None
+
+    def make(self, genes: Sequence[int]) -> Architecture:
+        reason = None
+        if len(genes) == len(self.dimensions) and self.base.is_valid(self._split(genes)[0]):
+            try:
+                reason = self.unmappable(genes)
+            except (IndexError, SpecError):  # out-of-range genes: make says which
+                reason = None
+        if reason is not None:
+            raise SpecError(reason)
+        return super().make(genes)
+
+    def unmappable(self, genes: Sequence[int]) -> str | None:
+        """Why the accelerator of `genes` cannot run one of the network's layers (ZigZag
+        would find no mapping: `weights_overflow`), or None when no such layer is known.
+        The network's weight shapes are read off it built with one output class (the
+        head depends on the dataset; a head that breaks the rule still fails when
+        priced); without torch nothing is known."""
+        base, accel = self._split(genes)
+        choices = {d.name: d.choices[g] for d, g in zip(self.ACCEL_DIMENSIONS, accel)}
+        if not _can_overflow(choices):
+            return None
+        for shape in self._weight_shapes(self.base.canonical(base)):
+            overflow = weights_overflow(shape, choices)
+            if overflow is not None:
+                groups, k, c, taps = shape
+                return (
+                    f"{self.name}: {self.key(self.canonical(genes))} cannot run: a layer's weights "
+                    f"({groups}x{k}x{c}x{taps} at {choices['bits']} bits = {overflow[0]:,} "
+                    f"bits) fit the {choices['pe_array']} PEs' register files whole but not "
+                    f"the {choices['weight_buffer_kb']} KB weight buffer above them "
+                    f"({overflow[1]:,} bits), so ZigZag finds no loop ordering"
+                )
+        return None
+
+    def _weight_shapes(self, base: tuple[int, ...]) -> tuple[tuple[int, int, int, int], ...]:
+        """(groups, out/groups, in/groups, kernel taps) of each Conv2d and Linear."""
+        if base not in self._weights and self.base.datasets:
+            try:
+                nn = optional_import("torch.nn", "checking which layers an accelerator runs")
+                model = self.base.build(
+                    Architecture(self.base.key(base), base), self.base.datasets[0], classes=1
+                )
+            except DependencyError:
+                return ()
+            shapes = []
+            for m in model.modules():
+                if isinstance(m, nn.Conv2d):
+                    out, per_group, kh, kw = m.weight.shape
+                    shapes.append((m.groups, out // m.groups, per_group, kh * kw))
+                elif isinstance(m, nn.Linear):
+                    shapes.append((1, m.out_features, m.in_features, 1))
+            self._weights[base] = tuple(dict.fromkeys(shapes))
+        return self._weights.get(base, ())
 
     def canonical(self, genes: Sequence[int]) -> tuple[int, ...]:
         base, accel = self._split(genes)

@@ -63,7 +63,7 @@ def test_the_genes_accelerator_and_bits_reach_zigzag(priced: list[Any]) -> None:
     space = hwnas.get_space("nb201+accel")
     source = _source("energy@zigzag:searched")
     arch8 = space.parse(f"{CELL}#8x8,w32,a256,ws,b8")
-    arch16 = space.parse(f"{CELL}#32x32,w32,a256,ws,b16")
+    arch16 = space.parse(f"{CELL}#32x32,w128,a256,ws,b16")
     e8, e16 = (m.value for m in source.evaluate([arch8, arch16]))
     layers8 = [
         layer for layer, accel in priced if accel.hardware["operational_array"]["sizes"] == [8, 8]
@@ -76,7 +76,7 @@ def test_the_genes_accelerator_and_bits_reach_zigzag(priced: list[Any]) -> None:
     assert {layer["operand_precision"]["O"] for layer in layers16} == {32}
     assert e16 == pytest.approx(4 * e8)  # the stand-in: 16-bit MACs cost 4x
     prov = source.evaluate([arch16])[0].provenance
-    assert prov["bits"] == 16 and prov["accelerator"].endswith("32x32,w32,a256,ws,b16")
+    assert prov["bits"] == 16 and prov["accelerator"].endswith("32x32,w128,a256,ws,b16")
     assert prov["layers_evaluated_now"] == 0  # the cache answered the second time
 
 
@@ -156,3 +156,37 @@ def test_zigzag_itself_prices_a_joint_architecture(tmp_path: Path) -> None:
         )
     )
     assert 0 < e8 < e16
+
+
+def test_zigzag_cannot_map_what_the_joint_space_leaves_out() -> None:
+    """The weight rule of `hwnas.spaces.accel` against ZigZag itself, on either side of
+    the 32 KB buffer (one PE's register file holds 54 and 32 of each layer's weights)."""
+    from hwnas.cost.zigzag import Accelerator, _unmappable, evaluate_layer
+    from hwnas.spaces.accel import weights_overflow
+
+    space = hwnas.get_space("nb201+accel")
+    # the space leaves this pair out, so it is made as a ledger restores it
+    arch = space.restore([*space.base.parse(THIN).genes, 3, 0, 0, 0, 0])
+    assert arch.key.endswith("#32x32,w32,a256,ws,b8")
+    hardware, mapping, bits = space.accelerator(arch)
+    accel, choices = Accelerator("test", hardware, mapping, "test"), space.choices(arch)
+
+    def conv(k: int, c: int, side: int) -> dict[str, Any]:
+        pad = (side - 1) // 2
+        return {
+            "equation": "O[b][g][k][oy][ox]+=W[g][k][c][fy][fx]*I[b][g][c][iy][ix]",
+            "loop_dims": ["B", "K", "G", "OX", "OY", "C", "FX", "FY"],
+            "loop_sizes": [1, k, 1, 8, 8, c, side, side],
+            "dimension_relations": ["ix=1*ox+1*fx", "iy=1*oy+1*fy"],
+            "operand_precision": {"I": bits, "O": 2 * bits, "O_final": bits, "W": bits},
+            "pr_loop_dims": ["IX", "IY"],
+            "pr_loop_sizes": [8, 8],
+            "padding": [[pad, pad], [pad, pad]],
+        }
+
+    assert weights_overflow((1, 96, 64, 9), choices) is not None
+    with pytest.raises(_unmappable()):
+        evaluate_layer({"operator_type": "Conv", **conv(96, 64, 3)}, accel)
+    assert weights_overflow((1, 256, 128, 1), choices) is None  # exactly the buffer
+    energy, cycles = evaluate_layer({"operator_type": "Conv", **conv(256, 128, 1)}, accel)
+    assert energy > 0 and cycles > 0

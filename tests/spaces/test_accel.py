@@ -3,13 +3,17 @@ the joint space keeps the space contract and its accelerators are valid ZigZag i
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import hwnas
 from hwnas.errors import HwnasError, SpecError
-from hwnas.spaces.accel import AccelSpace, accelerated_space
+from hwnas.ledger import Ledger
+from hwnas.spaces.accel import AccelSpace, accelerated_space, weights_overflow
 from hwnas.testing import check_space
+from hwnas.trial import FAILED, Trial
 
 CELL = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|skip_connect~0|none~1|none~2|"
 
@@ -60,7 +64,7 @@ def test_every_accelerator_of_the_space_is_valid_zigzag_input() -> None:
     space = hwnas.get_space("nb201+accel")
     base = space.base.parse(CELL).genes
     for accel_genes in np.ndindex(*space.cardinalities[len(base) :]):
-        arch = space.make([*base, *accel_genes])
+        arch = space.restore([*base, *accel_genes])  # pairs left out have valid hardware too
         hardware, mapping, _ = space.accelerator(arch)
         validate(Accelerator(arch.key, hardware, mapping, "test"), arch.key)
 
@@ -77,3 +81,90 @@ def test_bad_joins_are_refused_with_the_reason() -> None:
 
     with pytest.raises(HwnasError, match="cannot build networks"):
         accelerated_space("table-only+accel", TableOnly())
+
+
+#: ZigZag 3.9.1's verdicts (`hwnas.cost.zigzag.evaluate_layer`: LOMA lpf 6, 3 spatial
+#: mappings) on convolutions with 8x8 outputs, measured in session 16:
+#: (accelerator, output channels, input channels, kernel side, mapped)
+ZIGZAG_VERDICTS = [
+    ("32x32,w32,a1024,ws,b8", 64, 64, 3, False),
+    ("32x32,w32,a1024,ws,b8", 64, 56, 3, True),
+    ("32x32,w32,a1024,ws,b8", 64, 60, 3, False),
+    ("32x32,w32,a1024,ws,b8", 96, 64, 3, False),
+    ("32x32,w32,a256,ws,b8", 128, 32, 3, False),
+    ("32x32,w32,a256,ws,b8", 256, 128, 1, True),  # exactly the buffer
+    ("32x32,w32,a256,ws,b8", 256, 256, 1, False),
+    ("32x32,w32,a256,ws,b8", 512, 256, 1, True),  # does not fit one PE: split over levels
+    ("32x32,w32,a256,ws,b8", 128, 64, 3, True),
+    ("32x32,w32,a256,ws,b8", 96, 64, 3, False),
+    ("32x32,w32,a256,ws,b8", 32, 32, 3, True),
+    ("32x32,w32,a256,ws,b8", 48, 64, 3, True),
+    ("32x32,w32,a256,ws,b8", 80, 64, 3, False),  # 80 is no multiple of the array's 32
+    ("32x32,w32,a256,ws,b8", 64, 80, 3, False),
+    ("32x32,w32,a256,ws,b8", 200, 200, 1, False),
+    ("32x32,w32,a256,ws,b8", 576, 96, 1, False),  # an MobileNetV3 expansion
+    ("32x32,w32,a256,ws,b8", 96, 576, 1, False),
+    ("32x32,w32,a256,ws,b8", 40, 100, 3, True),
+    ("32x32,w32,a256,ws,b8", 24, 160, 5, True),
+    ("32x32,w32,a256,ws,b16", 64, 32, 3, False),
+    ("32x32,w32,a256,ws,b16", 72, 32, 3, False),
+    ("32x32,w32,a256,ws,b16", 64, 64, 3, True),
+    ("32x32,w32,a256,ws,b16", 128, 128, 1, True),
+    ("32x32,w32,a256,ws,b16", 64, 48, 3, True),
+    ("16x16,w32,a256,ws,b8", 256, 256, 1, True),
+    ("14x12,w32,a256,ws,b8", 256, 256, 1, True),
+    ("32x32,w32,a256,os,b8", 256, 256, 1, True),
+    ("32x32,w128,a256,ws,b8", 256, 256, 1, True),
+]
+
+
+def _choices(accel: str) -> dict[str, object]:
+    array, weights, acts, dataflow, bits = accel.split(",")
+    return {
+        "pe_array": array,
+        "weight_buffer_kb": int(weights[1:]),
+        "act_buffer_kb": int(acts[1:]),
+        "dataflow": dataflow,
+        "bits": int(bits[1:]),
+    }
+
+
+@pytest.mark.parametrize(("accel", "k", "c", "side", "mapped"), ZIGZAG_VERDICTS)
+def test_the_weight_rule_gives_zigzags_verdict(
+    accel: str, k: int, c: int, side: int, mapped: bool
+) -> None:
+    assert (weights_overflow((1, k, c, side * side), _choices(accel)) is None) is mapped
+
+
+def test_depthwise_layers_never_break_the_weight_rule() -> None:
+    # groups are not unrolled by either dataflow: one PE holds a group's taps only if tiny
+    assert weights_overflow((960, 1, 1, 9), _choices("32x32,w32,a256,ws,b8")) is None
+
+
+def test_pairs_zigzag_cannot_map_are_left_out_with_the_reason() -> None:
+    pytest.importorskip("torch")
+    space = hwnas.get_space("nb201+accel")
+    # every NB201 network has the 64-channel stage: 64x64x3x3 weights at 8 bits overflow
+    with pytest.raises(SpecError, match=r"1x64x64x9 at 8 bits = 294,912 bits.*32 KB weight"):
+        space.parse(f"{CELL}#32x32,w32,a256,ws,b8")
+    with pytest.raises(SpecError, match=r"1x64x32x9 at 16 bits"):
+        space.parse(f"{CELL}#32x32,w32,a1024,ws,b16")
+    for fine in ("32x32,w32,a256,os,b8", "32x32,w128,a256,ws,b8", "16x16,w32,a256,ws,b8"):
+        space.parse(f"{CELL}#{fine}")
+    rng = np.random.default_rng(0)
+    archs = [space.sample(rng) for _ in range(300)]
+    archs += space.neighbours(space.parse(f"{CELL}#32x32,w32,a256,os,b8"))
+    archs += [space.mutate(archs[0], rng, rate=0.5) for _ in range(100)]
+    left_out = [a.key for a in archs if "#32x32,w32," in a.key and ",ws," in a.key]
+    assert not left_out and any("#32x32," in a.key for a in archs)
+
+
+def test_a_ledger_keeps_a_pair_recorded_before_it_was_left_out(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    space = hwnas.get_space("nb201+accel")
+    genes = [*space.base.parse(CELL).genes, 3, 0, 0, 0, 0]  # 32x32, w32, a256, ws, b8
+    assert not space.is_valid(genes)
+    old = space.restore(genes)
+    ledger = Ledger(tmp_path / "l.sqlite")
+    ledger.record(Trial(0, old, FAILED, {}, "NoValidLoopOrderingFound"), {}, started=1.0)
+    assert ledger.trials(space)[old.key].error == "NoValidLoopOrderingFound"
