@@ -66,7 +66,7 @@ def weights_overflow(
     Its weights split over the array (the loops the dataflow unrolls, each padded up to a
     multiple of the array's side) fit one PE's register file, so ZigZag's allocator puts
     them all there and the weight buffer above must hold the whole layer. Checked against
-    ZigZag 3.9 on 24 layer shapes and 8 accelerators (tests/spaces/test_accel.py)."""
+    ZigZag 3.9.1 on 28 layers x accelerators (tests/spaces/test_accel.py)."""
     groups, k, c, taps = shape
     rows, cols = (int(x) for x in str(choices["pe_array"]).split("x"))
     bits = int(choices["bits"])
@@ -210,15 +210,19 @@ class AccelSpace(SearchSpace):
         return self.base.is_valid(self._split(genes)[0]) and self.unmappable(genes) is None
 
     def make(self, genes: Sequence[int]) -> Architecture:
-        reason = None
-        if len(genes) == len(self.dimensions) and self.base.is_valid(self._split(genes)[0]):
-            try:
-                reason = self.unmappable(genes)
-            except (IndexError, SpecError):  # out-of-range genes: make says which
-                reason = None
-        if reason is not None:
-            raise SpecError(reason)
-        return super().make(genes)
+        try:
+            return super().make(genes)
+        except SpecError:
+            genes = tuple(int(g) for g in genes)
+            in_range = len(genes) == len(self.dimensions) and all(
+                0 <= g < len(d.choices) for g, d in zip(genes, self.dimensions)
+            )
+            if not in_range or not self.base.is_valid(self._split(genes)[0]):
+                raise
+            reason = self.unmappable(genes)
+            if reason is None:
+                raise
+            raise SpecError(reason) from None
 
     def unmappable(self, genes: Sequence[int]) -> str | None:
         """Why the accelerator of `genes` cannot run one of the network's layers (ZigZag
