@@ -81,12 +81,14 @@ def restrict_space(space: SearchSpace, restrict: Mapping[str, Sequence[Any]] | N
 
     def is_valid(self: SearchSpace, genes: Sequence[int]) -> bool:
         genes = [int(g) for g in genes]
-        if not parent.is_valid(self, genes):
-            return False
         inside = [g if g in ok else ok[0] for g, ok in zip(genes, allowed)]
-        if inside == genes:
-            return True
-        return parent.is_valid(self, inside) and self.canonical(inside) == self.canonical(genes)
+        # the restriction first: it is cheap, and most gene vectors of a small sub-space's
+        # parent fail it (a space's own check may build the network)
+        if inside != genes and (
+            self.canonical(inside) != self.canonical(genes) or not parent.is_valid(self, inside)
+        ):
+            return False
+        return parent.is_valid(self, genes)
 
     def sample(self: SearchSpace, rng: np.random.Generator) -> Architecture:
         for _ in range(10_000):
