@@ -168,3 +168,16 @@ def test_a_ledger_keeps_a_pair_recorded_before_it_was_left_out(tmp_path: Path) -
     ledger = Ledger(tmp_path / "l.sqlite")
     ledger.record(Trial(0, old, FAILED, {}, "NoValidLoopOrderingFound"), {}, started=1.0)
     assert ledger.trials(space)[old.key].error == "NoValidLoopOrderingFound"
+
+
+def test_the_cli_names_the_layer_an_accelerator_cannot_run() -> None:
+    pytest.importorskip("torch")
+    from typer.testing import CliRunner
+
+    from hwnas.cli import app
+
+    args = ["evaluate", "--space", "nb201+accel", "-m", "accel_area"]
+    out = CliRunner().invoke(app, [*args, f"{CELL}#32x32,w32,a256,ws,b8"])
+    assert out.exit_code == 2
+    assert "1x64x64x9 at 8 bits" in " ".join(out.stderr.split())
+    assert CliRunner().invoke(app, [*args, f"{CELL}#32x32,w32,a256,os,b8"]).exit_code == 0
