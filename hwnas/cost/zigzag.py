@@ -31,7 +31,7 @@ from hwnas._imports import optional_import
 from hwnas._io import why_not_a_file
 from hwnas.cost import Target, register_target_resolver
 from hwnas.cost.zigzag_cache import LayerCache, default_cache
-from hwnas.cost.zigzag_layers import layer_macs, module_layers, onnx_layers
+from hwnas.cost.zigzag_layers import functional_products, layer_macs, module_layers, onnx_layers
 from hwnas.errors import EvaluationError, HwnasError, SpecError, UnknownNameError
 from hwnas.metrics import Metric
 from hwnas.sources import EvalContext, Measurement, MetricSource
@@ -190,11 +190,15 @@ def evaluate_layer(layer: dict[str, Any], accel: Accelerator) -> tuple[float, fl
         validator = AcceleratorValidator(accel.hardware)
         hardware = validator.normalized_data
         validator.validate()
-        workload_data = [{"id": 0, "name": "layer", **layer}]
-        workload_validator = WorkloadValidator(workload_data)
+        # ZigZag's ONNX parser makes a MatMul exactly as a Gemm, but its validator of
+        # user layers knows only Gemm: checked as one, named as itself for the mapping
+        kind = layer["operator_type"]
+        checked = {**layer, "operator_type": "Gemm"} if kind == "MatMul" else layer
+        workload_validator = WorkloadValidator([{"id": 0, "name": "layer", **checked}])
         workload_data = workload_validator.normalized_data
         if not workload_validator.validate():
             raise HwnasError(f"ZigZag refused the layer {layer}")
+        workload_data[0]["operator_type"] = kind
         from zigzag.parser.mapping_validator import MappingValidator
 
         mapping_validator = MappingValidator(_with_pooling(accel))
@@ -368,19 +372,21 @@ def _quantised(space: SearchSpace) -> bool:
 def _layers_of(space: SearchSpace, dataset: str, key: str, classes: int | None) -> str:
     """The ZigZag layers of a network's ONNX graph (as JSON: cached values must not be
     shared mutables; latency and energy of one network read it once). Read off the module
-    when that accounts for every MAC the full count finds (no functional products), else
-    from the exported graph: the same layers, without seconds of export per network."""
+    (its Conv2d and Linear calls, plus the products a torch.fx trace finds outside
+    modules) when that accounts for every MAC the full count finds, else from the
+    exported graph: the same layers, without seconds of export per network."""
     from hwnas.cost.targets import analytic_counts
     from hwnas.models.onnx import to_onnx
 
     arch = space.parse(key)
     model = space.build(arch, dataset, classes)
     shape = space.arch_input_shape(arch, dataset)
+    macs = analytic_counts(space, arch, dataset, classes).macs
     layers = module_layers(model, shape)
-    if (
-        layers is None
-        or sum(map(layer_macs, layers)) != analytic_counts(space, arch, dataset, classes).macs
-    ):
+    if layers is not None and sum(map(layer_macs, layers)) != macs:
+        products = functional_products(model, shape)
+        layers = None if products is None else layers + products
+    if layers is None or sum(map(layer_macs, layers)) != macs:
         layers = onnx_layers(to_onnx(model, shape, dynamic_batch=False))
     return json.dumps(layers)
 

@@ -205,6 +205,38 @@ def module_layers(model: Any, input_shape: tuple[int, ...]) -> list[dict[str, An
     return None if unsupported else layers
 
 
+def functional_products(model: Any, input_shape: tuple[int, ...]) -> list[dict[str, Any]] | None:
+    """The matrix products a network computes outside modules (attention's query x key
+    and scores x value), read off a torch.fx trace with every shape propagated on the
+    meta device, as ZigZag MatMul layers between two activations: with `module_layers`,
+    what an elastic transformer's ONNX graph holds, whose sliced heads ONNX shape
+    inference cannot follow. None when the network does not trace."""
+    import copy
+    import operator
+
+    import torch
+    from torch.fx import symbolic_trace
+    from torch.fx.passes.shape_prop import ShapeProp
+
+    products = (torch.matmul, torch.bmm, operator.matmul)
+    meta = copy.deepcopy(model).eval().to("meta")
+    try:
+        traced = symbolic_trace(meta)
+        with torch.no_grad():
+            ShapeProp(traced).propagate(torch.zeros((1, *input_shape), device="meta"))
+    except Exception:  # noqa: BLE001 - untraceable control flow: the caller exports instead
+        return None
+    layers = []
+    for node in traced.graph.nodes:
+        if node.target in products or (
+            node.op == "call_method" and node.target in ("matmul", "bmm", "__matmul__")
+        ):
+            ins = list(node.args[0].meta["tensor_meta"].shape)
+            out = list(node.meta["tensor_meta"].shape)
+            layers.append({"operator_type": "MatMul", **_matmul(ins, out, False)})
+    return layers
+
+
 def _pool_attrs(module: Any, ins: list[int]) -> dict[str, Any] | None:
     """A pooling module's window as the exporter writes it; None for one it writes
     otherwise (ceil mode, dilation, an adaptive output other than 1x1)."""
