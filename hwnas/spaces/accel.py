@@ -66,7 +66,7 @@ def weights_overflow(
     Its weights split over the array (the loops the dataflow unrolls, each padded up to a
     multiple of the array's side) fit one PE's register file, so ZigZag's allocator puts
     them all there and the weight buffer above must hold the whole layer. Checked against
-    ZigZag 3.9.1 on 28 layers x accelerators (tests/spaces/test_accel.py)."""
+    ZigZag 3.9.1 on 31 layers x accelerators (tests/spaces/test_accel.py)."""
     groups, k, c, taps = shape
     rows, cols = (int(x) for x in str(choices["pe_array"]).split("x"))
     bits = int(choices["bits"])

@@ -84,7 +84,8 @@ def test_bad_joins_are_refused_with_the_reason() -> None:
 
 
 #: ZigZag 3.9.1's verdicts (`hwnas.cost.zigzag.evaluate_layer`: LOMA lpf 6, 3 spatial
-#: mappings) on convolutions with 8x8 outputs, measured in session 16:
+#: mappings) on convolutions with 8x8 outputs and (the last three) Linear layers over 17
+#: tokens (ZigZag's MatMul), measured in session 16:
 #: (accelerator, output channels, input channels, kernel side, mapped)
 ZIGZAG_VERDICTS = [
     ("32x32,w32,a1024,ws,b8", 64, 64, 3, False),
@@ -115,6 +116,9 @@ ZIGZAG_VERDICTS = [
     ("14x12,w32,a256,ws,b8", 256, 256, 1, True),
     ("32x32,w32,a256,os,b8", 256, 256, 1, True),
     ("32x32,w128,a256,ws,b8", 256, 256, 1, True),
+    ("32x32,w32,a256,ws,b8", 192, 216, 1, False),
+    ("32x32,w32,a256,ws,b8", 864, 216, 1, True),
+    ("32x32,w32,a256,ws,b8", 128, 128, 1, True),
 ]
 
 
