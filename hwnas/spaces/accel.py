@@ -56,6 +56,12 @@ _ACT_SRAM = (1024, 100.0, 130.0, 25.0)
 _PE_WEIGHT_BITS = 512
 
 
+def _unrolled(choices: dict[str, Any]) -> dict[str, int]:
+    """The loops the dataflow spreads over the array, each with the array side it gets."""
+    rows, cols = (int(x) for x in str(choices["pe_array"]).split("x"))
+    return dict(zip(UNROLL[str(choices["dataflow"])], (rows, cols)))
+
+
 def weights_overflow(
     shape: tuple[int, int, int, int], choices: dict[str, Any]
 ) -> tuple[int, int] | None:
@@ -68,9 +74,7 @@ def weights_overflow(
     them all there and the weight buffer above must hold the whole layer. Checked against
     ZigZag 3.9.1 on 31 layers x accelerators (tests/spaces/test_accel.py)."""
     groups, k, c, taps = shape
-    rows, cols = (int(x) for x in str(choices["pe_array"]).split("x"))
-    bits = int(choices["bits"])
-    unrolled = dict(zip(UNROLL[str(choices["dataflow"])], (rows, cols)))
+    bits, unrolled = int(choices["bits"]), _unrolled(choices)
     per_pe = groups * taps
     for loop, size in (("K", k), ("C", c)):
         per_pe *= math.ceil(size / min(size, unrolled.get(loop, 1)))
@@ -83,8 +87,7 @@ def weights_overflow(
 def _can_overflow(choices: dict[str, Any]) -> bool:
     """Whether the PE array's weight register files, over the weights the array keeps
     apart, can hold more than the weight buffer: otherwise `weights_overflow` never fires."""
-    rows, cols = (int(x) for x in str(choices["pe_array"]).split("x"))
-    unrolled = dict(zip(UNROLL[str(choices["dataflow"])], (rows, cols)))
+    unrolled = _unrolled(choices)
     apart = unrolled.get("K", 1) * unrolled.get("C", 1)
     return _PE_WEIGHT_BITS * apart > int(choices["weight_buffer_kb"]) * 8192
 
