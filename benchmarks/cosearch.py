@@ -112,15 +112,16 @@ def _paired(runs: dict[str, Any], out: dict[str, Any], baseline: str) -> dict[st
     seeds = [s for s in runs.get("joint", {}) if s in runs.get(baseline, {})]
     if "joint" not in out or baseline not in out or len(seeds) < 2:
         return None
-    joint = dict(zip(runs["joint"], out["joint"]["hv"]))
-    other = dict(zip(runs[baseline], out[baseline]["hv"]))
-    diff = np.array([joint[s] - other[s] for s in seeds])
+    joint_hv = dict(zip(runs["joint"], out["joint"]["hv"]))
+    other_hv = dict(zip(runs[baseline], out[baseline]["hv"]))
+    joint, other = (np.array([hv[s] for s in seeds]) for hv in (joint_hv, other_hv))
+    diff = joint - other
     return {
         "seeds": len(seeds),
         "mean": float(diff.mean()),
         "std": float(diff.std()),
         "joint_ahead": int((diff > 0).sum()),
-        "t_test_p": float(ttest_rel([joint[s] for s in seeds], [other[s] for s in seeds]).pvalue),
+        "t_test_p": float(ttest_rel(joint, other).pvalue),
         "wilcoxon_p": float(wilcoxon(diff).pvalue) if np.any(diff != 0) else 1.0,
     }
 

@@ -129,3 +129,14 @@ def test_random_and_reinforce_agents_land_in_the_ledger(tmp_path, cli) -> None:
     assert len(runs["reinforce"]) == 60  # the strategy never asks twice
     assert 50 <= len(runs["random"]) <= 60  # random actions may repeat: no new trial then
     assert not runs["reinforce"].pareto_front().empty
+
+
+def test_an_invalid_architecture_is_a_failed_step_with_the_spaces_reason() -> None:
+    pytest.importorskip("torch")
+    env = HwnasEnv(space="nb201+accel", objectives=["accuracy:max", "accel_area:min"], budget=2)
+    env.reset(seed=0)
+    # every NB201 network's 64x64x3x3 weights overflow a 32x32 array's 32 KB buffer (ws)
+    obs, reward, *_, info = env.step(np.array([0] * 6 + [3, 0, 0, 0, 0]))
+    assert info["status"] == "failed" and not info["feasible"] and reward == -1.0
+    assert "1x64x64x9 at 8 bits" in info["error"] and len(env.study.ledger) == 0
+    assert obs[-1] == 1.0  # the failed flag

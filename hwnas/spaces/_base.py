@@ -84,6 +84,10 @@ class SearchSpace:
         """Check and canonicalise a gene vector into an `Architecture`."""
         return self._make(genes, valid=True)
 
+    def _why_invalid(self, genes: tuple[int, ...]) -> str:
+        """What `make` says of in-range genes that `is_valid` rejects."""
+        return f"{self.name}: invalid architecture {genes}"
+
     def restore(self, genes: Sequence[int]) -> Architecture:
         """An architecture a ledger recorded: checked and canonicalised as `make` does, but
         kept when a validity rule added since rejects it, since an evaluation that was
@@ -100,7 +104,7 @@ class SearchSpace:
                     f"{self.name}: gene {dim.name}={g} out of range 0..{len(dim.choices) - 1}"
                 )
         if valid and not self.is_valid(genes):
-            raise SpecError(f"{self.name}: invalid architecture {genes}")
+            raise SpecError(self._why_invalid(genes))
         canon = self.canonical(genes)
         return Architecture(key=self.key(canon), genes=canon)
 

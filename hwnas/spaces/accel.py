@@ -212,20 +212,12 @@ class AccelSpace(SearchSpace):
     def is_valid(self, genes: Sequence[int]) -> bool:
         return self.base.is_valid(self._split(genes)[0]) and self.unmappable(genes) is None
 
-    def make(self, genes: Sequence[int]) -> Architecture:
-        try:
-            return super().make(genes)
-        except SpecError:
-            genes = tuple(int(g) for g in genes)
-            in_range = len(genes) == len(self.dimensions) and all(
-                0 <= g < len(d.choices) for g, d in zip(genes, self.dimensions)
-            )
-            if not in_range or not self.base.is_valid(self._split(genes)[0]):
-                raise
+    def _why_invalid(self, genes: tuple[int, ...]) -> str:
+        if self.base.is_valid(self._split(genes)[0]):
             reason = self.unmappable(genes)
-            if reason is None:
-                raise
-            raise SpecError(reason) from None
+            if reason is not None:
+                return reason
+        return super()._why_invalid(genes)
 
     def unmappable(self, genes: Sequence[int]) -> str | None:
         """Why the accelerator of `genes` cannot run one of the network's layers (ZigZag
