@@ -129,7 +129,10 @@ def test_run_time_limits_refuse_the_model_and_the_agent_keeps_serving(
     start_agent: Callable, onnx_model: Callable
 ) -> None:
     server = start_agent(max_seconds=0.2)
-    status, out = call(server, "/measure?blocks=4&min_block_s=0.1", onnx_model())
+    # enough runs to overrun whatever the first call's time: a slow cold first call made
+    # the protocol size its blocks by min_block_runs alone and finish within the limit
+    over = "/measure?blocks=4&min_block_s=0.1&min_block_runs=100000"
+    status, out = call(server, over, onnx_model())
     assert status == 422 and "--max-seconds" in out["error"]
     assert call(server, f"/measure?{QUICK}", onnx_model())[0] == 200
     slow = start_agent(max_call_seconds=1e-9)
